@@ -1,0 +1,46 @@
+"""Shared argument checks with one-line, specific messages."""
+
+import numbers
+
+import numpy as np
+
+from .errors import ValidationError
+
+
+def as_float_array(values, name, *, ndim=None, allow_nan=False):
+    """Convert to a float64 array, checking dimensionality and finiteness."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{name} must be numeric: {exc}") from None
+    if ndim is not None and arr.ndim not in np.atleast_1d(ndim):
+        raise ValidationError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValidationError(f"{name} is empty")
+    if not allow_nan:
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValidationError(
+                f"{name} contains {bad.sum()} non-finite value(s) (NaN or inf), first at index {idx}"
+            )
+    return arr
+
+
+def check_unit_range(arr, name, tol=1e-9):
+    """Raise when values leave [0, 1] by more than ``tol``."""
+    lo, hi = float(np.min(arr)), float(np.max(arr))
+    if lo < -tol or hi > 1 + tol:
+        raise ValidationError(f"{name} must lie in [0, 1], got values in [{lo:.6g}, {hi:.6g}]")
+
+
+def check_int(value, name, low=None, high=None):
+    """Check an integer parameter against inclusive bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValidationError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if low is not None and value < low:
+        raise ValidationError(f"{name} must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise ValidationError(f"{name} must be <= {high}, got {value}")
+    return value

@@ -1,0 +1,257 @@
+"""The :class:`CurveSet` type and its on-disk format.
+
+On-disk format (``.crfs``, version 1)
+-------------------------------------
+A NumPy ``.npz`` archive (a zip file) holding exactly two members:
+
+``values.npy``
+    float64 array of shape (N, 1024): the curves sampled on ``linspace(0, 1, 1024)``.
+``meta.json.npy``
+    a 0-d unicode array holding one JSON document::
+
+        {"format": "crfkit-curveset", "version": 1, "kind": "forward" | "inverse",
+         "names": [N strings], "metadata": [N objects], "attrs": {object}}
+
+``attrs`` holds set-level information (source, build provenance, ...).  The
+archive is written to a temporary file and renamed, so a crash never leaves a
+half-written set.  Loading never unpickles anything (``allow_pickle=False``).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_savez
+from .._validation import as_float_array
+from ..errors import ParseError, ValidationError
+from .curve import GRID, GRID_SIZE, Curve, check_kind, invert_values, monotone_violation, other_kind
+
+FORMAT_NAME = "crfkit-curveset"
+FORMAT_VERSION = 1
+
+
+class CurveSet:
+    """N camera response functions on the common grid, with names and metadata.
+
+    Parameters
+    ----------
+    values : array_like, shape (N, 1024)
+        Curve samples at :data:`crfkit.GRID`, N >= 1.
+    kind : {'forward', 'inverse'}
+        Whether the rows are forward CRFs ``f`` or inverse CRFs ``g``.
+    names : sequence of str, optional
+        One name per curve (defaults to ``'0'``, ``'1'``, ...).
+    metadata : sequence of dict, optional
+        One JSON-serialisable dict per curve.
+    attrs : dict, optional
+        Set-level information, e.g. ``{'source': 'DoRF'}``.
+    name : str, optional
+        Display name of the set (used as a table row label).
+    """
+
+    def __init__(self, values, kind="forward", names=None, metadata=None, attrs=None, name=""):
+        arr = as_float_array(values, "curve set values", ndim=2)
+        if arr.shape[1] != GRID_SIZE:
+            raise ValidationError(
+                f"curve set values must have shape (N, {GRID_SIZE}), got {arr.shape}"
+            )
+        arr = arr.copy()
+        arr.setflags(write=False)
+        n = arr.shape[0]
+        names = [str(i) for i in range(n)] if names is None else [str(s) for s in names]
+        if len(names) != n:
+            raise ValidationError(f"got {len(names)} names for {n} curves")
+        metadata = [{} for _ in range(n)] if metadata is None else [dict(m or {}) for m in metadata]
+        if len(metadata) != n:
+            raise ValidationError(f"got {len(metadata)} metadata entries for {n} curves")
+        self._values = arr
+        self.kind = check_kind(kind)
+        self.names = names
+        self.metadata = metadata
+        self.attrs = dict(attrs or {})
+        self.name = str(name or self.attrs.get("name", ""))
+
+    @classmethod
+    def from_curves(cls, curves, attrs=None, name=""):
+        """Stack :class:`Curve` objects (all of the same kind) into a set."""
+        curves = list(curves)
+        if not curves:
+            raise ValidationError("cannot build a curve set from an empty list of curves")
+        kinds = {c.kind for c in curves}
+        if len(kinds) != 1:
+            raise ValidationError(f"curves mix kinds {sorted(kinds)}; a set holds one kind")
+        return cls(
+            np.stack([c.values for c in curves]),
+            kind=curves[0].kind,
+            names=[c.name for c in curves],
+            metadata=[c.metadata for c in curves],
+            attrs=attrs,
+            name=name,
+        )
+
+    # -- sequence protocol ---------------------------------------------------------
+    @property
+    def values(self):
+        """Read-only array of shape (N, 1024)."""
+        return self._values
+
+    @property
+    def x(self):
+        return GRID
+
+    def __len__(self):
+        return self._values.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __getitem__(self, index):
+        if isinstance(index, str):
+            try:
+                index = self.names.index(index)
+            except ValueError:
+                raise KeyError(f"no curve named {index!r} in this set") from None
+        if isinstance(index, (int, np.integer)):
+            i = int(index)
+            if not -len(self) <= i < len(self):
+                raise IndexError(f"curve index {i} out of range for a set of {len(self)}")
+            return Curve(self._values[i], self.kind, self.names[i], self.metadata[i], validate="none")
+        idx = np.arange(len(self))[index]
+        return CurveSet(
+            self._values[idx],
+            self.kind,
+            [self.names[i] for i in idx],
+            [self.metadata[i] for i in idx],
+            self.attrs,
+            self.name,
+        )
+
+    def __repr__(self):
+        label = f"{self.name!r}, " if self.name else ""
+        return f"CurveSet({label}{len(self)} {self.kind} curves)"
+
+    def __eq__(self, other):
+        if not isinstance(other, CurveSet):
+            return NotImplemented
+        return (
+            self.kind == other.kind
+            and self.names == other.names
+            and self.metadata == other.metadata
+            and self.attrs == other.attrs
+            and np.array_equal(self._values, other._values)
+        )
+
+    __hash__ = None
+
+    def concat(self, other, name=""):
+        """A new set holding this set's curves followed by ``other``'s."""
+        if other.kind != self.kind:
+            raise ValidationError(f"cannot concatenate {self.kind} and {other.kind} curve sets")
+        return CurveSet(
+            np.vstack([self._values, other.values]),
+            self.kind,
+            self.names + other.names,
+            self.metadata + other.metadata,
+            {**self.attrs, **other.attrs},
+            name or self.name,
+        )
+
+    # -- operations ----------------------------------------------------------------
+    def inverse(self):
+        """The set of inverse curves (forward <-> inverse), resampled on the grid."""
+        viol = monotone_violation(self._values)
+        bad = np.flatnonzero(viol > 1e-9)
+        if bad.size:
+            raise ValidationError(
+                f"{bad.size} curve(s) are not monotone (first: {self.names[bad[0]]!r}) and cannot be inverted"
+            )
+        vals = invert_values(np.maximum.accumulate(self._values, axis=1))
+        name = self.name
+        if name:
+            name = name[3:] if name.startswith("inv") else "inv" + name
+        attrs = dict(self.attrs)
+        attrs["name"] = name
+        return CurveSet(vals, other_kind(self.kind), self.names, self.metadata, attrs, name)
+
+    def mean_curve(self):
+        return Curve(self._values.mean(axis=0), self.kind, f"mean of {self.name or 'set'}")
+
+    def rmse(self, other):
+        """Per-curve RMSE against another set or (N, 1024) array, shape (N,)."""
+        ov = other.values if isinstance(other, CurveSet) else np.asarray(other, float)
+        return np.sqrt(np.mean((self._values - ov) ** 2, axis=-1))
+
+    def problems(self):
+        """Dict name -> list of problems for the curves that are not valid CRFs."""
+        out = {}
+        for c in self:
+            p = c.problems()
+            if p:
+                out[c.name] = p
+        return out
+
+    def check(self):
+        """Raise :class:`ValidationError` naming the first invalid curve."""
+        probs = self.problems()
+        if probs:
+            name, p = next(iter(probs.items()))
+            raise ValidationError(
+                f"{len(probs)} curve(s) are not valid CRFs; first {name!r}: " + "; ".join(p)
+            )
+        return self
+
+    # -- persistence ---------------------------------------------------------------
+    def save(self, path):
+        """Write the set in the ``.crfs`` format (atomically). Returns the path."""
+        path = Path(path)
+        meta = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "kind": self.kind,
+            "name": self.name,
+            "names": self.names,
+            "metadata": self.metadata,
+            "attrs": self.attrs,
+        }
+        try:
+            text = json.dumps(meta, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"curve set metadata must be JSON-serialisable: {exc}") from None
+        atomic_savez(path, values=self._values, **{"meta.json": np.array(text)})
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Read a set written by :meth:`save`."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                members = set(z.files)
+                if not {"values", "meta.json"} <= members:
+                    raise ParseError(
+                        f"{path}: not a crfkit curve set (members {sorted(members)}, expected values and meta.json)"
+                    )
+                values = z["values"]
+                meta = json.loads(str(z["meta.json"]))
+        except FileNotFoundError:
+            from ..errors import DataNotFoundError
+
+            raise DataNotFoundError(f"curve set file not found: {path}") from None
+        except ParseError:
+            raise
+        except Exception as exc:  # zipfile/json/numpy errors on a corrupt file
+            raise ParseError(f"{path}: cannot read curve set ({type(exc).__name__}: {exc})") from None
+        if meta.get("format") != FORMAT_NAME:
+            raise ParseError(f"{path}: format is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
+        if meta.get("version", 0) > FORMAT_VERSION:
+            raise ParseError(
+                f"{path}: curve set format version {meta.get('version')} is newer than this crfkit "
+                f"supports ({FORMAT_VERSION}); upgrade crfkit"
+            )
+        try:
+            return cls(values, meta["kind"], meta["names"], meta["metadata"], meta.get("attrs"), meta.get("name", ""))
+        except (KeyError, ValidationError) as exc:
+            raise ParseError(f"{path}: invalid curve set contents: {exc}") from None
+

@@ -1,0 +1,117 @@
+"""Data loaders: DoRF, the EMoR bases, and saved curve sets.
+
+Lookup order for the reference data: an explicit ``path``, the ``CRFKIT_DATA``
+folder, the user cache, then a checksummed download (pooch) where a network exists.
+"""
+
+import functools
+import os
+from pathlib import Path
+
+from ..curves import CurveSet
+from ..errors import UnknownNameError
+from .dorf import parse_dorf_text, read_dorf
+from .emor import EmorBasis, parse_emor_text, read_emor
+from .paths import ENV_VAR, cache_dir, data_report, find_data_file, sha256_of, verify
+
+#: Names accepted by :func:`load_curves`.
+BUILTIN_CURVE_SETS = ("dorf", "invdorf")
+
+
+def _find_dorf(path=None):
+    from ..errors import DataNotFoundError
+
+    try:
+        return find_data_file("dorfCurves.txt", path, download=False)
+    except DataNotFoundError:
+        pass
+    try:
+        return find_data_file("dorfCurves.zip", path, download=False)
+    except DataNotFoundError:
+        pass
+    return find_data_file("dorfCurves.txt", path, download=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_dorf_cached(resolved, mtime):
+    return read_dorf(resolved)
+
+
+def load_dorf(path=None):
+    """Load DoRF (201 forward CRFs) as a :class:`CurveSet` named ``'DoRF'``.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        ``dorfCurves.txt``, ``dorfCurves.zip``, or a folder holding either.
+    """
+    p = Path(_find_dorf(path)).resolve()
+    return _load_dorf_cached(str(p), os.path.getmtime(p))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_emor_cached(resolved, mtime):
+    return read_emor(resolved)
+
+
+def load_emor(inverse=False, path=None):
+    """Load the official EMoR basis (``emor.txt``) or inverse basis (``invemor.txt``).
+
+    Returns
+    -------
+    EmorBasis
+        ``mean`` (f0 or g0, shape (1024,)) and ``components`` (25, 1024).
+    """
+    p = Path(find_data_file("invemor.txt" if inverse else "emor.txt", path)).resolve()
+    return _load_emor_cached(str(p), os.path.getmtime(p))
+
+
+def load_curves(name_or_path, path=None):
+    """Load a curve set by name or from a file.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        ``'dorf'`` (201 forward DoRF curves), ``'invdorf'`` (their inverses), or
+        the path of a saved curve set (``.crfs``), a DoRF text/zip file.
+    path : str or Path, optional
+        Where to find the named set's source data (see :func:`find_data_file`).
+
+    Returns
+    -------
+    CurveSet
+    """
+    key = str(name_or_path)
+    low = key.lower()
+    if low == "dorf":
+        return load_dorf(path)
+    if low == "invdorf":
+        return load_dorf(path).inverse()
+    p = Path(key).expanduser()
+    if p.suffix.lower() in (".crfs", ".npz") or (p.exists() and p.is_file() and p.suffix.lower() not in (".txt", ".zip")):
+        return CurveSet.load(p)
+    if p.suffix.lower() in (".txt", ".zip") and p.is_file():
+        return read_dorf(p)
+    raise UnknownNameError(
+        f"unknown curve set {key!r}: expected one of {', '.join(BUILTIN_CURVE_SETS)} or the path of a saved "
+        "curve set (.crfs)"
+    )
+
+
+__all__ = [
+    "BUILTIN_CURVE_SETS",
+    "ENV_VAR",
+    "EmorBasis",
+    "cache_dir",
+    "data_report",
+    "find_data_file",
+    "load_curves",
+    "load_dorf",
+    "load_emor",
+    "parse_dorf_text",
+    "parse_emor_text",
+    "read_dorf",
+    "read_emor",
+    "sha256_of",
+    "verify",
+]

@@ -1,0 +1,76 @@
+"""Parser for DoRF (``dorfCurves.txt``, or the original ``dorfCurves.zip``).
+
+Layout: 201 records of 6 lines: name, type, ``I =``, 1024 irradiance values,
+``B =``, 1024 brightness values (the forward CRF).
+"""
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..curves import GRID, GRID_SIZE, CurveSet
+from ..errors import ParseError
+
+
+def _numbers(line, path, lineno, what):
+    try:
+        arr = np.array(line.split(), dtype=np.float64)
+    except ValueError as exc:
+        raise ParseError(f"{path}, line {lineno}: {what} contains a non-number ({exc})") from None
+    if arr.size != GRID_SIZE:
+        raise ParseError(f"{path}, line {lineno}: {what} has {arr.size} values, expected {GRID_SIZE}")
+    if not np.all(np.isfinite(arr)):
+        raise ParseError(f"{path}, line {lineno}: {what} contains NaN or inf")
+    return arr
+
+
+def parse_dorf_text(text, path="dorfCurves.txt"):
+    """Parse DoRF text into a forward :class:`CurveSet` named ``'DoRF'``."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    if not lines:
+        raise ParseError(f"{path}: file is empty")
+    if len(lines) % 6:
+        raise ParseError(
+            f"{path}, line {len(lines)}: {len(lines)} lines is not a whole number of 6-line records "
+            "(name, type, 'I =', values, 'B =', values)"
+        )
+    names, types, rows = [], [], []
+    for r in range(len(lines) // 6):
+        base = 6 * r  # 0-based index of the record's first line
+        name, ctype, ihead, ivals, bhead, bvals = lines[base : base + 6]
+        if ihead.replace(" ", "") != "I=":
+            raise ParseError(f"{path}, line {base + 3}: expected 'I =', found {ihead[:40]!r}")
+        if bhead.replace(" ", "") != "B=":
+            raise ParseError(f"{path}, line {base + 5}: expected 'B =', found {bhead[:40]!r}")
+        irr = _numbers(ivals, path, base + 4, f"irradiance of {name!r}")
+        if np.max(np.abs(irr - GRID)) > 1e-6:
+            raise ParseError(f"{path}, line {base + 4}: irradiance of {name!r} is not the grid linspace(0, 1, 1024)")
+        b = _numbers(bvals, path, base + 6, f"brightness of {name!r}")
+        names.append(name)
+        types.append(ctype)
+        rows.append(b)
+    values = np.vstack(rows)
+    metadata = [{"type": t, "source": "DoRF"} for t in types]
+    attrs = {"name": "DoRF", "source": "DoRF (Grossberg & Nayar, Columbia CAVE)", "file": str(path)}
+    return CurveSet(values, "forward", names, metadata, attrs, name="DoRF")
+
+
+def read_dorf(path):
+    """Read ``dorfCurves.txt`` or ``dorfCurves.zip`` into a forward :class:`CurveSet`."""
+    path = Path(path)
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                members = [m for m in zf.namelist() if m.lower().endswith(".txt")]
+                if not members:
+                    raise ParseError(f"{path}: zip holds no .txt member (members: {zf.namelist()})")
+                text = io.TextIOWrapper(zf.open(members[0]), encoding="latin-1").read()
+                return parse_dorf_text(text, f"{path}:{members[0]}")
+        text = path.read_text(encoding="latin-1")
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ParseError(f"{path}: cannot read DoRF file ({exc})") from None
+    return parse_dorf_text(text, path)

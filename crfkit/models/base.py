@@ -1,0 +1,306 @@
+"""The model interface and the batched solvers behind it.
+
+Every model maps a parameter vector to a curve ``f(x; theta)`` on [0, 1] and
+fits many curves at once: ``fit_samples(x, Y, W)`` takes a shared abscissa
+``x`` (m,), values ``Y`` (N, m) and weights ``W`` (N, m) and returns (N, p)
+parameters.  Linear models solve all N least-squares problems with one
+(batched) QR factorisation; nonlinear models run a batched
+Levenberg-Marquardt in which every curve has its own damping, so there is no
+Python-level loop over curves.
+"""
+
+import numpy as np
+
+from ..curves.curve import GRID
+from ..errors import FitError, ValidationError
+
+
+
+def _row_weights(weights, shape):
+    if weights is None:
+        return None
+    w = np.broadcast_to(np.asarray(weights, dtype=np.float64), shape)
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValidationError("weights must be finite and >= 0")
+    return w
+
+
+class CRFModel:
+    """Base class of CRF models.
+
+    Subclasses set ``name`` (the registry key), ``label`` formatting and
+    implement :meth:`evaluate` and a fitting method.  Construct with the number
+    of free parameters ``k`` where the family has one.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, e.g. ``'emor'``.
+    linear : bool
+        True when ``f`` is affine in the parameters.
+    """
+
+    name = "base"
+    linear = False
+    default_k = None
+    k_range = (1, 1)
+
+    def __init__(self, k=None, kind="forward"):
+        from .._validation import check_int
+
+        k = self.default_k if k is None else k
+        lo, hi = self.k_range
+        self.k = check_int(k, f"k for model {self.name!r}", lo, hi)
+        from ..curves.curve import check_kind
+
+        self.kind = check_kind(kind)
+
+    @property
+    def n_params(self):
+        return self.k
+
+    @property
+    def label(self):
+        """Column label in tables, e.g. ``'EMoR-5'``."""
+        return f"{self.name}-{self.k}"
+
+    def __repr__(self):
+        return f"{type(self).__name__}(k={self.k}, kind={self.kind!r})"
+
+    # -- to be provided by subclasses -------------------------------------------------
+    def evaluate(self, params, x=GRID):
+        """Curve values for parameters ``params`` (N, p) at ``x`` (m,): (N, m)."""
+        raise NotImplementedError
+
+    def fit_samples(self, x, y, weights=None, monotone=False):
+        """Fit ``y`` (N, m) sampled at ``x`` (m,); returns parameters (N, p)."""
+        raise NotImplementedError
+
+    # -- shared helpers ----------------------------------------------------------------
+    def curves(self, params):
+        """Values on the 1024 grid, shape (N, 1024)."""
+        return self.evaluate(np.atleast_2d(params), GRID)
+
+    def _check_counts(self, w, m):
+        n_eff = m if w is None else np.count_nonzero(w > 0, axis=-1).min()
+        if n_eff < self.n_params:
+            raise FitError(
+                f"model {self.label} has {self.n_params} parameters but only {int(n_eff)} sample(s) "
+                "with non-zero weight were given"
+            )
+
+
+class LinearModel(CRFModel):
+    """``f(x) = a(x) + B(x) @ c``: fitted by (weighted, batched) least squares."""
+
+    linear = True
+
+    def design(self, x):
+        """Return the offset ``a`` (m,) and the basis ``B`` (m, p) at ``x``."""
+        raise NotImplementedError
+
+    def evaluate(self, params, x=GRID):
+        a, B = self.design(np.asarray(x, dtype=np.float64))
+        return a + np.atleast_2d(params) @ B.T
+
+    def fit_samples(self, x, y, weights=None, monotone=False, regularization=0.0):
+        x = np.asarray(x, dtype=np.float64)
+        y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+        w = _row_weights(weights, y.shape)
+        self._check_counts(w, x.size)
+        a, B = self.design(x)
+        target = y - a
+        p = B.shape[1]
+        reg = float(regularization)
+        if not monotone:
+            if w is None and reg == 0.0:
+                # One factorisation for all N right-hand sides.
+                coef, *_ = np.linalg.lstsq(B, target.T, rcond=None)
+                return coef.T
+            sw = np.ones_like(y) if w is None else np.sqrt(w)
+            A = sw[:, :, None] * B[None]
+            rhs = sw * target
+            if reg:
+                A = np.concatenate([A, np.broadcast_to(np.sqrt(reg) * np.eye(p), (len(y), p, p))], axis=1)
+                rhs = np.concatenate([rhs, np.zeros((len(y), p))], axis=1)
+            return _batched_lstsq(A, rhs)
+        return self._fit_monotone(x, y, w, a, B, reg)
+
+    def _fit_monotone(self, x, y, w, a, B, reg):
+        """Least squares subject to non-decreasing values on the 1024 grid."""
+        n, m = y.shape
+        p = B.shape[1]
+        sw = np.ones_like(y) if w is None else np.sqrt(w)
+        ag, Bg = self.design(GRID)
+        G = np.diff(Bg, axis=0)  # (1023, p): grid steps are G @ c + Da
+        h = -np.diff(ag)  # constraint G @ c >= h
+        A = sw[:, :, None] * B[None]
+        b = sw * (y - a)
+        if reg:
+            A = np.concatenate([A, np.broadcast_to(np.sqrt(reg) * np.eye(p), (n, p, p))], axis=1)
+            b = np.concatenate([b, np.zeros((n, p))], axis=1)
+        return monotone_lstsq(A, b, G, h)
+
+
+def monotone_lstsq(A, b, G, h):
+    """Solve ``min ||A[i] c - b[i]||`` subject to ``G c >= h`` for a stack of problems.
+
+    The unconstrained solutions come from one batched QR; only the problems
+    whose solution violates a constraint go on to an exact solve: the
+    least-squares-with-inequalities problem is reduced to least distance
+    programming and solved by non-negative least squares (Lawson & Hanson,
+    *Solving Least Squares Problems*, ch. 23), one small NNLS (p+1 rows) each.
+
+    Parameters
+    ----------
+    A : ndarray (N, m, p)
+    b : ndarray (N, m)
+    G : ndarray (q, p)
+    h : ndarray (q,)
+
+    Returns
+    -------
+    ndarray (N, p)
+    """
+    from scipy.optimize import nnls
+
+    n, _, p = A.shape
+    Q, R = np.linalg.qr(A)
+    qtb = np.einsum("nmp,nm->np", Q, b)
+    c = np.linalg.solve(R, qtb[..., None])[..., 0]
+    slack = c @ G.T - h
+    for i in np.flatnonzero((slack < -1e-13).any(axis=1)):
+        Rinv = np.linalg.inv(R[i])
+        E = G @ Rinv  # constraints on y = R c - Q^T b
+        f = h - E @ qtb[i]
+        # Normalise rows so that tiny grid steps do not dominate NNLS tolerances.
+        norms = np.maximum(np.linalg.norm(E, axis=1), 1e-300)
+        E, f = E / norms[:, None], f / norms
+        M = np.vstack([E.T, f[None, :]])
+        e = np.zeros(p + 1)
+        e[-1] = 1.0
+        u, _ = nnls(M, e, maxiter=50 * M.shape[1])
+        r = M @ u - e
+        if abs(r[-1]) < 1e-14:
+            raise FitError("monotone fit is infeasible for this model and data")
+        y = -r[:p] / r[-1]
+        c[i] = Rinv @ (y + qtb[i])
+    return c
+
+
+def _batched_lstsq(A, b):
+    """Solve min ||A[i] c - b[i]|| for a stack (N, m, p), (N, m) via QR."""
+    Q, R = np.linalg.qr(A)
+    qtb = np.einsum("nmp,nm->np", Q, b)
+    try:
+        return np.linalg.solve(R, qtb[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        # Rank-deficient stack: fall back to per-problem minimum-norm solutions.
+        return np.stack([np.linalg.lstsq(A[i], b[i], rcond=None)[0] for i in range(len(A))])
+
+
+class NonlinearModel(CRFModel):
+    """Models fitted by batched Levenberg-Marquardt.
+
+    Subclasses implement :meth:`evaluate`, :meth:`value_and_jacobian` and
+    :meth:`initial`.
+    """
+
+    max_iter = 60
+    tol = 1e-10
+
+    def value_and_jacobian(self, params, x):
+        """Curve values (N, m) and derivatives (N, m, p) at ``x``."""
+        raise NotImplementedError
+
+    def jacobian(self, params, x):
+        return self.value_and_jacobian(params, x)[1]
+
+    def initial(self, x, y, w):
+        """Starting parameters (N, p), e.g. from a linearised fit."""
+        raise NotImplementedError
+
+    def project(self, params):
+        """Keep parameters in the valid region (identity by default)."""
+        return params
+
+    def fit_samples(self, x, y, weights=None, monotone=False):
+        x = np.asarray(x, dtype=np.float64)
+        y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+        w = _row_weights(weights, y.shape)
+        self._check_counts(w, x.size)
+        sw = np.ones_like(y) if w is None else np.sqrt(w)
+        theta = self.project(self.initial(x, y, w))
+        pen = np.sqrt(1e6 * x.size)  # monotone penalty weight on decreasing grid steps
+
+        def fun(th, idx):
+            f, J = self.value_and_jacobian(th, x)
+            r = sw[idx] * (f - y[idx])
+            J = sw[idx][:, :, None] * J
+            if not monotone:
+                return r, J
+            fg, Jg = self.value_and_jacobian(th, GRID)
+            steps = np.diff(fg, axis=1)
+            neg = steps < 0
+            rp = pen * np.where(neg, steps, 0.0)
+            Jp = pen * neg[:, :, None] * np.diff(Jg, axis=1)
+            return np.concatenate([r, rp], axis=1), np.concatenate([J, Jp], axis=1)
+
+        return batched_levenberg_marquardt(fun, theta, self.project, self.max_iter, self.tol)
+
+
+def batched_levenberg_marquardt(fun, theta, project=lambda t: t, max_iter=60, tol=1e-10):
+    """Minimise ``sum(r_i(theta_i)**2)`` for every row ``i`` at once.
+
+    Parameters
+    ----------
+    fun : callable (theta (n, p), rows (n,)) -> (r (n, m), J (n, m, p))
+        Residuals of problems ``rows`` at ``theta`` and their Jacobian.
+    theta : ndarray (N, p)
+        Starting point.
+    project : callable
+        Maps a parameter step back into the valid region.
+
+    Returns
+    -------
+    ndarray (N, p)
+        Each row stops on its own when its cost improves by less than ``tol``
+        (relative) or its damping grows past any use.
+    """
+    theta = np.array(theta, dtype=np.float64)
+    n, p = theta.shape
+    lam = np.full(n, 1e-3)
+    r, J = fun(theta, np.arange(n))
+    cost = np.sum(r * r, axis=1)
+    active = np.ones(n, dtype=bool)
+    eye = np.eye(p)
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        J_a, r_a = J[idx], r[idx]
+        Jt = J_a.transpose(0, 2, 1)
+        JtJ = Jt @ J_a  # batched BLAS, far faster than einsum here
+        Jtr = (Jt @ r_a[..., None])[..., 0]
+        diag = np.einsum("npp->np", JtJ) + 1e-15
+        A = JtJ + lam[idx, None, None] * diag[:, :, None] * eye
+        try:
+            step = np.linalg.solve(A, -Jtr[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = -Jtr / diag
+        cand = project(theta[idx] + step)
+        r_c, J_c = fun(cand, idx)
+        c_cost = np.sum(r_c * r_c, axis=1)
+        better = c_cost < cost[idx]
+        good = idx[better]
+        gain = (cost[good] - c_cost[better]) / np.maximum(cost[good], 1e-300)
+        theta[good] = cand[better]
+        r[good], J[good], cost[good] = r_c[better], J_c[better], c_cost[better]
+        lam[good] = np.maximum(lam[good] / 5.0, 1e-12)
+        bad = idx[~better]
+        lam[bad] *= 5.0
+        active[good[gain < tol]] = False
+        active[bad[lam[bad] > 1e10]] = False
+    if not np.all(np.isfinite(theta)):
+        raise FitError("Levenberg-Marquardt produced non-finite parameters")
+    return theta

@@ -1,0 +1,72 @@
+"""Generalised gamma curve model, GGCM (Ng, Chang & Tsui, CVPR 2007).
+
+``f(x) = x ** P(x)`` with ``P(x) = sum_{i=0..k-1} alpha_i x^i``: ``k`` parameters
+(``k = 1`` is the plain gamma curve).  f(0) = 0 and f(1) = 1 hold for any
+``P(0) > 0``.  Nonlinear in alpha: fitted by batched Levenberg-Marquardt,
+started from the linear least-squares fit of ``log f = P(x) log x``.
+"""
+
+import numpy as np
+
+from .base import NonlinearModel
+from .registry import register_model
+
+_TINY = 1e-12
+
+
+@register_model
+class GGCMModel(NonlinearModel):
+    """``f(x) = x ** (alpha_0 + alpha_1 x + ... + alpha_{k-1} x^{k-1})``."""
+
+    name = "ggcm"
+    default_k = 2
+    k_range = (1, 8)
+
+    @property
+    def label(self):
+        return f"GGCM-{self.k}"
+
+    def _features(self, x):
+        """log x (0 where x <= 0) and the powers x^i, cached for the last x."""
+        x = np.asarray(x, float)
+        cache = getattr(self, "_feat_cache", None)
+        if cache is not None and cache[0].shape == x.shape and np.array_equal(cache[0], x):
+            return cache[1], cache[2], cache[3]
+        zero = x <= 0
+        logx = np.log(np.where(zero, 1.0, x))
+        powers = x[None, :] ** np.arange(self.k)[:, None]  # (p, m)
+        self._feat_cache = (x.copy(), logx, powers, zero)
+        return logx, powers, zero
+
+    def evaluate(self, params, x):
+        logx, powers, zero = self._features(x)
+        P = np.atleast_2d(params) @ powers
+        out = np.exp(np.clip(P * logx, -700.0, 50.0))
+        if zero.any():
+            # f(0) = 0 for a positive exponent at 0 (the only physical case).
+            out[:, zero] = np.where(P[:, zero] > 0, 0.0, 1.0)
+        return out
+
+    def value_and_jacobian(self, params, x):
+        logx, powers, _ = self._features(x)
+        f = self.evaluate(params, x)
+        fl = f * logx
+        return f, fl[:, :, None] * powers.T[None, :, :]
+
+    def initial(self, x, y, w):
+        x = np.asarray(x, float)
+        ok = (x > 1e-3) & (x < 1 - 1e-3)
+        lx = np.log(np.where(ok, x, 0.5))
+        ly = np.log(np.clip(y, 1e-6, 1.0))
+        ww = ok[None, :] * (1.0 if w is None else w) * (y > 1e-6)
+        # log y = P(x) log x: linear in alpha with design x^i log x.
+        V = lx[:, None] * x[:, None] ** np.arange(self.k)[None, :]
+        A = np.sqrt(ww)[:, :, None] * V[None]
+        b = np.sqrt(ww) * ly
+        AtA = np.einsum("nmp,nmq->npq", A, A) + 1e-9 * np.eye(self.k)
+        Atb = np.einsum("nmp,nm->np", A, b)
+        alpha = np.linalg.solve(AtA, Atb[..., None])[..., 0]
+        bad = ~np.all(np.isfinite(alpha), axis=1)
+        alpha[bad] = 0.0
+        alpha[bad, 0] = 1.0
+        return alpha
