@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._threads import single_threaded_blas
 from ._validation import as_float_array, check_unit_range
 from .curves import GRID, GRID_SIZE, Curve, CurveSet
 from .curves.samples import Samples
@@ -184,8 +185,9 @@ def fit(data, model="emor", k=None, *, kind=None, weights=None, monotone=False, 
 
     model_opts, fit_opts = _split_options(model, options)
     m = model if isinstance(model, CRFModel) else get_model(model, k=k, kind=kind, **model_opts)
-    params = m.fit_samples(x, y2, weights=w, monotone=monotone, **fit_opts)
-    fitted = m.curves(params)
+    with single_threaded_blas():
+        params = m.fit_samples(x, y2, weights=w, monotone=monotone, **fit_opts)
+        fitted = m.curves(params)
     if data_kind == "curves":
         rmse = np.sqrt(np.mean((fitted - y2) ** 2, axis=1))
     else:

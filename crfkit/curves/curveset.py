@@ -161,6 +161,9 @@ class CurveSet:
     # -- operations ----------------------------------------------------------------
     def inverse(self):
         """The set of inverse curves (forward <-> inverse), resampled on the grid."""
+        cached = getattr(self, "_inverse", None)
+        if cached is not None and cached[0] is self._values:
+            return cached[1]
         viol = monotone_violation(self._values)
         bad = np.flatnonzero(viol > 1e-9)
         if bad.size:
@@ -173,7 +176,9 @@ class CurveSet:
             name = name[3:] if name.startswith("inv") else "inv" + name
         attrs = dict(self.attrs)
         attrs["name"] = name
-        return CurveSet(vals, other_kind(self.kind), self.names, self.metadata, attrs, name)
+        inv = CurveSet(vals, other_kind(self.kind), self.names, self.metadata, attrs, name)
+        self._inverse = (self._values, inv)  # values are read-only, so the cache stays valid
+        return inv
 
     def mean_curve(self):
         return Curve(self._values.mean(axis=0), self.kind, f"mean of {self.name or 'set'}")

@@ -114,9 +114,11 @@ class LinearModel(CRFModel):
         reg = float(regularization)
         if not monotone:
             if w is None and reg == 0.0:
-                # One factorisation for all N right-hand sides.
-                coef, *_ = np.linalg.lstsq(B, target.T, rcond=None)
-                return coef.T
+                # One QR factorisation serves all N right-hand sides.
+                from scipy.linalg import solve_triangular
+
+                Q, R = np.linalg.qr(B)
+                return solve_triangular(R, Q.T @ target.T).T
             sw = np.ones_like(y) if w is None else np.sqrt(w)
             A = sw[:, :, None] * B[None]
             rhs = sw * target
@@ -207,7 +209,7 @@ class NonlinearModel(CRFModel):
     """
 
     max_iter = 60
-    tol = 1e-10
+    tol = 1e-9
 
     def value_and_jacobian(self, params, x):
         """Curve values (N, m) and derivatives (N, m, p) at ``x``."""
@@ -224,38 +226,67 @@ class NonlinearModel(CRFModel):
         """Keep parameters in the valid region (identity by default)."""
         return params
 
+    def separable_jacobian(self, params, x):
+        """Optional fast path: ``(f, F, X)`` with ``J[n, m, a] = F[n, m] * X[m, a]``.
+
+        Gamma and GGCM have this structure; it lets the normal equations be
+        formed with plain matrix products instead of an (N, m, p) tensor.
+        Return None when the model has no such structure.
+        """
+        return None
+
     def fit_samples(self, x, y, weights=None, monotone=False):
         x = np.asarray(x, dtype=np.float64)
         y = np.atleast_2d(np.asarray(y, dtype=np.float64))
         w = _row_weights(weights, y.shape)
         self._check_counts(w, x.size)
-        sw = np.ones_like(y) if w is None else np.sqrt(w)
+        sw = None if w is None else np.sqrt(w)
         theta = self.project(self.initial(x, y, w))
         pen = np.sqrt(1e6 * x.size)  # monotone penalty weight on decreasing grid steps
+        p = theta.shape[1]
+        fast = not monotone and self.separable_jacobian(theta[:1], x) is not None
+        if fast:
+            _, _, X = self.separable_jacobian(theta[:1], x)
+            # Products x^a x^b for the normal matrix, indexed by (a, b) pairs.
+            XX = (X[:, :, None] * X[:, None, :]).reshape(x.size, p * p)
 
         def fun(th, idx):
+            if fast:
+                f, F, _ = self.separable_jacobian(th, x)
+                r = np.subtract(f, y[idx], out=f)
+                if sw is not None:
+                    r *= sw[idx]
+                    F *= sw[idx]
+                JtJ = ((F * F) @ XX).reshape(-1, p, p)
+                F *= r
+                Jtr = F @ X
+                return r, JtJ, Jtr
             f, J = self.value_and_jacobian(th, x)
-            r = sw[idx] * (f - y[idx])
-            J = sw[idx][:, :, None] * J
-            if not monotone:
-                return r, J
-            fg, Jg = self.value_and_jacobian(th, GRID)
-            steps = np.diff(fg, axis=1)
-            neg = steps < 0
-            rp = pen * np.where(neg, steps, 0.0)
-            Jp = pen * neg[:, :, None] * np.diff(Jg, axis=1)
-            return np.concatenate([r, rp], axis=1), np.concatenate([J, Jp], axis=1)
+            r = f - y[idx]
+            if sw is not None:
+                r *= sw[idx]
+                J = sw[idx][:, :, None] * J
+            if monotone:
+                fg, Jg = self.value_and_jacobian(th, GRID)
+                steps = np.diff(fg, axis=1)
+                neg = steps < 0
+                rp = pen * np.where(neg, steps, 0.0)
+                Jp = pen * neg[:, :, None] * np.diff(Jg, axis=1)
+                r, J = np.concatenate([r, rp], axis=1), np.concatenate([J, Jp], axis=1)
+            Jt = J.transpose(0, 2, 1)
+            return r, Jt @ J, (Jt @ r[..., None])[..., 0]
 
         return batched_levenberg_marquardt(fun, theta, self.project, self.max_iter, self.tol)
 
 
-def batched_levenberg_marquardt(fun, theta, project=lambda t: t, max_iter=60, tol=1e-10):
+def batched_levenberg_marquardt(fun, theta, project=lambda t: t, max_iter=60, tol=1e-9):
     """Minimise ``sum(r_i(theta_i)**2)`` for every row ``i`` at once.
 
     Parameters
     ----------
-    fun : callable (theta (n, p), rows (n,)) -> (r (n, m), J (n, m, p))
-        Residuals of problems ``rows`` at ``theta`` and their Jacobian.
+    fun : callable (theta (n, p), rows (n,)) -> (r (n, m), JtJ (n, p, p), Jtr (n, p))
+        Residuals of problems ``rows`` at ``theta`` and the Gauss-Newton
+        normal equations (J^T J and J^T r of their Jacobian J).
     theta : ndarray (N, p)
         Starting point.
     project : callable
@@ -265,12 +296,13 @@ def batched_levenberg_marquardt(fun, theta, project=lambda t: t, max_iter=60, to
     -------
     ndarray (N, p)
         Each row stops on its own when its cost improves by less than ``tol``
-        (relative) or its damping grows past any use.
+        (relative), its step is below ``tol`` relative to the parameters, or
+        its damping grows past any use.
     """
     theta = np.array(theta, dtype=np.float64)
     n, p = theta.shape
     lam = np.full(n, 1e-3)
-    r, J = fun(theta, np.arange(n))
+    r, JtJ_all, Jtr_all = fun(theta, np.arange(n))
     cost = np.sum(r * r, axis=1)
     active = np.ones(n, dtype=bool)
     eye = np.eye(p)
@@ -278,10 +310,7 @@ def batched_levenberg_marquardt(fun, theta, project=lambda t: t, max_iter=60, to
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
-        J_a, r_a = J[idx], r[idx]
-        Jt = J_a.transpose(0, 2, 1)
-        JtJ = Jt @ J_a  # batched BLAS, far faster than einsum here
-        Jtr = (Jt @ r_a[..., None])[..., 0]
+        JtJ, Jtr = JtJ_all[idx], Jtr_all[idx]
         diag = np.einsum("npp->np", JtJ) + 1e-15
         A = JtJ + lam[idx, None, None] * diag[:, :, None] * eye
         try:
@@ -289,17 +318,19 @@ def batched_levenberg_marquardt(fun, theta, project=lambda t: t, max_iter=60, to
         except np.linalg.LinAlgError:
             step = -Jtr / diag
         cand = project(theta[idx] + step)
-        r_c, J_c = fun(cand, idx)
+        r_c, JtJ_c, Jtr_c = fun(cand, idx)
         c_cost = np.sum(r_c * r_c, axis=1)
         better = c_cost < cost[idx]
         good = idx[better]
         gain = (cost[good] - c_cost[better]) / np.maximum(cost[good], 1e-300)
         theta[good] = cand[better]
-        r[good], J[good], cost[good] = r_c[better], J_c[better], c_cost[better]
+        r[good], cost[good] = r_c[better], c_cost[better]
+        JtJ_all[good], Jtr_all[good] = JtJ_c[better], Jtr_c[better]
         lam[good] = np.maximum(lam[good] / 5.0, 1e-12)
         bad = idx[~better]
         lam[bad] *= 5.0
-        active[good[gain < tol]] = False
+        small_step = np.max(np.abs(step[better]), axis=1) <= tol * (1.0 + np.max(np.abs(theta[good]), axis=1))
+        active[good[(gain < tol) | small_step]] = False
         active[bad[lam[bad] > 1e10]] = False
     if not np.all(np.isfinite(theta)):
         raise FitError("Levenberg-Marquardt produced non-finite parameters")

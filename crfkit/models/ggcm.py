@@ -41,7 +41,9 @@ class GGCMModel(NonlinearModel):
     def evaluate(self, params, x):
         logx, powers, zero = self._features(x)
         P = np.atleast_2d(params) @ powers
-        out = np.exp(np.clip(P * logx, -700.0, 50.0))
+        out = P * logx
+        np.minimum(out, 50.0, out=out)  # a negative exponent near 0 would overflow
+        np.exp(out, out=out)
         if zero.any():
             # f(0) = 0 for a positive exponent at 0 (the only physical case).
             out[:, zero] = np.where(P[:, zero] > 0, 0.0, 1.0)
@@ -53,6 +55,11 @@ class GGCMModel(NonlinearModel):
         fl = f * logx
         return f, fl[:, :, None] * powers.T[None, :, :]
 
+    def separable_jacobian(self, params, x):
+        logx, powers, _ = self._features(x)
+        f = self.evaluate(params, x)
+        return f, f * logx, powers.T
+
     def initial(self, x, y, w):
         x = np.asarray(x, float)
         ok = (x > 1e-3) & (x < 1 - 1e-3)
@@ -61,10 +68,9 @@ class GGCMModel(NonlinearModel):
         ww = ok[None, :] * (1.0 if w is None else w) * (y > 1e-6)
         # log y = P(x) log x: linear in alpha with design x^i log x.
         V = lx[:, None] * x[:, None] ** np.arange(self.k)[None, :]
-        A = np.sqrt(ww)[:, :, None] * V[None]
-        b = np.sqrt(ww) * ly
-        AtA = np.einsum("nmp,nmq->npq", A, A) + 1e-9 * np.eye(self.k)
-        Atb = np.einsum("nmp,nm->np", A, b)
+        VV = (V[:, :, None] * V[:, None, :]).reshape(x.size, -1)
+        AtA = (ww @ VV).reshape(-1, self.k, self.k) + 1e-9 * np.eye(self.k)
+        Atb = (ww * ly) @ V
         alpha = np.linalg.solve(AtA, Atb[..., None])[..., 0]
         bad = ~np.all(np.isfinite(alpha), axis=1)
         alpha[bad] = 0.0
