@@ -46,18 +46,27 @@ def invert_values(values):
     Returns
     -------
     ndarray, same shape
-        ``g`` on the grid with ``g(f(E)) = E``; flat runs of ``f`` (several ``E``
-        giving one ``B``) map to the middle of the run, and the endpoints are
-        pinned to ``g(0) = 0`` and ``g(1) = 1`` when ``f`` reaches 0 and 1.
+        ``g`` on the grid with ``g(f(E)) = E`` and ``f(g(B)) = B`` for the
+        piecewise-linear ``f``; a value taken by a flat run of ``f`` (several
+        ``E`` giving one ``B``) maps to the middle of the run, values between
+        two runs to the segment joining the end of one and the start of the
+        next, and the endpoints are pinned to ``g(0) = 0`` and ``g(1) = 1``
+        when ``f`` reaches 0 and 1.
     """
     vals = np.atleast_2d(values)
     out = np.empty_like(vals, dtype=np.float64)
     for i, row in enumerate(vals):
-        # Merge ties so that np.interp sees a strictly increasing abscissa.
+        # np.unique sorts; a monotone row keeps its order, so each run of equal
+        # values is contiguous: it starts at ``start`` and ends at ``start + counts - 1``.
         uniq, start, counts = np.unique(row, return_index=True, return_counts=True)
-        x_mid = GRID[start] + (counts - 1) * 0.5 / (GRID_SIZE - 1)
-        # np.unique sorts; a monotone row keeps its order, so start is increasing.
-        out[i] = np.interp(GRID, uniq, x_mid)
+        first, last = GRID[start], GRID[start + counts - 1]
+        # Knots (level, start of its run), (level, end of its run): between two
+        # levels g joins the end of one run to the start of the next (exact
+        # inverse of the piecewise-linear f even next to flat runs).
+        out[i] = np.interp(GRID, np.repeat(uniq, 2), np.column_stack([first, last]).ravel())
+        pos = np.minimum(np.searchsorted(uniq, GRID), uniq.size - 1)
+        on_level = uniq[pos] == GRID
+        out[i, on_level] = 0.5 * (first + last)[pos[on_level]]
         if row[0] <= 0.0:
             out[i, 0] = 0.0
         if row[-1] >= 1.0:

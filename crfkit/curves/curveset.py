@@ -24,7 +24,7 @@ import numpy as np
 
 from .._io import atomic_savez
 from .._validation import as_float_array
-from ..errors import ParseError, ValidationError
+from ..errors import NotMonotoneError, ParseError, UnknownNameError, ValidationError
 from .curve import GRID, GRID_SIZE, Curve, check_kind, invert_values, monotone_violation, other_kind
 
 FORMAT_NAME = "crfkit-curveset"
@@ -112,7 +112,7 @@ class CurveSet:
             try:
                 index = self.names.index(index)
             except ValueError:
-                raise KeyError(f"no curve named {index!r} in this set") from None
+                raise UnknownNameError(f"no curve named {index!r} in this set") from None
         if isinstance(index, (int, np.integer)):
             i = int(index)
             if not -len(self) <= i < len(self):
@@ -167,7 +167,7 @@ class CurveSet:
         viol = monotone_violation(self._values)
         bad = np.flatnonzero(viol > 1e-9)
         if bad.size:
-            raise ValidationError(
+            raise NotMonotoneError(
                 f"{bad.size} curve(s) are not monotone (first: {self.names[bad[0]]!r}) and cannot be inverted"
             )
         vals = invert_values(np.maximum.accumulate(self._values, axis=1))

@@ -6,6 +6,7 @@ CRF), ``h(1)=`` .. ``h(25)=``; ``invemor.txt``: ``B =``, ``g0 =``,
 ``hinv(1)=`` .. ``hinv(25)=``.
 """
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,9 +66,12 @@ def parse_emor_text(text, path="emor.txt"):
         if current is None:
             raise ParseError(f"{path}, line {lineno}: numbers before the first block header (e.g. 'E =')")
         try:
-            blocks[current].extend(float(v) for v in line.split())
+            nums = [float(v) for v in line.split()]
         except ValueError:
             raise ParseError(f"{path}, line {lineno}: expected numbers in block {current!r}, found {line[:40]!r}") from None
+        if not all(map(math.isfinite, nums)):
+            raise ParseError(f"{path}, line {lineno}: block {current!r} contains NaN or inf")
+        blocks[current].extend(nums)
     if not order:
         raise ParseError(f"{path}: no blocks found (is this an EMoR file?)")
     for key, vals in blocks.items():

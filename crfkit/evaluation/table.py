@@ -185,6 +185,8 @@ def _source_label(spec):
 def default_rows(curves=None, include_inverse=True):
     """DoRF and invDoRF, or the given sets (and their inverses)."""
     specs = ["dorf"] if curves is None else list(curves)
+    if not specs:
+        raise ValidationError("no curve sets given for the table rows")
     rows = []
     for spec in specs:
         cs = _as_curve_set(spec)
@@ -214,7 +216,7 @@ def cross_validated_pca(curves, k, folds=5, seed=0):
     n = values.shape[0]
     folds = min(folds, n)
     if folds < 2:
-        raise ValidationError(f"cross-validation needs at least 2 curves, got {n}")
+        raise ValidationError(f"cross-validation needs at least 2 folds and 2 curves, got {folds} fold(s) and {n} curve(s)")
     order = np.random.default_rng(seed).permutation(n)
     out = {kk: np.empty(n) for kk in ks}
     for f in range(folds):
@@ -281,6 +283,7 @@ def _compare_models(curves, columns, pca_from, pca_k, cv_folds, include_inverse,
     n_params = {}
     cv_cells = {}
     cv_wanted = {}
+    skipped = []
     t_fit = 0.0
     for cs in rows:
         for lab in labels:
@@ -294,6 +297,7 @@ def _compare_models(curves, columns, pca_from, pca_k, cv_folds, include_inverse,
                     src_by_name[src_name] = src
                 basis, src_same_kind = basis_for(src_name, src, cs.kind)
                 if k > basis.n_components:
+                    skipped.append(f"{lab} skipped for {cs.name}: {src_name} has only {basis.n_components + 1} curves")
                     continue
                 model = get_model("pca", k=k, kind=cs.kind, basis=basis)
                 in_sample = src_same_kind.values.shape == cs.values.shape and np.array_equal(src_same_kind.values, cs.values)
@@ -330,7 +334,7 @@ def _compare_models(curves, columns, pca_from, pca_k, cv_folds, include_inverse,
     for (r, c), v in cv_cells.items():
         table[row_names.index(r), ordered.index(c)] = float(v.mean())
         per_curve[(r, c)] = v
-    notes = [
+    notes = skipped + [
         "Poly-K: degree-K polynomial, f(1)=1, f(0) free (Mitsunaga-Nayar); Poly0-K: degree K+1, f(0)=0 and f(1)=1; both K free parameters.",
         "GGCM-K: f(E) = E^P(E) with P of degree K-1 (K parameters), least squares in the linear domain.",
         "EMoR-K: official Grossberg-Nayar basis (emor.txt / invemor.txt) by least squares; in-sample on DoRF.",

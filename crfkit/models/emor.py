@@ -74,6 +74,8 @@ class EMoRModel(BasisModel):
             from ..data import load_emor
 
             b = load_emor(inverse=self.kind == "inverse", path=self.path)
+            if b.kind != self.kind:  # an explicit path= to the other basis file
+                raise ValidationError(f"{b.source} holds the {b.kind} EMoR basis; {self.kind} curves need the other file")
             if self.k > b.n_components:
                 raise ValidationError(f"k={self.k} exceeds the {b.n_components} components in {b.source}")
             self._basis = (b.mean, b.components)

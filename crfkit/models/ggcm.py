@@ -27,36 +27,43 @@ class GGCMModel(NonlinearModel):
         return f"GGCM-{self.k}"
 
     def _features(self, x):
-        """log x (0 where x <= 0) and the powers x^i, cached for the last x."""
+        """log x (0 where x <= 0), the powers x^i (p, m) and x^i log x (p, m).
+
+        Cached for the last two abscissae (a coarse-to-fine fit alternates two).
+        """
         x = np.asarray(x, float)
-        cache = getattr(self, "_feat_cache", None)
-        if cache is not None and cache[0].shape == x.shape and np.array_equal(cache[0], x):
-            return cache[1], cache[2], cache[3]
+        caches = self.__dict__.setdefault("_feat_cache", [])
+        for cache in caches:
+            if cache[0].shape == x.shape and np.array_equal(cache[0], x):
+                return cache[1:]
         zero = x <= 0
         logx = np.log(np.where(zero, 1.0, x))
         powers = x[None, :] ** np.arange(self.k)[:, None]  # (p, m)
-        self._feat_cache = (x.copy(), logx, powers, zero)
-        return logx, powers, zero
+        caches.insert(0, (x.copy(), logx, powers, zero, powers * logx))
+        del caches[2:]
+        return caches[0][1:]
 
     def evaluate(self, params, x):
-        logx, powers, zero = self._features(x)
-        P = np.atleast_2d(params) @ powers
-        out = P * logx
+        logx, powers, zero, plog = self._features(x)
+        params = np.atleast_2d(params)
+        # Exponent P(x) log x = sum_i alpha_i x^i log x.  einsum rather than a matrix
+        # product: BLAS is slow for this (N, p) x (p, m) shape with small p.
+        out = np.einsum("np,pm->nm", params, plog)
         np.minimum(out, 50.0, out=out)  # a negative exponent near 0 would overflow
         np.exp(out, out=out)
         if zero.any():
             # f(0) = 0 for a positive exponent at 0 (the only physical case).
-            out[:, zero] = np.where(P[:, zero] > 0, 0.0, 1.0)
+            out[:, zero] = np.where(params @ powers[:, zero] > 0, 0.0, 1.0)
         return out
 
     def value_and_jacobian(self, params, x):
-        logx, powers, _ = self._features(x)
+        logx, powers = self._features(x)[:2]
         f = self.evaluate(params, x)
         fl = f * logx
         return f, fl[:, :, None] * powers.T[None, :, :]
 
     def separable_jacobian(self, params, x):
-        logx, powers, _ = self._features(x)
+        logx, powers = self._features(x)[:2]
         f = self.evaluate(params, x)
         return f, f * logx, powers.T
 

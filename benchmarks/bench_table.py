@@ -1,0 +1,308 @@
+"""Benchmark: the model-comparison table, crfkit's batched fits against a per-curve scipy loop.
+
+Run from the repository root with the real data::
+
+    CRFKIT_DATA=../shared/data python benchmarks/bench_table.py [--quick]
+
+What is timed (after loading DoRF, invDoRF and the EMoR bases, and after one
+warm-up call of each side so that imports and caches are in place):
+
+* crfkit: ``crfkit.compare_models(cv_folds=0)``, i.e. every non-cross-validated
+  cell of the DoRF + invDoRF table (402 curves x all default columns,
+  including learning the PCA bases).
+* baseline: the same fits done the way one would write them without crfkit:
+  a Python loop over curves, ``scipy.optimize.least_squares`` for Gamma and
+  GGCM (from the same log-log starting point; by default MINPACK's
+  Levenberg-Marquardt with the analytic Jacobian, the fastest variant, so the
+  ratio is conservative; ``--baseline lm`` uses finite differences like
+  ``curve_fit``, ``--baseline trf`` all of least_squares' defaults), and
+  ``numpy.linalg.lstsq`` for the linear models (polynomials, EMoR, and PCA
+  bases learned with scikit-learn as crfkit does).
+
+Both sides run with single-threaded BLAS (threadpoolctl), which is the faster
+setting for these small problems on small machines; this makes the baseline
+faster, not slower.
+
+The script checks that both sides give the same mean RMSE in every cell
+(relative difference <= 1e-4) and exits with status 1 if they do not.  With
+``--quick`` it runs a 20-curve subset with fewer repeats (for tests); the
+targets (< 0.5 s, >= 30x) are judged only on the full table.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+TARGET_SECONDS = 0.5
+TARGET_RATIO = 30.0
+RTOL = 1e-4
+
+
+# --------------------------------------------------------------------------------------
+# The baseline: a per-curve loop, written from the model definitions (REFERENCE.md s.3).
+# --------------------------------------------------------------------------------------
+def _safe_log(x):
+    zero = x <= 0
+    return np.log(np.where(zero, 1.0, x)), zero
+
+
+def _loglog_start(x, y, k):
+    """Start for f = x^P(x): least squares of log y = P(x) log x (one curve)."""
+    ok = (x > 1e-3) & (x < 1 - 1e-3) & (y > 1e-6)
+    lx = np.log(x[ok])
+    ly = np.log(np.clip(y[ok], 1e-6, 1.0))
+    V = lx[:, None] * x[ok, None] ** np.arange(k)[None, :]
+    theta, *_ = np.linalg.lstsq(V, ly, rcond=None)
+    if not np.all(np.isfinite(theta)):
+        theta = np.zeros(k)
+        theta[0] = 1.0
+    return theta
+
+
+#: Baseline variants for the nonlinear fits: keyword arguments of least_squares.
+BASELINES = {
+    # MINPACK Levenberg-Marquardt with the analytic Jacobian: the fastest per-curve
+    # scipy fit (the default, so the ratio is a conservative one).
+    "lm-jac": {"method": "lm", "jac": "analytic"},
+    # MINPACK LM with finite differences: what scipy.optimize.curve_fit does.
+    "lm": {"method": "lm"},
+    # least_squares with all defaults (trust-region reflective, finite differences).
+    "trf": {},
+}
+
+
+def baseline_fit_ggcm(x, Y, k, variant="lm-jac"):
+    """Per-curve scipy.optimize.least_squares fit of f(x) = x ** P(x), deg P = k - 1.
+
+    k = 1 is the gamma curve.  Starts from the log-log least-squares fit (as
+    crfkit does), scipy's default tolerances.  Returns the fitted curves (N, m).
+    """
+    from scipy.optimize import least_squares
+
+    logx, zero = _safe_log(x)
+    powers = x[:, None] ** np.arange(k)[None, :]  # (m, k)
+
+    def model(theta):
+        P = powers @ theta
+        e = np.minimum(P * logx, 50.0)
+        f = np.exp(e)
+        f[zero] = np.where(P[zero] > 0, 0.0, 1.0)
+        return f
+
+    out = np.empty_like(Y)
+    for i, y in enumerate(Y):
+        def resid(theta, y=y):
+            return model(theta) - y
+
+        def jac(theta):
+            return (model(theta) * logx)[:, None] * powers
+
+        theta0 = _loglog_start(x, y, k)
+        if k == 1:
+            theta0 = np.clip(theta0, 1e-2, 1e2)
+        kwargs = dict(BASELINES[variant])
+        if kwargs.get("jac") == "analytic":
+            kwargs["jac"] = jac
+        sol = least_squares(resid, theta0, **kwargs)
+        out[i] = model(sol.x)
+    return out
+
+
+def _poly_design(x, k, pin_zero):
+    """Mitsunaga-Nayar polynomial with k free coefficients and f(1) = 1 (see crfkit docs)."""
+    degree = k + 1 if pin_zero else k
+    powers = np.arange(1, k + 1) if pin_zero else np.arange(k)
+    top = x**degree
+    return top, x[:, None] ** powers[None, :] - top[:, None]
+
+
+def baseline_fit_linear(offset, B, Y):
+    """Per-curve ``numpy.linalg.lstsq`` of ``Y[i] - offset`` on the columns of ``B``."""
+    out = np.empty_like(Y)
+    for i, y in enumerate(Y):
+        c, *_ = np.linalg.lstsq(B, y - offset, rcond=None)
+        out[i] = offset + B @ c
+    return out
+
+
+def baseline_table(rows, columns, emor, pca_sources, pca_k, variant="lm-jac"):
+    """Mean RMSE per (row, column) computed curve by curve.
+
+    rows : list of CurveSet (forward and inverse)
+    emor : dict kind -> (mean, components)
+    pca_sources : list of (name, {kind: CurveSet})
+    """
+    from sklearn.decomposition import PCA
+
+    x = np.linspace(0.0, 1.0, 1024)
+    cells = {}
+    max_k = max(pca_k) if pca_k else 0
+    pca_bases = {}
+    for cs in rows:
+        Y = np.asarray(cs.values)
+        for col in columns:
+            fam, _, k = col.partition("-")
+            if fam == "Gamma":
+                fitted = baseline_fit_ggcm(x, Y, 1, variant)
+            elif fam == "GGCM":
+                fitted = baseline_fit_ggcm(x, Y, int(k), variant)
+            elif fam in ("Poly", "Poly0"):
+                fitted = baseline_fit_linear(*_poly_design(x, int(k), fam == "Poly0"), Y)
+            elif fam == "EMoR":
+                mean, comps = emor[cs.kind]
+                fitted = baseline_fit_linear(mean, comps[: int(k)].T, Y)
+            else:
+                raise ValueError(f"baseline has no model for column {col!r}")
+            cells[(cs.name, col)] = float(np.mean(np.sqrt(np.mean((fitted - Y) ** 2, axis=1))))
+        for src_name, by_kind in pca_sources:
+            key = (src_name, cs.kind)
+            if key not in pca_bases:
+                src = by_kind[cs.kind]
+                pca = PCA(n_components=min(len(src) - 1, max_k), svd_solver="full").fit(src.values)
+                pca_bases[key] = (pca.mean_, pca.components_)
+            mean, comps = pca_bases[key]
+            for k in pca_k:
+                if k > comps.shape[0]:
+                    continue
+                fitted = baseline_fit_linear(mean, comps[:k].T, Y)
+                cells[(cs.name, f"PCA({src_name})-{k}")] = float(np.mean(np.sqrt(np.mean((fitted - Y) ** 2, axis=1))))
+    return cells
+
+
+# --------------------------------------------------------------------------------------
+def best_time(fn, repeats):
+    times = []
+    result = None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), times, result
+
+
+def machine_summary():
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import scipy
+
+    return (
+        f"{os.cpu_count()} CPU(s), {cpu}; Python {platform.python_version()}, "
+        f"NumPy {np.__version__}, SciPy {scipy.__version__}"
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="20-curve subset and fewer repeats (for tests)")
+    parser.add_argument("--repeats", type=int, default=None, help="repeats of the crfkit table (best is kept)")
+    parser.add_argument("--baseline-repeats", type=int, default=None, help="repeats of the baseline (best is kept)")
+    parser.add_argument("--baseline", choices=sorted(BASELINES), default="lm-jac",
+                        help="nonlinear fits of the baseline: least_squares method='lm' with the analytic "
+                             "Jacobian (default, the fastest), 'lm' with finite differences (as curve_fit), "
+                             "or 'trf' (least_squares defaults)")
+    args = parser.parse_args(argv)
+
+    import crfkit
+    from crfkit._threads import single_threaded_blas
+    from crfkit.evaluation.table import DEFAULT_COLUMNS, DEFAULT_PCA_K
+
+    repeats = args.repeats or (3 if args.quick else 7)
+    base_repeats = args.baseline_repeats or (1 if args.quick else 3)
+
+    try:
+        load_before = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load_before = None
+
+    # -- loading (not timed) ---------------------------------------------------------
+    t0 = time.perf_counter()
+    dorf = crfkit.load_curves("dorf")
+    if args.quick:
+        dorf = dorf[:: max(1, len(dorf) // 20)][:20]
+        dorf.name = "DoRF-subset"
+    inv = dorf.inverse()  # cached on the set: compare_models reuses it
+    emor = {
+        "forward": (crfkit.load_emor().mean, crfkit.load_emor().components),
+        "inverse": (crfkit.load_emor(inverse=True).mean, crfkit.load_emor(inverse=True).components),
+    }
+    t_load = time.perf_counter() - t0
+    columns = list(DEFAULT_COLUMNS)
+    pca_k = tuple(DEFAULT_PCA_K)
+    full_dorf = crfkit.load_curves("dorf")
+    pca_sources = [("dorf", {"forward": full_dorf, "inverse": full_dorf.inverse()})]
+
+    def run_crfkit():
+        if args.quick:
+            return crfkit.compare_models(curves=[dorf], cv_folds=0)
+        return crfkit.compare_models(cv_folds=0)
+
+    def run_baseline():
+        with single_threaded_blas():
+            return baseline_table([dorf, inv], columns, emor, pca_sources, pca_k, args.baseline)
+
+    # -- warm-up (imports, EMoR caches, scipy/sklearn imports) -------------------------
+    run_crfkit()
+    import scipy.optimize  # noqa: F401
+    import sklearn.decomposition  # noqa: F401
+
+    with single_threaded_blas():
+        baseline_table([dorf[:2], inv[:2]], columns, emor, pca_sources, pca_k, args.baseline)
+
+    # -- timing --------------------------------------------------------------------------
+    t_crf, crf_times, table = best_time(run_crfkit, repeats)
+    t_base, base_times, base_cells = best_time(run_baseline, base_repeats)
+
+    # -- agreement -----------------------------------------------------------------------
+    crf_cols = [c for c in table.columns if not c.endswith("(cv)")]
+    missing = sorted({c for _, c in base_cells} ^ set(crf_cols))
+    worst = (0.0, None)
+    for (row, col), b in base_cells.items():
+        if col not in crf_cols:
+            continue
+        c = table.cell(row, col)
+        rel = abs(c - b) / max(abs(b), 1e-300) if np.isfinite(c) and np.isfinite(b) else np.inf
+        if rel > worst[0] or worst[1] is None:
+            worst = (rel, (row, col, c, b))
+    agree = not missing and worst[0] <= RTOL
+
+    n_curves = sum(table.n_curves.values())
+    ratio = t_base / t_crf
+    print(f"machine: {machine_summary()}")
+    if load_before is not None:
+        note = "" if load_before < 0.5 else "  (other work was running: timings are pessimistic)"
+        print(f"1-min load average before the run: {load_before:.2f}{note}")
+    print(f"data: {' + '.join(f'{r} ({table.n_curves[r]})' for r in table.rows)} = {n_curves} curves; "
+          f"{len(crf_cols)} columns: {', '.join(crf_cols)}; loading took {t_load:.3f} s (not timed)")
+    print(f"crfkit.compare_models(cv_folds=0): best {t_crf:.4f} s of {repeats} "
+          f"(all: {', '.join(f'{t:.4f}' for t in crf_times)})")
+    print(f"baseline, per-curve scipy loop ({args.baseline}): best {t_base:.4f} s of {base_repeats} "
+          f"(all: {', '.join(f'{t:.3f}' for t in base_times)})")
+    print(f"speed-up ratio: {ratio:.1f}x")
+    if missing:
+        print(f"columns present on only one side: {missing}")
+    if worst[1] is not None:
+        row, col, c, b = worst[1]
+        print(f"max relative discrepancy of mean RMSE: {worst[0]:.2e} at ({row}, {col}): "
+              f"crfkit {c:.8f}, baseline {b:.8f} (tolerance {RTOL:g})")
+    print(f"results agree: {'yes' if agree else 'NO'}")
+    if args.quick:
+        print("targets: not judged with --quick (subset of the table)")
+    else:
+        print(f"target time < {TARGET_SECONDS} s: {'met' if t_crf < TARGET_SECONDS else 'NOT met'} ({t_crf:.3f} s)")
+        print(f"target ratio >= {TARGET_RATIO:g}x: {'met' if ratio >= TARGET_RATIO else 'NOT met'} ({ratio:.1f}x)")
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""``python -m crfkit`` runs the command line."""
+
+from .cli import run
+
+run()
