@@ -81,7 +81,9 @@ def _as_curve_list(curves):
     if isinstance(curves, (list, tuple)):
         bad = [type(c).__name__ for c in curves if not isinstance(c, Curve)]
         if bad:
-            raise ValidationError(f"plot_curves takes Curve objects; got {', '.join(sorted(set(bad)))} in the list")
+            raise ValidationError(
+                f"plot_curves takes Curve objects; got {', '.join(sorted(set(bad)))} in the list"
+            )
         if not curves:
             raise ValidationError("plot_curves got an empty list of curves")
         return list(curves)
@@ -172,7 +174,8 @@ def _data_xy(data, index):
         y = data.y if data.y.ndim == 1 else data.y[index]
         return data.x, y, data.kind, data.name, True
     raise ValidationError(
-        f"plot_fit takes the fitted data as a Curve, CurveSet, Samples or (x, y) tuple, got {type(data).__name__}"
+        "plot_fit takes the fitted data as a Curve, CurveSet, Samples or (x, y) tuple, "
+        f"got {type(data).__name__}"
     )
 
 
@@ -211,7 +214,10 @@ def plot_fit(data_curve_or_samples, fit_result, path=None, *, index=0, title=Non
     from .curves import GRID
 
     fitted_grid = model.evaluate(params[index : index + 1], GRID)[0]
-    fitted_x = fitted_grid if (not sparse and x.shape == GRID.shape) else model.evaluate(params[index : index + 1], x)[0]
+    if not sparse and x.shape == GRID.shape:
+        fitted_x = fitted_grid
+    else:
+        fitted_x = model.evaluate(params[index : index + 1], x)[0]
     rmse = np.atleast_1d(fit_result.rmse)[index]
     fig, (ax, axr) = _new_figure("plotting a fit", None, figsize=(6.0, 5.5), nrows=2, height_ratios=(3, 1))
     if sparse:
@@ -264,10 +270,12 @@ def plot_rmse_vs_params(table, path=None, ax=None):
     """
     path, fmt = _check_path(path)
     try:
-        rows, columns, values, n_params = table.rows, table.columns, np.asarray(table.values, float), table.n_params
+        rows, columns, n_params = table.rows, table.columns, table.n_params
+        values = np.asarray(table.values, float)
     except AttributeError:
         raise ValidationError(
-            f"plot_rmse_vs_params takes a ComparisonTable (from crfkit.compare_models), got {type(table).__name__}"
+            "plot_rmse_vs_params takes a ComparisonTable (from crfkit.compare_models), "
+            f"got {type(table).__name__}"
         ) from None
     fig, (ax,) = _new_figure("plotting the model-comparison table", ax, figsize=(7.5, 5.0))
     from matplotlib.lines import Line2D
@@ -307,11 +315,17 @@ def plot_rmse_vs_params(table, path=None, ax=None):
     ax.set_xlabel("number of parameters")
     ax.set_ylabel("mean RMSE")
     ax.grid(True, which="major", alpha=0.3)
-    row_handles = [Line2D([], [], color=f"C{i % 10}", marker="s", ls="-", label=r) for i, r in enumerate(rows)]
-    col_handles = [Line2D([], [], color="0.3", marker=marker[c], ls="none", label=f"{c} ({n_params.get(c, '?')})")
-                   for c in base_cols]
+    row_handles = [
+        Line2D([], [], color=f"C{i % 10}", marker="s", ls="-", label=r) for i, r in enumerate(rows)
+    ]
+    col_handles = [
+        Line2D([], [], color="0.3", marker=marker[c], ls="none", label=f"{c} ({n_params.get(c, '?')})")
+        for c in base_cols
+    ]
     if any(c.endswith(" (cv)") for c in columns):
-        col_handles.append(Line2D([], [], color="0.3", marker="o", mfc="none", ls="none", label="held-out (cv)"))
+        col_handles.append(
+            Line2D([], [], color="0.3", marker="o", mfc="none", ls="none", label="held-out (cv)")
+        )
     leg = ax.legend(handles=row_handles, title="curve set", loc="upper right", fontsize="small")
     ax.add_artist(leg)
     ax.legend(handles=col_handles, title="model (parameters)", loc="lower left", fontsize="x-small", ncol=2)

@@ -25,7 +25,10 @@ def gamma_set(n=5, kind="forward"):
 
 def small_table():
     cols = ["Gamma", "Poly-5", "GGCM-3", "EMoR-5", "PCA(x)-3", "PCA(x)-3 (cv)"]
-    values = np.array([[0.05, 0.006, 0.009, 0.002, 0.004, 0.005], [0.04, 0.005, np.nan, 0.0018, 0.003, 0.0045]])
+    values = np.array([
+        [0.05, 0.006, 0.009, 0.002, 0.004, 0.005],
+        [0.04, 0.005, np.nan, 0.0018, 0.003, 0.0045],
+    ])
     n_params = {"Gamma": 1, "Poly-5": 5, "GGCM-3": 3, "EMoR-5": 5, "PCA(x)-3": 3, "PCA(x)-3 (cv)": 3}
     return ComparisonTable(["A", "invA"], cols, values, n_params, {"A": 3, "invA": 3})
 
