@@ -10,21 +10,22 @@ warm-up call of each side so that imports and caches are in place):
 * crfkit: ``crfkit.compare_models(cv_folds=0)``, i.e. every non-cross-validated
   cell of the DoRF + invDoRF table (402 curves x all default columns,
   including learning the PCA bases).
-* baseline: the same fits done the way one would write them without crfkit:
-  a Python loop over curves, ``scipy.optimize.least_squares`` for Gamma and
-  GGCM (from the same log-log starting point; by default MINPACK's
-  Levenberg-Marquardt with the analytic Jacobian, the fastest variant, so the
-  ratio is conservative; ``--baseline lm`` uses finite differences like
-  ``curve_fit``, ``--baseline trf`` all of least_squares' defaults), and
-  ``numpy.linalg.lstsq`` for the linear models (polynomials, EMoR, and PCA
-  bases learned with scikit-learn as crfkit does).
+* baselines: the same fits done one curve at a time in a Python loop, from
+  the same log-log start for Gamma/GGCM, PCA bases learned with scikit-learn
+  as crfkit does.  By default three are timed and the ratio to each printed:
+  ``curve-fit-all`` (``scipy.optimize.curve_fit`` for every model, the most
+  literal "per-curve scipy.optimize loop"), ``curve-fit`` (``curve_fit`` for
+  Gamma/GGCM, ``scipy.optimize.lsq_linear`` for the linear models) and
+  ``lm-jac`` (``least_squares`` MINPACK LM with the analytic Jacobian and
+  ``numpy.linalg.lstsq``: the fastest per-curve loop).
 
 Both sides run with single-threaded BLAS (threadpoolctl), which is the faster
 setting for these small problems on small machines; this makes the baseline
 faster, not slower.
 
-The script checks that both sides give the same mean RMSE in every cell
-(relative difference <= 1e-4) and exits with status 1 if they do not.  With
+The script checks that crfkit's mean RMSE is never above a baseline's in any
+cell (relative tolerance 1e-4) and exits with status 1 if it is; a baseline
+that stops above the least-squares optimum is reported as a note.  With
 ``--quick`` it runs a 20-curve subset with fewer repeats (for tests); the
 targets (< 0.5 s, >= 30x) are judged only on the full table.
 """
@@ -65,9 +66,13 @@ def _loglog_start(x, y, k):
 
 #: Baseline variants for the nonlinear fits: keyword arguments of least_squares.
 BASELINES = {
+    # The most literal reading of "a per-curve scipy.optimize loop doing the same
+    # fits": scipy.optimize.curve_fit for every model, linear ones included
+    # (zero start for the linear coefficients, finite differences).
+    "curve-fit-all": {"curve_fit": True, "linear_curve_fit": True},
     # The straightforward loop: scipy.optimize.curve_fit (MINPACK LM, finite
     # differences, same start) for Gamma/GGCM and scipy.optimize.lsq_linear for
-    # the linear models: what the issue's target is judged against.
+    # the linear models.
     "curve-fit": {"curve_fit": True},
     # MINPACK Levenberg-Marquardt with the analytic Jacobian: the fastest per-curve
     # scipy fit (the default, so the ratio is a conservative one).
@@ -138,10 +143,13 @@ def baseline_fit_linear(offset, B, Y, variant="lm-jac"):
     """
     out = np.empty_like(Y)
     use_scipy = BASELINES[variant].get("curve_fit", False)
+    generic = BASELINES[variant].get("linear_curve_fit", False)
     if use_scipy:
-        from scipy.optimize import lsq_linear
+        from scipy.optimize import curve_fit, lsq_linear
     for i, y in enumerate(Y):
-        if use_scipy:
+        if generic:
+            c, _ = curve_fit(lambda xx, *cc: offset + B @ np.array(cc), None, y, p0=np.zeros(B.shape[1]))
+        elif use_scipy:
             c = lsq_linear(B, y - offset).x
         else:
             c, *_ = np.linalg.lstsq(B, y - offset, rcond=None)
@@ -230,9 +238,10 @@ def main(argv=None):
                         help="repeats of the crfkit table (best is kept)")
     parser.add_argument("--baseline-repeats", type=int, default=None,
                         help="repeats of the baseline (best is kept)")
-    parser.add_argument("--baseline", choices=sorted(BASELINES), nargs="+", default=["curve-fit", "lm-jac"],
-                        help="baselines to time; the first is the one the 30x target is judged on. "
-                             "'curve-fit': scipy.optimize.curve_fit + lsq_linear per curve (default first); "
+    parser.add_argument("--baseline", choices=sorted(BASELINES), nargs="+", default=["curve-fit-all", "curve-fit", "lm-jac"],
+                        help="baselines to time (the ratio against each is reported). "
+                             "'curve-fit-all': scipy.optimize.curve_fit per curve for every model; "
+                             "'curve-fit': curve_fit for Gamma/GGCM + lsq_linear for the linear models; "
                              "'lm-jac': least_squares method='lm' with the analytic Jacobian + numpy lstsq "
                              "(the fastest per-curve loop); 'lm': finite differences; 'trf': least_squares defaults")
     args = parser.parse_args(argv)
@@ -289,25 +298,31 @@ def main(argv=None):
     baselines = {}
     for variant in args.baseline:
         baselines[variant] = best_time(lambda v=variant: run_baseline(v), base_repeats)
-    target_variant = args.baseline[0]
-    t_base, base_times, base_cells = baselines[target_variant]
 
     # -- agreement -----------------------------------------------------------------------
     crf_cols = [c for c in table.columns if not c.endswith("(cv)")]
-    missing = sorted({c for _, c in base_cells} ^ set(crf_cols))
-    worst = (0.0, None)
-    all_cells = [(r, c, b) for v in baselines.values() for (r, c), b in v[2].items()]
-    for row, col, b in all_cells:
-        if col not in crf_cols:
-            continue
-        c = table.cell(row, col)
-        rel = abs(c - b) / max(abs(b), 1e-300) if np.isfinite(c) and np.isfinite(b) else np.inf
-        if rel > worst[0] or worst[1] is None:
-            worst = (rel, (row, col, c, b))
+    missing = sorted({c for v in baselines.values() for _, c in v[2]} ^ set(crf_cols))
+    # crfkit must reach the least-squares optimum: never worse than a baseline in any
+    # cell.  A baseline that stops above the optimum (curve_fit with finite
+    # differences on the ill-conditioned polynomial bases) is reported, not failed.
+    worst = (0.0, None)  # largest relative excess of crfkit over a baseline
+    baseline_short = []  # (variant, row, col, relative excess of the baseline)
+    for variant, (_, _, cells) in baselines.items():
+        for (row, col), b in cells.items():
+            if col not in crf_cols:
+                continue
+            c = table.cell(row, col)
+            if not (np.isfinite(c) and np.isfinite(b)):
+                worst = (np.inf, (variant, row, col, c, b))
+                continue
+            rel = (c - b) / max(abs(b), 1e-300)
+            if rel > worst[0] or worst[1] is None:
+                worst = (max(rel, 0.0), (variant, row, col, c, b))
+            if -rel > RTOL:
+                baseline_short.append((variant, row, col, -rel))
     agree = not missing and worst[0] <= RTOL
 
     n_curves = sum(table.n_curves.values())
-    ratio = t_base / t_crf
     print(f"machine: {machine_summary()}")
     if load_before is not None:
         note = "" if load_before < 0.5 else "  (other work was running: timings are pessimistic)"
@@ -319,21 +334,25 @@ def main(argv=None):
     for variant, (tb, times, _) in baselines.items():
         print(f"baseline, per-curve scipy loop ({variant}): best {tb:.4f} s of {base_repeats} "
               f"(all: {', '.join(f'{t:.3f}' for t in times)}); ratio {tb / t_crf:.1f}x")
-    print(f"speed-up ratio against the {target_variant} baseline: {ratio:.1f}x")
+    for variant, (tb, _, _) in baselines.items():
+        print(f"speed-up ratio against the {variant} baseline: {tb / t_crf:.1f}x")
     if missing:
         print(f"columns present on only one side: {missing}")
     if worst[1] is not None:
-        row, col, c, b = worst[1]
-        print(f"max relative discrepancy of mean RMSE: {worst[0]:.2e} at ({row}, {col}): "
-              f"crfkit {c:.8f}, baseline {b:.8f} (tolerance {RTOL:g})")
+        variant, row, col, c, b = worst[1]
+        print(f"largest excess of crfkit's mean RMSE over a baseline: {worst[0]:.2e} at ({row}, {col}) vs "
+              f"{variant}: crfkit {c:.8f}, baseline {b:.8f} (tolerance {RTOL:g})")
+    for variant, row, col, rel in baseline_short:
+        print(f"note: the {variant} baseline stops {rel:.2%} above the optimum at ({row}, {col})")
     print(f"results agree: {'yes' if agree else 'NO'}")
     if args.quick:
         print("targets: not judged with --quick (subset of the table)")
     else:
         met_time = "met" if t_crf < TARGET_SECONDS else "NOT met"
-        met_ratio = "met" if ratio >= TARGET_RATIO else "NOT met"
         print(f"target time < {TARGET_SECONDS} s: {met_time} ({t_crf:.3f} s)")
-        print(f"target ratio >= {TARGET_RATIO:g}x: {met_ratio} ({ratio:.1f}x)")
+        for variant, (tb, _, _) in baselines.items():
+            r = tb / t_crf
+            print(f"target ratio >= {TARGET_RATIO:g}x against {variant}: {'met' if r >= TARGET_RATIO else 'NOT met'} ({r:.1f}x)")
     return 0 if agree else 1
 
 

@@ -34,6 +34,11 @@ _LAZY = {
 
 
 def __getattr__(name):
+    import importlib.util
+
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        # Sub-packages on first access (crfkit.models, crfkit.evaluation, ...).
+        return importlib.import_module(f"{__name__}.{name}")
     if name in _LAZY:
         import importlib
 
