@@ -1,0 +1,205 @@
+"""Building a curve set from cameras' chart photographs.
+
+Each camera is calibrated independently (joblib, in parallel); a camera that
+fails (missing or corrupt file, no chart, too few usable patches, missing
+exposure times...) is listed with the reason and the build goes on.  Finished
+cameras are cached as JSON beside the output (``<output>.partial/``) keyed by
+their input files' sha256 and the options, so an interrupted build resumes
+where it stopped; the cache is removed once the output is written (atomically).
+"""
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_write_text
+from ..curves import CurveSet
+from ..errors import CrfkitError, ValidationError
+
+CHANNELS = ("R", "G", "B")
+
+
+def _calibrate(spec, method, k):
+    from ..calibration import (
+        as_layout, fit_crf, fit_crf_colour, samples_from_bracket_files, samples_from_pair_files,
+    )
+
+    missing = [str(p) for p in spec.files() if not Path(p).is_file()]
+    if missing:
+        raise ValidationError(f"input file not found: {missing[0]}" + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""))
+    layout = as_layout(spec.layout, name=spec.name)
+    if spec.kind == "raw+jpeg":
+        samples = samples_from_pair_files(spec.inputs, layout, name=spec.name)
+    else:
+        samples = samples_from_bracket_files(spec.inputs, layout, name=spec.name)
+    method = spec.options.get("method", method)
+    k = int(spec.options.get("k", k))
+    est = fit_crf(samples, method=method, k=k, name=spec.name)
+    colour = None
+    if spec.kind == "raw+jpeg":
+        try:
+            c = fit_crf_colour(samples, method=method, k=k, name=spec.name)
+            colour = {"method": c.method, "matrix": np.round(c.matrix, 6).tolist(),
+                      "rmse": np.round(c.rmse, 6).tolist()}
+        except CrfkitError as exc:
+            colour = {"error": str(exc)}
+    return samples, est, colour
+
+
+def build_camera(spec, method="smooth", k=4):
+    """Calibrate one camera; never raises for a user-data problem.
+
+    Returns
+    -------
+    dict
+        ``{'camera', 'ok': True, 'values' (3 x 1024 list), 'metadata' (3 dicts)}``
+        or ``{'camera', 'ok': False, 'reason'}``.
+    """
+    from ..calibration import sha256
+
+    try:
+        samples, est, colour = _calibrate(spec, method, k)
+    except CrfkitError as exc:
+        return {"camera": spec.name, "ok": False, "reason": " ".join(str(exc).split())}
+    except (OSError, ValueError, RuntimeError) as exc:  # e.g. a decoder's own error on a corrupt file
+        return {"camera": spec.name, "ok": False, "reason": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
+    inputs = [{"path": str(p), "sha256": sha256(p)} for p in spec.files()]
+    metas = []
+    for c, ch in enumerate(CHANNELS):
+        used = est.w[:, c] > 0
+        metas.append({
+            "camera": spec.name, "channel": ch, "year": spec.year, "inputs": inputs, "kind": samples.kind,
+            "method": est.method,
+            "residuals": {"rmse": round(float(est.rmse[c]), 6), "n_samples": int(used.sum()),
+                          "scale": float(est.scale[c])},
+            "flags": list(est.flags),
+            "rejected": samples.rejected,
+            "samples": {"x": np.round(est.x[used, c], 6).tolist(), "y": np.round(est.y[used, c], 6).tolist()},
+            **({"colour_fit": {key: (val[c] if key == "rmse" else val) for key, val in colour.items()}}
+               if colour and "error" not in colour else {}),
+            **({"colour_fit_error": colour["error"]} if colour and "error" in colour else {}),
+        })
+    return {"camera": spec.name, "ok": True, "values": [np.round(cv.values, 8).tolist() for cv in est.curves],
+            "metadata": metas}
+
+
+def _cache_key(spec, method, k):
+    h = hashlib.sha256()
+    h.update(json.dumps([spec.name, spec.kind, str(spec.layout), spec.year, spec.options, method, k]).encode())
+    for p in spec.files():
+        try:
+            st = Path(p).stat()
+            h.update(f"{p}:{st.st_size}:{st.st_mtime_ns}".encode())
+        except OSError:
+            h.update(f"{p}:missing".encode())
+    return h.hexdigest()[:16]
+
+
+def _safe(name):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def build_dataset(cameras, output, method="smooth", k=4, n_jobs=2, resume=True, progress=True, attrs=None):
+    """Calibrate every camera and save the curve set.
+
+    Parameters
+    ----------
+    cameras : sequence of CameraSpec
+    output : str or Path
+        The ``.crfs`` file to write (atomically).
+    method, k :
+        Curve family and parameter count (see :func:`crfkit.calibration.fit_crf`);
+        a camera's manifest entry may override them.  Default ``'smooth'`` (the
+        scale from EMoR-``k``, the shape model-free) so that the built curves do not
+        lie in any model's span and the comparison table stays fair.
+    n_jobs : int
+        Cameras calibrated in parallel (joblib).
+    resume : bool
+        Reuse finished cameras cached in ``<output>.partial/``.
+    progress : bool
+        Show a tqdm progress bar (on stderr).
+    attrs : dict, optional
+        Set attributes (dataset name, description...).
+
+    Returns
+    -------
+    curves : CurveSet
+        Three curves per successful camera, named ``<camera>/R|G|B``;
+        ``attrs['failed']`` lists the failed cameras with the reason.
+    failed : list of dict
+
+    Raises
+    ------
+    ValidationError
+        No camera was given, or every camera failed (the reasons are in the message).
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    cameras = list(cameras)
+    if not cameras:
+        raise ValidationError("no cameras to build")
+    names = [c.name for c in cameras]
+    if len(set(names)) != len(names):
+        raise ValidationError("camera names must be unique")
+    if method in ("emor", "pca", "smooth"):
+        # A missing basis file is one problem for the whole build, not one per camera
+        # ('smooth' takes its irradiance scale from an EMoR fit).
+        from ..models import get_model
+
+        get_model("emor" if method == "smooth" else method, k=k).basis_arrays()
+    output = Path(output)
+    if not output.parent.exists():
+        raise ValidationError(f"cannot write {output}: folder {output.parent} does not exist")
+    cache = output.with_name(output.name + ".partial")
+    cache.mkdir(exist_ok=True)
+    results, todo = {}, []
+    for spec in cameras:
+        key = _cache_key(spec, method, k)
+        f = cache / f"{_safe(spec.name)}.json"
+        if resume and f.is_file():
+            try:
+                doc = json.loads(f.read_text())
+                if doc.get("key") == key:
+                    results[spec.name] = doc["result"]
+                    continue
+            except (ValueError, KeyError):
+                pass  # a damaged cache entry is simply recomputed
+        todo.append((spec, key, f))
+
+    def run(spec, key, f):
+        res = build_camera(spec, method, k)
+        if res["ok"]:  # failures are retried on the next run
+            atomic_write_text(f, json.dumps({"key": key, "result": res}))
+        return res
+
+    bar = tqdm(total=len(cameras), initial=len(results), desc="cameras", unit="camera", disable=not progress)
+    try:
+        jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(run)(*t) for t in todo)
+        for res in jobs:
+            results[res["camera"]] = res
+            bar.set_postfix_str(res["camera"][:20])
+            bar.update(1)
+    finally:
+        bar.close()
+    ok = [results[n] for n in names if results[n]["ok"]]
+    failed = [{"camera": n, "reason": results[n]["reason"]} for n in names if not results[n]["ok"]]
+    if not ok:
+        raise ValidationError("every camera failed: " + "; ".join(f"{f['camera']}: {f['reason']}" for f in failed))
+    values = np.array([v for r in ok for v in r["values"]])
+    curve_names = [f"{r['camera']}/{ch}" for r in ok for ch in CHANNELS]
+    metas = [m for r in ok for m in r["metadata"]]
+    set_attrs = {**(attrs or {}), "method": method, "k": k, "cameras": [r["camera"] for r in ok], "failed": failed}
+    curves = CurveSet(np.clip(values, 0, 1), "forward", curve_names, metas, set_attrs,
+                      name=(attrs or {}).get("name", output.stem))
+    curves.save(output)
+    for f in cache.glob("*.json"):
+        f.unlink()
+    try:
+        cache.rmdir()
+    except OSError:
+        pass
+    return curves, failed
