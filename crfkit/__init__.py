@@ -30,6 +30,7 @@ _LAZY = {
     "register_model": ("crfkit.models", "register_model"),
     "PCABasis": ("crfkit.models.pca", "PCABasis"),
     "compare_models": ("crfkit.evaluation.table", "compare_models"),
+    "estimate": ("crfkit.estimators", "estimate"),
 }
 
 

@@ -1,0 +1,66 @@
+"""``crfkit train``: train a single-image CRF estimator on synthetic data."""
+
+
+def register(sub):
+    p = sub.add_parser(
+        "train",
+        help="train crf-net or linearization-net on HDR images and photos",
+        description="Synthesises training samples on the fly (random exposure, noise, DoRF training CRFs, 8-bit, "
+        "JPEG) from linear images: .hdr/.exr files and ordinary photos (linearised with the sRGB inverse). "
+        "A held-out image split (by file-name hash) is never trained on. Under torchrun (WORLD_SIZE > 1) it "
+        "runs DistributedDataParallel.",
+    )
+    p.add_argument("method", choices=["crf-net", "linearization-net"])
+    p.add_argument("--images", action="append", required=True, metavar="DIR", help="folder of training images (repeatable)")
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder: checkpoint.pt, weights.pt, weights.json, log.jsonl")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from DIR/checkpoint.pt (its config is kept; only --steps may change it)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="total optimisation steps (default 20000; with --resume, default: the checkpoint's)")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop with a checkpoint after this many minutes")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--patch", type=int, default=None, help="patch size (default 227 for crf-net, 128 for linearization-net)")
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=float, default=1.0, help="trunk channel multiplier (default 1.0, the published widths)")
+    p.add_argument("--pretrain-steps", type=int, default=None,
+                   help="crf-net: classification pre-training steps (default: 20%% of --steps)")
+    p.add_argument("--test-fraction", type=float, default=0.15, help="images held out (default 0.15)")
+    p.add_argument("--short-side", type=int, default=384, help="downscale training images to this short side")
+    p.add_argument("--workers", type=int, default=0, help="data-synthesis worker processes")
+    p.add_argument("--threads", type=int, default=None, help="torch threads")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
+    p.add_argument("--checkpoint-every", type=int, default=100, metavar="STEPS")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from ..errors import ValidationError
+
+    for name in ("steps", "batch_size", "checkpoint_every"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise ValidationError(f"--{name.replace('_', '-')} must be at least 1")
+    from ..estimators.training import TrainConfig, train
+
+    patch = args.patch or (227 if args.method == "crf-net" else 128)
+    if patch < 32:
+        raise ValidationError("--patch must be at least 32")
+    steps = args.steps if args.steps is not None else (0 if args.resume else 20000)  # 0: keep the checkpoint's
+    pre = args.pretrain_steps if args.pretrain_steps is not None else (steps // 5 if args.method == "crf-net" else 0)
+    cfg = TrainConfig(
+        method=args.method, images=[str(d) for d in args.images], steps=steps, batch_size=args.batch_size,
+        patch=patch, lr=args.lr, seed=args.seed, width=args.width, pretrain_steps=pre,
+        test_fraction=args.test_fraction, short_side=args.short_side,
+    )
+    res = train(cfg, args.out, resume=args.resume, max_minutes=args.max_minutes, workers=args.workers,
+                threads=args.threads, device=args.device, checkpoint_every=args.checkpoint_every,
+                progress=not args.no_progress)
+    import os
+
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun only rank 0 reports (its losses are its own shard's)
+    last = res["losses"][-1] if res["losses"] else {}
+    print(f"{args.method}: {res['step']} steps, last logged loss {last.get('loss', float('nan')):.6g}; "
+          f"weights in {res['out']}/weights.pt")
+    return 0

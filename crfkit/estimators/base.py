@@ -1,0 +1,125 @@
+"""The estimator interface and input checks (no torch needed here)."""
+
+import warnings
+
+import numpy as np
+
+from ..errors import ValidationError
+
+
+class UnreliableEstimateWarning(UserWarning):
+    """The input gives an estimator little to work with (mostly saturated or black, 16-bit, ...)."""
+
+
+class Estimator:
+    """Base class of single-image CRF estimators.
+
+    A subclass sets :attr:`name` and implements :meth:`estimate_inverse`,
+    which receives a checked float32 RGB image in [0, 1] and returns an inverse
+    :class:`~crfkit.Curve` (or a :class:`~crfkit.CurveSet` of three, one per
+    channel).  Register it under the ``crfkit.estimators`` entry-point group.
+
+    Parameters
+    ----------
+    **options
+        Estimator-specific options (e.g. ``weights=PATH``).
+    """
+
+    #: registry name
+    name = ""
+    #: smallest image side the estimator accepts
+    min_size = 32
+
+    def __init__(self, **options):
+        if options:
+            raise ValidationError(f"{type(self).__name__} takes no options, got {sorted(options)}")
+
+    def estimate(self, image):
+        """Estimate the inverse CRF of ``image``.
+
+        Parameters
+        ----------
+        image : array_like
+            (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); uint8, uint16 or float in [0, 1].
+
+        Returns
+        -------
+        Curve or CurveSet
+            Inverse CRF(s), monotone with g(0) = 0 and g(1) = 1.
+        """
+        img = prepare_image(image, min_size=self.min_size, who=self.name or type(self).__name__)
+        return self.estimate_inverse(img)
+
+    def estimate_inverse(self, image):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def prepare_image(image, min_size=32, who="estimator"):
+    """Check and convert an image for an estimator.
+
+    Grayscale is repeated over three channels and an alpha channel dropped
+    (both with a warning where the estimate suffers); uint16 is scaled to
+    [0, 1] with a warning (the nets were trained on 8-bit data); floats must lie
+    in [0, 1].  A warning is also given when more than half of the pixels are
+    saturated or black.
+
+    Returns
+    -------
+    ndarray, float32, (H, W, 3), values in [0, 1]
+
+    Raises
+    ------
+    ValidationError
+        Wrong shape, dtype, non-finite or out-of-range values, or an image
+        smaller than ``min_size`` pixels on a side.
+    """
+    img = np.asarray(image)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 2:
+        warnings.warn(f"{who}: grayscale image; the estimate uses its single channel", UnreliableEstimateWarning, stacklevel=3)
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    elif img.ndim == 3 and img.shape[2] == 2:
+        warnings.warn(f"{who}: gray+alpha image; the alpha channel is ignored", UnreliableEstimateWarning, stacklevel=3)
+        img = np.repeat(img[:, :, :1], 3, axis=2)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        warnings.warn(f"{who}: RGBA image; the alpha channel is ignored", UnreliableEstimateWarning, stacklevel=3)
+        img = img[:, :, :3]
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValidationError(f"{who}: expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {np.shape(image)}")
+    h, w = img.shape[:2]
+    if min(h, w) < min_size:
+        raise ValidationError(f"{who}: image of {h}x{w} pixels is too small; it needs at least {min_size}x{min_size}")
+    if img.dtype == np.uint8:
+        out = img.astype(np.float32) / 255.0
+    elif img.dtype == np.uint16:
+        warnings.warn(
+            f"{who}: 16-bit image; scaled to [0, 1], but the estimator was trained on 8-bit JPEG-like images",
+            UnreliableEstimateWarning,
+            stacklevel=3,
+        )
+        out = img.astype(np.float32) / 65535.0
+    elif np.issubdtype(img.dtype, np.floating):
+        out = img.astype(np.float32)
+        if not np.isfinite(out).all():
+            raise ValidationError(f"{who}: image contains NaN or inf values")
+        lo, hi = float(out.min()), float(out.max())
+        if lo < 0.0 or hi > 1.0:
+            raise ValidationError(
+                f"{who}: float image values must lie in [0, 1] (display-referred brightness), got [{lo:.4g}, {hi:.4g}]"
+            )
+    else:
+        raise ValidationError(f"{who}: unsupported image dtype {img.dtype}; expected uint8, uint16 or float in [0, 1]")
+    gray = out.mean(axis=2)
+    over = float((gray >= 249 / 255).mean())
+    under = float((gray <= 6 / 255).mean())
+    if over > 0.5 or under > 0.5:
+        what = "saturated" if over >= under else "black"
+        warnings.warn(
+            f"{who}: {100 * max(over, under):.0f}% of the pixels are {what}; the estimate is unreliable",
+            UnreliableEstimateWarning,
+            stacklevel=3,
+        )
+    if float(out.max() - out.min()) < 1e-6:
+        raise ValidationError(f"{who}: the image is constant; it carries no information about the CRF")
+    return np.ascontiguousarray(out)

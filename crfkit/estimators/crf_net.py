@@ -1,0 +1,172 @@
+"""CRF-net (Li & Peers, CVMP 2017): 11 EMoR coefficients from image patches.
+
+The truncated ResNet trunk of REFERENCE.md section 5 maps an RGB patch to 11
+coefficients of the forward EMoR model, ``f = f0 + sum_n c_n h_n`` (one CRF
+for the three channels).  Training first classifies patches into the DoRF
+training curves (a 191-way softmax), then regresses the coefficients.  At
+inference, random patches are drawn, those whose (R+G+B) histogram covers
+enough of the range are kept, the per-patch curves are robustly averaged
+(outliers far from the median curve are dropped) and the mean is projected to
+a monotone curve with ``f(0) = 0`` and ``f(1) = 1`` before inversion.
+"""
+
+import numpy as np
+
+from .._optional import require
+from ..curves import Curve
+from ._net import NetEstimator, resize_short_side
+from .functional import basis_curve, monotone_projection, patch_coverage
+from .trunk import Trunk
+
+torch = require("torch", "torch", feature="the crf-net estimator")
+nn = torch.nn
+F = nn.functional
+
+N_COEFFS = 11
+GRID_SIZE = 1024
+
+
+class CRFNet(nn.Module):
+    """CRF-net model.
+
+    Parameters
+    ----------
+    width : float
+        Trunk channel multiplier (1.0: published widths).
+    n_coeffs : int
+        EMoR coefficients predicted (11).
+    n_classes : int
+        Size of the classification pre-training head (0: no head, inference only).
+    basis : (ndarray (1024,), ndarray (K, 1024)), optional
+        EMoR ``f0`` and components; stored as buffers (saved with the weights),
+        zeros when None (filled by ``load_state_dict``).
+    patch : int
+        Patch size used in training and at inference (recorded in the config).
+    """
+
+    def __init__(self, width=1.0, n_coeffs=N_COEFFS, n_classes=191, basis=None, patch=227):
+        super().__init__()
+        self._config = {"width": width, "n_coeffs": n_coeffs, "n_classes": n_classes, "patch": patch}
+        self.trunk = Trunk(3, width)
+        self.regressor = nn.Linear(self.trunk.out_channels, n_coeffs)
+        # start at the mean curve f0: the net can only move away from it by learning
+        nn.init.zeros_(self.regressor.weight)
+        nn.init.zeros_(self.regressor.bias)
+        self.classifier = nn.Linear(self.trunk.out_channels, n_classes) if n_classes else None
+        mean, comps = (np.zeros(GRID_SIZE), np.zeros((n_coeffs, GRID_SIZE))) if basis is None else basis
+        self.register_buffer("f0", torch.as_tensor(np.asarray(mean, dtype=np.float32)))
+        self.register_buffer("h", torch.as_tensor(np.asarray(comps, dtype=np.float32)[:n_coeffs]))
+
+    def config(self):
+        return dict(self._config)
+
+    def forward(self, x, logits=False):
+        """Coefficients (B, 11) of RGB patches (B, 3, H, W) in [0, 1]; with
+        ``logits=True`` the classification logits (B, n_classes) instead."""
+        feats = self.trunk(x)
+        if logits:
+            if self.classifier is None:
+                raise ValueError("this CRFNet has no classification head (n_classes=0)")
+            return self.classifier(feats)
+        return self.regressor(feats)
+
+    def logits(self, x):
+        """Classification logits (B, n_classes) for pre-training."""
+        return self(x, logits=True)
+
+    def curves(self, x, project=True):
+        """Forward CRFs (B, 1024) of patches; monotone-projected unless ``project=False``."""
+        f = basis_curve(self.f0, self.h, self(x))
+        return monotone_projection(f) if project else f
+
+
+def build_model(config, basis=None):
+    return CRFNet(basis=basis, **config)
+
+
+def training_loss(model, batch, phase):
+    """Loss of one batch: cross-entropy in ``'classify'``, curve MSE in ``'regress'``."""
+    x = batch["ldr"]
+    if phase == "classify":
+        logits = model(x, logits=True)  # through forward, so DistributedDataParallel sees it
+        loss = F.cross_entropy(logits, batch["label"])
+        acc = (logits.argmax(1) == batch["label"]).float().mean()
+        return loss, {"ce": float(loss.detach()), "acc": float(acc)}
+    core = model.module if hasattr(model, "module") else model  # DistributedDataParallel wraps the model
+    f = monotone_projection(basis_curve(core.f0, core.h, model(x)))
+    loss = F.mse_loss(f, batch["forward"])
+    return loss, {"curve_mse": float(loss.detach())}
+
+
+class CRFNetEstimator(NetEstimator):
+    """``crf-net``: patch-wise EMoR regression with conditioned sampling and robust averaging.
+
+    Parameters
+    ----------
+    weights, device, threads
+        See :class:`~crfkit.estimators._net.NetEstimator`.
+    n_patches : int
+        Candidate patches drawn (deterministically) from the image.
+    coverage : int
+        Keep patches whose (R+G+B) 8-bit histogram has more than this many
+        occupied bins (of 766); REFERENCE.md s.5 uses 220.
+    min_patches : int
+        If fewer patches pass, the ones with the best coverage are used.
+    short_side : int
+        Images are area-downscaled to this short side first (the training scale).
+    """
+
+    name = "crf-net"
+    weights_file = "crf_net.pt"
+
+    def __init__(self, weights=None, device=None, threads=None, model=None, n_patches=32, coverage=220,
+                 min_patches=8, short_side=384):
+        super().__init__(weights=weights, device=device, threads=threads, model=model)
+        self.patch = int(self.config.get("patch", 227))
+        self.min_size = self.patch
+        self.n_patches = int(n_patches)
+        self.coverage = int(coverage)
+        self.min_patches = int(min_patches)
+        self.short_side = max(int(short_side), self.patch)
+
+    @staticmethod
+    def build_model(config):
+        cfg = dict(config)
+        cfg["n_classes"] = 0  # the classification head is not needed (nor shipped) for inference
+        return build_model(cfg)
+
+    def _patches(self, image):
+        h, w = image.shape[:2]
+        p = self.patch
+        rng = np.random.default_rng(0)  # a fixed draw: the same image always gives the same estimate
+        ys = rng.integers(0, h - p + 1, self.n_patches)
+        xs = rng.integers(0, w - p + 1, self.n_patches)
+        return np.stack([image[y : y + p, x : x + p] for y, x in zip(ys, xs)])
+
+    @torch.no_grad()
+    def estimate_inverse(self, image):
+        img = resize_short_side(image, self.short_side)
+        patches = torch.from_numpy(self._patches(img)).permute(0, 3, 1, 2).contiguous().to(self.device)
+        cov = patch_coverage(patches)
+        keep = cov > self.coverage
+        if int(keep.sum()) < self.min_patches:
+            keep = torch.zeros_like(keep)
+            keep[torch.argsort(cov, descending=True)[: self.min_patches]] = True
+        curves = self.model.curves(patches[keep])  # (n, 1024), each monotone
+        # robust aggregation: drop curves far from the median curve, average the rest
+        med = curves.median(dim=0).values
+        dist = (curves - med).pow(2).mean(dim=1).sqrt()
+        cut = 2.0 * dist.median() + 1e-6
+        f = curves[dist <= cut].mean(dim=0, keepdim=True)
+        f = monotone_projection(f)[0].double().cpu().numpy()
+        forward = Curve(f, kind="forward", name="crf-net")
+        g = forward.inverse()
+        return Curve(_clean_inverse(g.values), kind="inverse", name="crf-net",
+                     metadata={"method": "crf-net", "patches_used": int((dist <= cut).sum())})
+
+
+def _clean_inverse(values):
+    """Pin the endpoints and remove round-off non-monotonicity of a numerically inverted curve."""
+    v = np.maximum.accumulate(np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0))
+    v[0], v[-1] = 0.0, 1.0
+    return v

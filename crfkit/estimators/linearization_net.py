@@ -1,0 +1,124 @@
+"""Linearization-Net (Liu et al., CVPR 2020): inverse EMoR weights from a whole image.
+
+Input features: RGB, Sobel edges in x and y per channel and soft histogram
+layers (B = 4, 8, 16) per channel, 102 channels in all; the CRF-net trunk;
+the spatial mean; one dense layer to 11 inverse-EMoR weights;
+``g = g0 + Hinv[:11] w`` and the monotone projection (REFERENCE.md s.6).
+"""
+
+import numpy as np
+
+from .._optional import require
+from ..curves import Curve
+from ._net import NetEstimator, resize_short_side
+from .functional import apply_curve_to_image, basis_curve, monotone_projection, sobel_edges, soft_histogram
+from .trunk import Trunk
+
+torch = require("torch", "torch", feature="the linearization-net estimator")
+nn = torch.nn
+F = nn.functional
+
+N_WEIGHTS = 11
+GRID_SIZE = 1024
+HIST_BINS = (4, 8, 16)
+
+
+def linearization_features(x, bins=HIST_BINS):
+    """The 102-channel input of Linearization-Net.
+
+    Parameters
+    ----------
+    x : Tensor, (B, 3, H, W), values in [0, 1]
+
+    Returns
+    -------
+    Tensor, (B, 3 + 6 + 3 * sum(b + 1), H, W)
+    """
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"linearization_features expects (B, 3, H, W), got {tuple(x.shape)}")
+    return torch.cat([x, sobel_edges(x)] + [soft_histogram(x, b) for b in bins], dim=1)
+
+
+def n_feature_channels(bins=HIST_BINS):
+    return 3 + 6 + 3 * sum(b + 1 for b in bins)
+
+
+class LinearizationNet(nn.Module):
+    """Linearization-Net model.
+
+    Parameters
+    ----------
+    width : float
+        Trunk channel multiplier (1.0: published widths).
+    n_weights : int
+        Inverse-EMoR weights predicted (11).
+    basis : (ndarray (1024,), ndarray (K, 1024)), optional
+        Inverse EMoR ``g0`` and ``hinv``; stored as buffers.
+    patch : int
+        Training patch size (recorded in the config only).
+    """
+
+    def __init__(self, width=1.0, n_weights=N_WEIGHTS, basis=None, patch=128):
+        super().__init__()
+        self._config = {"width": width, "n_weights": n_weights, "patch": patch}
+        self.trunk = Trunk(n_feature_channels(), width)
+        self.head = nn.Linear(self.trunk.out_channels, n_weights)
+        nn.init.zeros_(self.head.weight)  # start at g0 (see CRFNet)
+        nn.init.zeros_(self.head.bias)
+        mean, comps = (np.zeros(GRID_SIZE), np.zeros((n_weights, GRID_SIZE))) if basis is None else basis
+        self.register_buffer("g0", torch.as_tensor(np.asarray(mean, dtype=np.float32)))
+        self.register_buffer("hinv", torch.as_tensor(np.asarray(comps, dtype=np.float32)[:n_weights]))
+
+    def config(self):
+        return dict(self._config)
+
+    def forward(self, x):
+        """Monotone inverse CRFs (B, 1024) of RGB images (B, 3, H, W) in [0, 1]."""
+        w = self.head(self.trunk(linearization_features(x)))
+        return monotone_projection(basis_curve(self.g0, self.hinv, w))
+
+
+def build_model(config, basis=None):
+    return LinearizationNet(basis=basis, **config)
+
+
+def training_loss(model, batch, phase="train", curve_weight=0.1):
+    """MSE of the linearised input against the clipped linear truth + 0.1 x curve MSE."""
+    g = model(batch["ldr"])
+    lin = apply_curve_to_image(batch["ldr"], g)
+    img_loss = F.mse_loss(lin, batch["target"])
+    crv_loss = F.mse_loss(g, batch["inverse"])
+    loss = img_loss + curve_weight * crv_loss
+    return loss, {"img_mse": float(img_loss.detach()), "curve_mse": float(crv_loss.detach())}
+
+
+class LinearizationNetEstimator(NetEstimator):
+    """``linearization-net``: one inverse CRF for the image, shared by the channels.
+
+    Parameters
+    ----------
+    weights, device, threads
+        See :class:`~crfkit.estimators._net.NetEstimator`.
+    short_side : int
+        Images are area-downscaled to this short side first (the training scale).
+    """
+
+    name = "linearization-net"
+    weights_file = "linearization_net.pt"
+    min_size = 32
+
+    def __init__(self, weights=None, device=None, threads=None, model=None, short_side=384):
+        super().__init__(weights=weights, device=device, threads=threads, model=model)
+        self.short_side = int(short_side)
+
+    @staticmethod
+    def build_model(config):
+        return build_model(config)
+
+    @torch.no_grad()
+    def estimate_inverse(self, image):
+        img = resize_short_side(image, self.short_side)
+        g = self.model(self._tensor(img))[0].double().cpu().numpy()
+        g = np.maximum.accumulate(np.clip(g, 0.0, 1.0))
+        g[0], g[-1] = 0.0, 1.0
+        return Curve(g, kind="inverse", name="linearization-net", metadata={"method": "linearization-net"})
