@@ -20,7 +20,7 @@ def require(module, extra, feature=None):
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        what = f"{feature} needs" if feature else "this feature needs"
+        what = f"{feature}: needs" if feature else "this feature needs"
         raise MissingDependencyError(
             f"{what} the optional package '{module.split('.')[0]}', which is not installed: "
             f"install it with  pip install 'crfkit[{extra}]'  ({exc})"

@@ -1,0 +1,1 @@
+"""Shipped estimator weights (package data); see README.md in this folder."""
