@@ -28,7 +28,7 @@ _VALUE_LABEL = {"forward": "brightness B = f(E)", "inverse": "irradiance E = g(B
 _MARKERS = "osD^v<>pPhX*dH8"
 
 
-def _check_path(path):
+def check_plot_path(path):
     """Validate an output path before any drawing; returns (Path, format) or (None, None)."""
     if path is None:
         return None, None
@@ -128,7 +128,7 @@ def plot_curves(curves, ax=None, path=None, title=None, **kw):
     """
     from .curves import CurveSet
 
-    path, fmt = _check_path(path)
+    path, fmt = check_plot_path(path)
     items = _as_curve_list(curves)
     fig, (ax,) = _new_figure("plotting curves", ax)
     many = len(items) > 12
@@ -200,7 +200,7 @@ def plot_fit(data_curve_or_samples, fit_result, path=None, *, index=0, title=Non
     matplotlib.figure.Figure
         Two axes: data and fit (top), residual ``fit - data`` (bottom).
     """
-    path, fmt = _check_path(path)
+    path, fmt = check_plot_path(path)
     try:
         params = np.atleast_2d(fit_result.params)
         model = fit_result.model
@@ -268,7 +268,7 @@ def plot_rmse_vs_params(table, path=None, ax=None):
     marker of their in-sample column, unfilled, joined to it by a dotted line.
     Empty (NaN) cells are skipped.
     """
-    path, fmt = _check_path(path)
+    path, fmt = check_plot_path(path)
     try:
         rows, columns, n_params = table.rows, table.columns, table.n_params
         values = np.asarray(table.values, float)

@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 
 from .._io import atomic_write_text
-from ..errors import ValidationError
 
 
 def write_output(text, path=None):
@@ -18,11 +17,7 @@ def write_output(text, path=None):
 
 
 def check_plot_path(path):
-    if path is None:
-        return None
-    path = Path(path)
-    if path.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise ValidationError(f"--plot {path}: use a .png, .pdf or .svg file name")
-    if not path.parent.exists():
-        raise ValidationError(f"--plot {path}: folder {path.parent} does not exist")
-    return path
+    """Validate a ``--plot`` path before any long computation (same rules as crfkit.plotting)."""
+    from ..plotting import check_plot_path as check
+
+    return check(path)[0]

@@ -30,6 +30,13 @@ def register(sub):
     p.set_defaults(func=run)
 
 
+def _is_dorf_text(path):
+    """True when the file starts like a DoRF record: name, type, then an 'I =' line."""
+    with open(path, "rb") as fh:
+        head = [fh.readline(100) for _ in range(3)]
+    return head[2].replace(b" ", b"").strip() == b"I="
+
+
 def _load(args):
     from pathlib import Path
 
@@ -40,9 +47,8 @@ def _load(args):
     src = args.source
     if src.lower() in ("dorf", "invdorf") or Path(src).suffix.lower() in (".crfs", ".npz", ".zip"):
         data = load_curves(src)
-    elif Path(src).suffix.lower() == ".txt" and Path(src).is_file() and Path(src).read_bytes()[:200].count(b"\n") < 6 \
-            and b"=" in Path(src).read_bytes()[:400]:
-        data = load_curves(src)  # a DoRF-format text file
+    elif Path(src).suffix.lower() == ".txt" and Path(src).is_file() and _is_dorf_text(src):
+        data = load_curves(src)
     elif Path(src).is_file():
         data = read_curve_text(src, kind)
     else:

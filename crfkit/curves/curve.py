@@ -166,7 +166,7 @@ class Curve:
         if not np.isfinite(gamma) or gamma <= 0:
             raise ValidationError(f"gamma must be a positive number, got {gamma!r}")
         fwd = cls(GRID ** (1.0 / gamma), "forward", name or f"gamma {gamma:g}")
-        return fwd if kind == "forward" else fwd.inverse()
+        return fwd.as_kind(kind)
 
     @classmethod
     def srgb(cls, kind="forward"):
@@ -174,7 +174,7 @@ class Curve:
         E = GRID
         vals = np.where(E <= 0.0031308, 12.92 * E, 1.055 * np.power(E, 1 / 2.4) - 0.055)
         fwd = cls(np.clip(vals, 0, 1), "forward", "sRGB")
-        return fwd if kind == "forward" else fwd.inverse()
+        return fwd.as_kind(kind)
 
     # -- basic protocol ------------------------------------------------------------
     @property
@@ -240,6 +240,10 @@ class Curve:
         vals = invert_values(np.maximum.accumulate(self._values))
         meta = dict(self.metadata)
         return Curve(vals, other_kind(self.kind), self.name, meta)
+
+    def as_kind(self, kind):
+        """This curve if it is of ``kind``, else its inverse."""
+        return self if self.kind == check_kind(kind) else self.inverse()
 
     def monotonized(self):
         """The closest (least-squares) non-decreasing curve, clipped to [0, 1]."""

@@ -180,6 +180,10 @@ class CurveSet:
         self._inverse = (self._values, inv)  # values are read-only, so the cache stays valid
         return inv
 
+    def as_kind(self, kind):
+        """This set if its curves are of ``kind``, else the set of inverses."""
+        return self if self.kind == check_kind(kind) else self.inverse()
+
     def mean_curve(self):
         return Curve(self._values.mean(axis=0), self.kind, f"mean of {self.name or 'set'}")
 

@@ -84,7 +84,7 @@ def linearize(image, curve, dtype=np.float32):
     """
     def inverse_curves(n):
         cs = _curves_for_channels(curve, n)
-        return [c if c.kind == "inverse" else c.inverse() for c in cs]
+        return [c.as_kind("inverse") for c in cs]
 
     out = _map(image, inverse_curves, lambda c, levels: c.to_lut(levels))
     return out.astype(dtype, copy=False)
@@ -106,7 +106,7 @@ def apply_curve(image, curve, dtype=np.float32, bits=None):
     """
     def forward_curves(n):
         cs = _curves_for_channels(curve, n)
-        return [c if c.kind == "forward" else c.inverse() for c in cs]
+        return [c.as_kind("forward") for c in cs]
 
     out = _map(image, forward_curves, lambda c, levels: c.to_lut(levels))
     if bits is None:

@@ -273,7 +273,7 @@ def _compare_models(curves, columns, pca_from, pca_k, cv_folds, include_inverse,
     def basis_for(src_name, src, kind):
         key = (src_name, kind)
         if key not in bases:
-            cs = src if src.kind == kind else src.inverse()
+            cs = src.as_kind(kind)
             bases[key] = (PCABasis.from_curves(cs, n_components=min(len(cs) - 1, max_pca_k), source=src_name), cs)
         return bases[key]
 
@@ -305,7 +305,7 @@ def _compare_models(curves, columns, pca_from, pca_k, cv_folds, include_inverse,
                 model = get_model(name, k=k, kind=cs.kind, **opts)
                 in_sample = False
             params = model.fit_samples(GRID, cs.values)
-            rmse = np.sqrt(np.mean((model.curves(params) - cs.values) ** 2, axis=1))
+            rmse = cs.rmse(model.curves(params))
             t_fit += time.perf_counter() - t0
             values[(cs.name, lab)] = float(rmse.mean())
             per_curve[(cs.name, lab)] = rmse

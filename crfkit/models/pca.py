@@ -117,8 +117,7 @@ def resolve_basis(basis, kind, k):
     if isinstance(basis, PCABasis):
         pb = basis
     elif isinstance(basis, CurveSet):
-        cs = basis if basis.kind == kind else basis.inverse()
-        pb = PCABasis.from_curves(cs, source=basis.name)
+        pb = PCABasis.from_curves(basis.as_kind(kind), source=basis.name)
     else:
         p = Path(str(basis))
         if p.suffix == ".npz" and p.exists():
@@ -126,8 +125,7 @@ def resolve_basis(basis, kind, k):
         else:
             from ..data import load_curves
 
-            cs = load_curves(basis)
-            cs = cs if cs.kind == kind else cs.inverse()
+            cs = load_curves(basis).as_kind(kind)
             pb = PCABasis.from_curves(cs, source=p.stem if p.suffix else str(basis))
     if pb.kind != kind:
         raise ValidationError(f"PCA basis from {pb.source!r} is for {pb.kind} curves; cannot fit {kind} curves")
