@@ -1,6 +1,7 @@
 """``crfkit report``: fit quality, uniqueness and change over time of a built dataset."""
 
 import sys
+from pathlib import Path
 
 
 def register(sub):
@@ -20,7 +21,7 @@ def run(args):
     from ..dcrf.report import write_report
 
     a = write_report(args.curves, args.output, plots=not args.no_plots)
-    print(f"wrote {args.output}/report.md ({a['n_cameras']} cameras)", file=sys.stderr)
+    print(f"wrote {Path(args.output) / 'report.md'} ({a['n_cameras']} cameras)", file=sys.stderr)
     if "nearest" in a:
         n = a["nearest"]
         print(f"nearest-neighbour RMSE between cameras: min {n['min']:.4f} median {n['median']:.4f} "
