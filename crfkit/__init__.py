@@ -31,6 +31,7 @@ _LAZY = {
     "PCABasis": ("crfkit.models.pca", "PCABasis"),
     "compare_models": ("crfkit.evaluation.table", "compare_models"),
     "estimate": ("crfkit.estimators", "estimate"),
+    "restore": ("crfkit.restoration", "restore"),
 }
 
 
@@ -73,6 +74,7 @@ __all__ = [
     "linearize",
     "load_curves",
     "load_dorf",
+    "restore",
     "load_emor",
     *_LAZY,
 ]
