@@ -1,0 +1,96 @@
+"""Baseline restoration methods (NumPy/SciPy only, no torch).
+
+``clip``
+    No restoration: the linearised image with its clipped highlights as they are.
+``highlight-expansion``
+    A simple expand map in the spirit of Banterle et al. ("Inverse tone
+    mapping", GRAPHITE 2006): a smooth map that is 0 outside the saturated
+    regions and grows towards a maximum gain deep inside them multiplies the
+    linear values there.  It invents no texture; it only makes large clipped
+    areas brighter than their borders, as light sources and sky usually are.
+"""
+
+import numpy as np
+
+from ..errors import ValidationError
+from .base import Restorer
+
+
+class ClipRestorer(Restorer):
+    """Linearised and clipped: returns ``linear`` unchanged (the no-restoration baseline)."""
+
+    name = "clip"
+
+    def restore(self, linear, display, mask_sat):
+        """Return ``linear`` itself (float32, (H, W, 3), values in [0, 1])."""
+        return np.asarray(linear, dtype=np.float32)
+
+
+class HighlightExpansionRestorer(Restorer):
+    """Boost saturated regions by a smooth function of the depth into the region.
+
+    With ``m_c`` the soft saturation mask of channel ``c`` (0 outside, 1 where
+    fully clipped) and ``d`` the Euclidean distance in pixels from a pixel to
+    the nearest pixel with no saturated channel (1 on the region's border),
+
+    ``ramp = G_sigma * (1 - exp(-(d - 1) / d0))``  (Gaussian-smoothed, kept 0 outside),
+
+    ``out_c = linear_c * (1 + (gain - 1) * m_c * ramp)``,
+
+    with ``d0 = scale * max(H, W)`` and ``sigma = smooth * d0``.  So the output
+    equals ``linear`` wherever ``m_c = 0``, is never below ``linear`` inside,
+    starts from no boost on the border of a region (``d = 1``)
+    and approaches ``gain * linear`` deep inside large regions; small specular
+    spots get little boost.
+
+    Parameters
+    ----------
+    gain : float >= 1
+        Largest multiplication (default 4, two photographic stops).
+    scale : float > 0
+        Depth (as a fraction of the longer image side) over which the boost
+        reaches 63% of its range (default 0.02: 10 pixels on a 512 image).
+    smooth : float >= 0
+        Gaussian smoothing of the ramp in units of ``d0`` (default 0.5; 0 turns
+        it off); removes the ridges of the distance map.
+    """
+
+    name = "highlight-expansion"
+
+    def __init__(self, gain=4.0, scale=0.02, smooth=0.5):
+        super().__init__()
+        for label, value, ok in (("gain", gain, lambda v: v >= 1), ("scale", scale, lambda v: v > 0),
+                                 ("smooth", smooth, lambda v: v >= 0)):
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                raise ValidationError(f"highlight-expansion: {label} must be a number, got {value!r}") from None
+            if not (np.isfinite(v) and ok(v)):
+                raise ValidationError(f"highlight-expansion: invalid {label}={value!r} (gain >= 1, scale > 0, smooth >= 0)")
+        self.gain, self.scale, self.smooth = float(gain), float(scale), float(smooth)
+
+    def expand_map(self, mask_sat):
+        """The spatial ramp in [0, 1), float32 (H, W); 0 where no channel is saturated."""
+        from scipy import ndimage
+
+        inside = np.asarray(mask_sat).max(axis=2) > 0
+        h, w = inside.shape
+        d0 = max(self.scale * max(h, w), 1e-6)
+        dist = ndimage.distance_transform_edt(inside)
+        # the region's own border pixels (distance 1) start at 0: no step against their neighbours
+        ramp = (-np.expm1(-np.maximum(dist - 1.0, 0.0) / d0)).astype(np.float32)
+        del dist
+        if self.smooth > 0:
+            ramp = ndimage.gaussian_filter(ramp, sigma=self.smooth * d0, mode="nearest")
+            ramp[~inside] = 0.0
+        return ramp
+
+    def restore(self, linear, display, mask_sat):
+        """Expanded linear HDR, float32 (H, W, 3): ``linear`` outside the mask, >= ``linear`` inside."""
+        linear = np.asarray(linear, dtype=np.float32)
+        mask_sat = np.asarray(mask_sat, dtype=np.float32)
+        factor = mask_sat * self.expand_map(mask_sat)[:, :, None]
+        factor *= np.float32(self.gain - 1.0)
+        factor += np.float32(1.0)
+        factor *= linear
+        return factor

@@ -1,0 +1,470 @@
+"""The single-image HDR pipeline: LDR -> linearise -> saturation mask -> restore -> HDR.
+
+:func:`restore` works on arrays, :func:`restore_file` on files (any common LDR
+format in, OpenEXR ``.exr`` or Radiance ``.hdr`` out, written atomically), and
+:func:`resolve_inverse_crf` turns a ``crf=`` / ``--crf`` specification into an
+inverse CRF.  The pipeline itself needs only NumPy; torch is imported only by
+the methods that need it (``masked-unet``, network estimators).
+
+Memory: besides the input, the pipeline holds three float32 (H, W, 3) arrays
+(display values, linear values, mask) plus the method's output; the masked-unet
+method tiles the network itself.
+"""
+
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..curves import GRID, Curve, CurveSet
+from ..errors import (
+    DataNotFoundError,
+    NotMonotoneError,
+    ParseError,
+    UnknownNameError,
+    ValidationError,
+)
+from .base import TAU, Restorer, saturation_mask
+
+#: Default inverse CRF of :func:`restore` and ``crfkit restore``.
+DEFAULT_CRF = "gamma:2.2"
+#: Output formats of :func:`restore_file`.
+OUTPUT_SUFFIXES = (".exr", ".hdr")
+_CURVE_FILE_SUFFIXES = (".crfs", ".npz", ".txt", ".csv", ".json")
+
+
+class RestorationWarning(UserWarning):
+    """The input was converted (grayscale, alpha) or looks unusual for restoration."""
+
+
+# -- inverse CRF -------------------------------------------------------------------------------
+def _gamma_inverse(gamma, spec):
+    try:
+        g = float(gamma)
+    except ValueError:
+        raise ValidationError(f"crf {spec!r}: expected gamma:NUMBER with a positive number, e.g. gamma:2.2") from None
+    if not np.isfinite(g) or g <= 0:
+        raise ValidationError(f"crf {spec!r}: the gamma must be a positive number, got {gamma}")
+    # built directly as B ** gamma (exact), not by numerically inverting the forward curve
+    return Curve(GRID**g, kind="inverse", name=f"gamma {g:g}")
+
+
+def _srgb_inverse():
+    b = GRID
+    vals = np.where(b <= 0.04045, b / 12.92, ((b + 0.055) / 1.055) ** 2.4)
+    return Curve(vals, kind="inverse", name="sRGB")
+
+
+def _curve_from_file(path, kind_hint):
+    """Read a saved curve; ``kind_hint`` ('forward'/'inverse'/None) applies to files without a kind."""
+    from ..data import read_curve_text
+
+    suffix = path.suffix.lower()
+    if suffix in (".crfs", ".npz"):
+        cs = CurveSet.load(path)
+        if kind_hint is not None and kind_hint != cs.kind:
+            raise ValidationError(f"crf {path}: the file holds {cs.kind} curves, not {kind_hint} ones")
+        return cs
+    if suffix == ".json":
+        try:
+            obj = json.loads(path.read_text())
+            values, kind = obj["values"], obj.get("kind", kind_hint or "inverse")
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise ParseError(f"{path}: expected JSON with 'values' (1024 numbers) and 'kind' ({exc})") from None
+        try:
+            return Curve(values, kind=kind, name=path.stem)
+        except ValidationError as exc:
+            raise ParseError(f"{path}: {exc}") from None
+    # text: 1024 numbers carry no kind; crfkit's convention (`crfkit estimate -o`, `crfkit linearize
+    # --curve`) is an inverse curve, and `forward:FILE` says otherwise
+    try:
+        got = read_curve_text(path, kind_hint or "inverse")
+    except ValidationError as exc:  # e.g. x/y samples outside [0, 1]
+        raise ParseError(f"{path}: not a curve of 1024 values ({exc})") from None
+    if not isinstance(got, (Curve, CurveSet)):
+        raise ParseError(f"{path}: expected 1024 curve values (or rows of 1024), got x/y samples")
+    if kind_hint is None:
+        first = got if isinstance(got, Curve) else got[0]
+        if first(0.5) > 0.6:
+            warnings.warn(
+                f"crf {path}: read as an inverse CRF (the convention for .txt files) but it looks like a forward "
+                f"one (value {first(0.5):.2f} at 0.5); write forward:{path} if it is one",
+                RestorationWarning,
+                stacklevel=4,
+            )
+    return got
+
+
+def _as_inverse(curve, where):
+    """An inverse Curve, or a CurveSet of three (one per channel)."""
+    if isinstance(curve, CurveSet):
+        if len(curve) == 1:
+            curve = curve[0]
+        elif len(curve) != 3:
+            raise ValidationError(f"crf {where}: a curve set must hold 1 curve or 3 (R, G, B), got {len(curve)}")
+    curves = [curve] if isinstance(curve, Curve) else list(curve)
+    for c in curves:
+        if not c.is_monotone(1e-6):
+            raise NotMonotoneError(f"crf {where}: curve {c.name!r} is not monotone; it cannot linearise an image")
+        lo, hi = float(c.values.min()), float(c.values.max())
+        if lo < -1e-6 or hi > 1 + 1e-6:
+            raise ValidationError(f"crf {where}: curve {c.name!r} has values outside [0, 1] ({lo:.4g} .. {hi:.4g})")
+    return curve.as_kind("inverse")
+
+
+def resolve_inverse_crf(crf, image=None, **estimator_options):
+    """Turn a CRF specification into an inverse CRF (brightness -> irradiance).
+
+    Parameters
+    ----------
+    crf : str, Path, Curve or CurveSet
+        * ``"gamma:G"`` (any positive ``G``): ``g(B) = B ** G``; ``"linear"`` is ``gamma:1``;
+        * ``"srgb"``: the inverse sRGB transfer function;
+        * an estimator name (``"linearization-net"``, ``"crf-net"``, plugins):
+          estimated from ``image``;
+        * the path of a saved curve: ``.crfs`` (kind stored in the file),
+          ``.json`` as written by ``crfkit estimate -o``, or ``.txt``/``.csv``
+          of 1024 values on ``linspace(0, 1, 1024)``, read as an *inverse*
+          curve (crfkit's convention) unless written ``forward:PATH``;
+        * a :class:`~crfkit.Curve` or :class:`~crfkit.CurveSet` (1 curve, or 3
+          for R, G, B) of either kind; forward curves are inverted.
+    image : ndarray, optional
+        Needed only for an estimator name.
+    **estimator_options
+        Passed to the estimator (e.g. ``weights=``, ``device=``).
+
+    Returns
+    -------
+    Curve or CurveSet
+        Kind ``'inverse'``; a CurveSet holds one curve per channel.
+
+    Raises
+    ------
+    UnknownNameError
+        ``crf`` is neither a known form, an estimator, nor an existing file.
+    ParseError, DataNotFoundError, NotMonotoneError, ValidationError
+        An unreadable or invalid curve.
+    """
+    if isinstance(crf, (Curve, CurveSet)):
+        return _as_inverse(crf, repr(crf.name))
+    if isinstance(crf, os.PathLike):
+        crf = os.fspath(crf)
+    if not isinstance(crf, str):
+        raise ValidationError(f"crf must be a string, a path, a Curve or a CurveSet, got {type(crf).__name__}")
+    spec = crf.strip()
+    low = spec.lower()
+    if low.startswith("gamma:"):
+        return _gamma_inverse(spec.split(":", 1)[1], spec)
+    if low in ("srgb", "s-rgb"):
+        return _srgb_inverse()
+    if low in ("linear", "identity"):
+        return Curve(GRID, kind="inverse", name="linear")
+    kind_hint = None
+    path_text = spec
+    for kind in ("forward", "inverse"):
+        if low.startswith(kind + ":"):
+            kind_hint, path_text = kind, spec.split(":", 1)[1]
+    path = Path(path_text).expanduser()
+    if kind_hint is not None or path.is_file() or path.suffix.lower() in _CURVE_FILE_SUFFIXES:
+        if not path.is_file():
+            raise DataNotFoundError(f"crf file not found: {path}")
+        return _as_inverse(_curve_from_file(path, kind_hint), str(path))
+    from ..estimators import available_estimators, estimate
+
+    names = available_estimators()
+    if spec in names:
+        if image is None:
+            raise ValidationError(f"crf {spec!r} is an estimator: it needs the image to estimate the curve from")
+        return _as_inverse(estimate(image, method=spec, **estimator_options), f"{spec!r} (estimated)")
+    raise UnknownNameError(
+        f"unknown crf {spec!r}: expected gamma:G (e.g. gamma:2.2), srgb, linear, an estimator "
+        f"({', '.join(names)}) or the path of a saved curve (.crfs, .json, .txt of 1024 values)"
+    )
+
+
+def describe_crf(curve):
+    """Short text naming an inverse CRF (for summaries)."""
+    if isinstance(curve, CurveSet):
+        return f"{len(curve)} per-channel curves ({curve.name or ', '.join(curve.names)})"
+    return curve.name or "curve"
+
+
+# -- input -----------------------------------------------------------------------------------
+def _prepare(image, who="restore"):
+    """Check the input; return the RGB image with its dtype kept (uint8, uint16 or float32 in [0, 1]).
+
+    Grayscale is repeated over three channels and alpha dropped, with a warning.
+    Float input with values above 1 is taken for already-linear / HDR data and refused.
+    """
+    img = np.asarray(image)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 2:
+        warnings.warn(f"{who}: grayscale image; restored as gray RGB", RestorationWarning, stacklevel=3)
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    elif img.ndim == 3 and img.shape[2] == 2:
+        warnings.warn(f"{who}: gray+alpha image; the alpha channel is dropped", RestorationWarning, stacklevel=3)
+        img = np.repeat(img[:, :, :1], 3, axis=2)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        warnings.warn(f"{who}: RGBA image; the alpha channel is dropped", RestorationWarning, stacklevel=3)
+        img = img[:, :, :3]
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValidationError(f"{who}: expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {np.shape(image)}")
+    if img.shape[0] < 1 or img.shape[1] < 1:
+        raise ValidationError(f"{who}: empty image of shape {img.shape}")
+    if img.dtype in (np.uint8, np.uint16):
+        return img
+    if img.dtype == np.bool_ or not np.issubdtype(img.dtype, np.floating):
+        raise ValidationError(f"{who}: unsupported image dtype {img.dtype}; expected uint8, uint16 or float in [0, 1]")
+    if img.dtype != np.float32:
+        img = img.astype(np.float32)
+    lo, hi = float(np.min(img)), float(np.max(img))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValidationError(f"{who}: image contains NaN or inf values")
+    if hi > 1.0:
+        raise ValidationError(
+            f"{who}: float values up to {hi:.4g} (> 1): this looks like linear or HDR data already; restoration "
+            "expects a display-referred LDR image (uint8, uint16, or float in [0, 1]); nothing was done"
+        )
+    if lo < 0.0:
+        raise ValidationError(f"{who}: float values must lie in [0, 1], got a minimum of {lo:.4g}")
+    return img
+
+
+def _display(img):
+    """Display values in [0, 1] as float32 (one new array)."""
+    if img.dtype == np.uint8:
+        return np.multiply(img, np.float32(1 / 255.0), dtype=np.float32)
+    if img.dtype == np.uint16:
+        return np.multiply(img, np.float32(1 / 65535.0), dtype=np.float32)
+    return img  # already checked float32 in [0, 1]
+
+
+def _linearize(img, g):
+    """``crfkit.linearize(img, g)`` written channel by channel into one float32 array.
+
+    Gives the same values as :func:`crfkit.linearize` (float64 lookup, then
+    float32) without its full-size float64 temporaries.
+    """
+    curves = list(g) if isinstance(g, CurveSet) else [g] * 3
+    out = np.empty(img.shape, np.float32)
+    for c in range(3):
+        if img.dtype in (np.uint8, np.uint16):
+            lut = curves[c].to_lut(256 if img.dtype == np.uint8 else 65536)
+            out[:, :, c] = lut[img[:, :, c]]
+        else:
+            for r0 in range(0, img.shape[0], 256):  # row blocks bound the float64 temporary
+                rows = img[r0 : r0 + 256, :, c].astype(np.float64)
+                out[r0 : r0 + 256, :, c] = np.interp(np.clip(rows, 0, 1), GRID, curves[c].values)
+    return out
+
+
+def _resolve_restorer(method, options):
+    from . import available_restorers, get_restorer
+
+    if isinstance(method, Restorer):
+        if options:
+            raise ValidationError(f"options {sorted(options)} given with a Restorer instance; set them on the instance")
+        return method
+    if not isinstance(method, str):
+        raise ValidationError(f"method must be a restoration method name or a Restorer, got {type(method).__name__}")
+    if method not in available_restorers():
+        raise UnknownNameError(f"unknown restoration method {method!r}; available: {', '.join(available_restorers())}")
+    return get_restorer(method, **options)
+
+
+def _check_method_name(method):
+    from . import available_restorers
+
+    if isinstance(method, Restorer):
+        return
+    if not isinstance(method, str) or method not in available_restorers():
+        raise UnknownNameError(f"unknown restoration method {method!r}; available: {', '.join(available_restorers())}")
+
+
+def restore_with_info(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf_options=None, **method_options):
+    """:func:`restore`, also returning a dict describing the run.
+
+    Returns
+    -------
+    hdr : ndarray, float32, (H, W, 3)
+    info : dict
+        ``shape`` (H, W), ``saturated_fraction`` (pixels with any channel above
+        ``tau``), ``method``, ``crf`` (description), ``fast_path`` (True when
+        nothing was saturated and no method ran), ``seconds``.
+    """
+    t0 = time.perf_counter()
+    if not 0.0 < float(tau) < 1.0:
+        raise ValidationError(f"tau must lie in (0, 1), got {tau}")
+    _check_method_name(method)  # fail early, before any estimation, without importing the method
+    img = _prepare(image)
+    g = resolve_inverse_crf(crf, img, **(crf_options or {}))
+    linear = _linearize(img, g)
+    display = _display(img)
+    del img  # the caller's array is untouched; drop our converted view/copy
+    sat_pixels = np.any(display > np.float32(tau), axis=2)
+    frac = float(sat_pixels.mean())
+    del sat_pixels
+    name = method if isinstance(method, str) else (method.name or type(method).__name__)
+    info = {"shape": linear.shape[:2], "saturated_fraction": frac, "method": name, "crf": describe_crf(g),
+            "fast_path": frac == 0.0}
+    if frac == 0.0:
+        # nothing clipped: the linearisation is the answer; no method (no network) runs
+        info["seconds"] = time.perf_counter() - t0
+        return linear, info
+    mask = saturation_mask(display, tau)
+    restorer = _resolve_restorer(method, method_options)
+    out = restorer.restore(linear, display, mask)
+    out = np.asarray(out)
+    if out.shape != linear.shape:
+        raise ValidationError(f"restoration method {name!r} returned shape {out.shape}, expected {linear.shape}")
+    if out.dtype != np.float32:
+        out = out.astype(np.float32)
+    # the contract: unchanged where nothing is saturated (elementwise; idempotent, unlike a second blend)
+    np.copyto(out, linear, where=mask == 0)
+    if not np.isfinite(out).all():
+        raise ValidationError(f"restoration method {name!r} returned NaN or inf values")
+    info["seconds"] = time.perf_counter() - t0
+    return out, info
+
+
+def restore(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf_options=None, **method_options):
+    """Single-image HDR: linearise an LDR image and restore its saturated regions.
+
+    Parameters
+    ----------
+    image : array_like, (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)
+        Display-referred LDR image: uint8, uint16, or float in [0, 1].
+        Grayscale is repeated over three channels and alpha dropped (with a
+        :class:`RestorationWarning`).  Float values above 1 (already linear /
+        HDR data) raise :class:`~crfkit.ValidationError`; the input is never
+        modified.
+    crf : str, Path, Curve or CurveSet
+        The inverse CRF, see :func:`resolve_inverse_crf` (``"gamma:2.2"``,
+        ``"srgb"``, an estimator name, a saved curve, a curve object).
+    method : str or Restorer
+        A restoration method (:func:`crfkit.restoration.available_restorers`:
+        ``masked-unet``, ``clip``, ``highlight-expansion``, plugins) or an
+        instance (reused across calls, e.g. to load weights once).
+    tau : float in (0, 1)
+        Threshold of the soft saturation mask (see
+        :func:`crfkit.restoration.saturation_mask`).
+    crf_options : dict, optional
+        Options of the estimator when ``crf`` names one (``weights=``, ``device=``).
+    **method_options
+        Options of the method, e.g. ``weights=``, ``device=``, ``threads=``,
+        ``tile=`` for ``masked-unet``.
+
+    Returns
+    -------
+    ndarray, float32, (H, W, 3)
+        Linear HDR radiance on the scale of the linearised image (its white is
+        1; restored highlights may exceed 1).  Equal to the linearisation
+        wherever the soft mask is 0; an image with no value above ``tau`` is
+        returned as its linearisation without running the method.
+    """
+    out, _ = restore_with_info(image, crf=crf, method=method, tau=tau, crf_options=crf_options, **method_options)
+    return out
+
+
+# -- files -----------------------------------------------------------------------------------
+def check_output_path(output):
+    """Validate an output path before any work; returns it as a Path."""
+    out = Path(output)
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ValidationError(f"output {out}: use a .exr (OpenEXR) or .hdr (Radiance) file name")
+    if not out.parent.exists():
+        raise ValidationError(f"output {out}: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise ValidationError(f"output {out} is a folder")
+    return out
+
+
+def write_hdr_image(path, hdr, half=False):
+    """Write linear RGB float data to ``.exr`` (OpenEXR) or ``.hdr`` (Radiance, via OpenCV), atomically.
+
+    Either the complete file appears at ``path`` or nothing changes there.
+    """
+    path = check_output_path(path)
+    if path.suffix.lower() == ".exr":
+        from ..io.hdr import write_exr
+
+        return write_exr(path, hdr, half=half)
+    from .._io import atomic_path
+    from .._optional import require
+
+    cv2 = require("cv2", "charts", feature="writing .hdr files")
+    # RGBE cannot store negatives; OpenCV wants BGR
+    bgr = np.ascontiguousarray(np.maximum(np.asarray(hdr, np.float32)[:, :, ::-1], 0.0))
+    with atomic_path(path) as tmp:
+        ok = cv2.imwrite(str(tmp), bgr)
+        if not ok or not Path(tmp).is_file():
+            raise ValidationError(f"{path}: OpenCV could not write the Radiance .hdr file")
+    return path
+
+
+def restore_file(input, output, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, half=False, crf_options=None,
+                 **method_options):
+    """Read an LDR image, restore it, write ``.exr`` or ``.hdr`` atomically.
+
+    Parameters
+    ----------
+    input : str or Path
+        PNG, JPEG, TIFF, BMP, WebP, PPM (8 or 16 bits).  ``.exr``/``.hdr``
+        inputs are refused (already HDR).
+    output : str or Path
+        ``.exr`` (32-bit float, or half with ``half=True``) or ``.hdr``.
+    crf, method, tau, crf_options, **method_options
+        As in :func:`restore`.
+
+    Returns
+    -------
+    dict
+        As :func:`restore_with_info`'s ``info``, plus ``input`` and ``output``.
+
+    Raises
+    ------
+    CrfkitError
+        Missing/corrupt input, HDR input, wrong output suffix, missing weights;
+        no output file is created or changed then.
+    """
+    from ..io.hdr import HDR_SUFFIXES
+    from ..io.images import read_image
+
+    src = Path(input)
+    out = check_output_path(output)
+    if src.suffix.lower() in HDR_SUFFIXES:
+        raise ValidationError(
+            f"{src}: already an HDR image ({src.suffix}); restore takes a display-referred LDR photo; nothing was done"
+        )
+    img = read_image(src, mode="any")
+    with warnings.catch_warnings():
+        # name the file in conversion warnings instead of 'restore'
+        warnings.filterwarnings("ignore", category=RestorationWarning, message="restore: ")
+        if img.ndim == 3 and img.shape[2] in (2, 4):
+            warnings.warn(f"{src}: alpha channel dropped", RestorationWarning, stacklevel=2)
+        elif img.ndim == 2 or img.shape[2] == 1:
+            warnings.warn(f"{src}: grayscale image; restored as gray RGB", RestorationWarning, stacklevel=2)
+        hdr, info = restore_with_info(img, crf=crf, method=method, tau=tau, crf_options=crf_options,
+                                      **method_options)
+    del img
+    write_hdr_image(out, hdr, half=half)
+    info.update(input=str(src), output=str(out))
+    return info
+
+
+__all__ = [
+    "DEFAULT_CRF",
+    "OUTPUT_SUFFIXES",
+    "RestorationWarning",
+    "check_output_path",
+    "describe_crf",
+    "resolve_inverse_crf",
+    "restore",
+    "restore_file",
+    "restore_with_info",
+    "write_hdr_image",
+]
