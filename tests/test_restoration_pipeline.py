@@ -580,3 +580,35 @@ def test_cli_evaluate_restoration(tmp_path):
     assert_one_line_error(run_cli("evaluate-restoration", "--data", str(tmp_path / "none")), "not found")
     assert_one_line_error(run_cli("evaluate-restoration", "-o", str(tmp_path / "r.txt"), "--data",
                                   str(tmp_path / "crops")), ".md")
+
+
+# -- memory and the network method -------------------------------------------------------------
+def test_pipeline_holds_no_needless_full_size_copies():
+    """Peak memory: display, linear and mask (float32) plus small bool temporaries; no float64 images."""
+    import tracemalloc
+
+    img = np.tile(photo(100, 150), (4, 4, 1))  # 400x600, about 10% saturated
+    one = img.size * 4  # bytes of one float32 (H, W, 3) array
+    restore(img, method="clip")  # warm caches (LUTs, imports) outside the measurement
+    for method, limit in (("clip", 4.5), ("highlight-expansion", 6.5)):
+        tracemalloc.start()
+        try:
+            restore(img, method=method)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < limit * one, (method, peak / one)
+
+
+def test_masked_unet_through_the_pipeline_with_an_untrained_model():
+    """The network method plugs into the pipeline (tiled on an image larger than a tile); weights not needed."""
+    pytest.importorskip("torch")
+    mu = pytest.importorskip("crfkit.restoration.masked_unet")
+    img = photo(100, 140, bright=2.0)  # two 128-pixel tiles side by side
+    model = mu.build_model({"width": 0.125})
+    out, info = restore_with_info(img, method="masked-unet", model=model, device="cpu", tile=128, overlap=16)
+    lin = restore(img, method="clip")
+    m = saturation_mask(img / np.float32(255.0))
+    assert out.shape == (100, 140, 3) and out.dtype == np.float32 and np.isfinite(out).all()
+    assert info["method"] == "masked-unet" and not info["fast_path"]
+    assert np.array_equal(out[m == 0], lin[m == 0])
