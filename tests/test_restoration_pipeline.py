@@ -612,3 +612,15 @@ def test_masked_unet_through_the_pipeline_with_an_untrained_model():
     assert out.shape == (100, 140, 3) and out.dtype == np.float32 and np.isfinite(out).all()
     assert info["method"] == "masked-unet" and not info["fast_path"]
     assert np.array_equal(out[m == 0], lin[m == 0])
+
+
+def test_restore_file_16_bit_tiff(tmp_path):
+    pytest.importorskip("OpenEXR")
+    import imageio.v3 as iio
+
+    from crfkit.io.hdr import read_hdr
+
+    img16 = np.clip(photo().astype(np.int32) * 257 + 100, 0, 65535).astype(np.uint16)  # not 8-bit in disguise
+    iio.imwrite(tmp_path / "p16.tif", img16)
+    restore_file(tmp_path / "p16.tif", tmp_path / "p16.exr", method="clip")
+    assert np.array_equal(read_hdr(tmp_path / "p16.exr"), restore(img16, method="clip"))
