@@ -79,6 +79,16 @@ class Doubling(Restorer):
         return linear * (1.0 + mask_sat)
 
 
+class Noted(Doubling):
+    """Warns when built (like weights that carry an evaluation note)."""
+
+    name = "noted"
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        warnings.warn("these weights were trained for 10 steps only", UserWarning)
+
+
 class NoWeights(Restorer):
     name = "no-weights"
 
@@ -451,6 +461,7 @@ def test_evaluation_on_synthetic_crops(tmp_path, registered):
 
     registered[0]("doubling", Doubling)
     registered[0]("no-weights", NoWeights)
+    registered[0]("noted", Noted)
     _write_crops(tmp_path / "santos2020_hdr_crops")
     assert [p[0] for p in find_crops(tmp_path)] == ["0000", "0001"]  # a data root with the sub-folder
     figs = tmp_path / "figs" if crfkit._optional.available("matplotlib") else None
@@ -474,6 +485,9 @@ def test_evaluation_on_synthetic_crops(tmp_path, registered):
     assert d["crops"] == ["0000", "0001"] and d["skipped"].keys() == {"no-weights"}
     if figs is not None:
         assert sorted(p.name for p in figs.iterdir()) == ["0000.png", "0001.png"]
+    noted = run_evaluation(tmp_path, methods=["noted"])
+    assert noted.info["warnings"] == ["noted: these weights were trained for 10 steps only"]
+    assert "warning from noted: these weights" in noted.to_markdown()
     with pytest.raises(UnknownNameError):
         run_evaluation(tmp_path, methods=["clip", "typo"])
     with pytest.raises(DataNotFoundError, match="no NAME.png"):

@@ -54,6 +54,8 @@ def run(args):
                          figures=args.figures, tau=args.tau if args.tau is not None else TAU, progress=True)
     for m, why in res.skipped.items():
         print(f"crfkit {args.command}: warning: {m} skipped: {why}", file=sys.stderr)
+    for note in res.info.get("warnings", []):
+        print(f"crfkit {args.command}: warning: {note}", file=sys.stderr)
     text = (f"Restoration on {len(res.crops)} crops from {res.info['data']} (inverse CRF {crf}, tau "
             f"{res.info['tau']}; ground truth scaled to the input on the unsaturated pixels).\n\n" + res.to_markdown())
     write_output(text, out)

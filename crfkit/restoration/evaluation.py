@@ -192,7 +192,8 @@ class RestorationEvaluation:
     skipped : dict of str -> str
         Methods that could not run, with the reason.
     info : dict
-        ``crf``, ``tau``, ``data`` folder, ``figures``.
+        ``crf``, ``tau``, ``data`` folder, ``figures``, ``warnings`` (issued
+        while loading the methods, e.g. a note stored with the weights).
     """
 
     methods: list
@@ -243,6 +244,8 @@ class RestorationEvaluation:
                 )
         for m, why in self.skipped.items():
             lines.append(f"- {m} skipped: {why}")
+        for note in self.info.get("warnings", []):
+            lines.append(f"- warning from {note}")
         for title, metric, fmt in (("log-L1 inside the saturated region (lower is better)", "log_l1_sat", "{:.4f}"),
                                    ("mu-PSNR inside the saturated region, dB (higher is better)", "psnr_sat", "{:.2f}")):
             lines += ["", f"Per crop: {title}.", "",
@@ -376,15 +379,17 @@ def _load_methods(methods, method_options):
     """Restorer instances by name; methods whose weights/extras are missing are skipped with the reason."""
     from . import get_restorer
 
-    loaded, skipped = {}, {}
+    loaded, skipped, notes = {}, {}, []
     for m in methods:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # e.g. 'weights flagged': reported by the method's own docs
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 loaded[m] = get_restorer(m, **(method_options or {}).get(m, {}))
+            # e.g. a note stored with the weights: kept with the results instead of scrolling past
+            notes += [f"{m}: {' '.join(str(w.message).split())}" for w in caught]
         except (DataNotFoundError, MissingDependencyError) as exc:
             skipped[m] = " ".join(str(exc).split())
-    return loaded, skipped
+    return loaded, skipped, notes
 
 
 def run_evaluation(data=None, crf=DEFAULT_CRF, methods=DEFAULT_METHODS, method_options=None, figures=None,
@@ -437,7 +442,7 @@ def run_evaluation(data=None, crf=DEFAULT_CRF, methods=DEFAULT_METHODS, method_o
         fig_dir = Path(figures)
         fig_dir.mkdir(parents=True, exist_ok=True)
     pairs = find_crops(data)
-    loaded, skipped = _load_methods(methods, method_options)
+    loaded, skipped, notes = _load_methods(methods, method_options)
     run = [m for m in methods if m in loaded]
     if not run:
         raise DataNotFoundError("no restoration method could run: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
@@ -483,7 +488,7 @@ def run_evaluation(data=None, crf=DEFAULT_CRF, methods=DEFAULT_METHODS, method_o
         skipped=skipped,
         info={"crf": crf if isinstance(crf, str) else getattr(crf, "name", "curve"), "tau": tau,
               "data": str(pairs[0][1].parent), "figures": str(fig_dir) if fig_dir else None,
-              "mu": MU, "scale_floor": SCALE_FLOOR},
+              "mu": MU, "scale_floor": SCALE_FLOOR, "warnings": notes},
     )
 
 
