@@ -205,6 +205,10 @@ def test_dtypes_gray_alpha_and_input_untouched():
     assert np.array_equal(img8, keep)
     out16 = restore(img8.astype(np.uint16) * 257, method="clip")
     outf = restore(img8.astype(np.float64) / 255, method="clip")
+    f32 = img8.astype(np.float32) / 255
+    keep32 = f32.copy()
+    restore(f32, method="highlight-expansion")
+    assert np.array_equal(f32, keep32)
     assert out8.dtype == out16.dtype == outf.dtype == np.float32
     assert np.allclose(out8, out16, atol=1e-6) and np.allclose(out8, outf, atol=1e-6)
     with pytest.warns(RestorationWarning, match="grayscale"):

@@ -297,14 +297,15 @@ def restore_with_info(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf
         nothing was saturated and no method ran), ``seconds``.
     """
     t0 = time.perf_counter()
-    if not 0.0 < float(tau) < 1.0:
-        raise ValidationError(f"tau must lie in (0, 1), got {tau}")
+    if not (isinstance(tau, (int, float, np.floating)) and 0.0 < float(tau) < 1.0):
+        raise ValidationError(f"tau must be a number in (0, 1), got {tau!r}")
     _check_method_name(method)  # fail early, before any estimation, without importing the method
     img = _prepare(image)
     g = resolve_inverse_crf(crf, img, **(crf_options or {}))
     linear = _linearize(img, g)
-    display = _display(img)
-    del img  # the caller's array is untouched; drop our converted view/copy
+    display = _display(img).view()
+    display.flags.writeable = False  # may be the caller's own float32 array: methods must not write into it
+    del img
     sat_pixels = np.any(display > np.float32(tau), axis=2)
     frac = float(sat_pixels.mean())
     del sat_pixels
