@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_path
-from ..errors import DataNotFoundError, ParseError, ValidationError
+from .._optional import require
+from ..errors import DataNotFoundError, MissingDependencyError, ParseError, ValidationError
 
 LDR_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm")
 
@@ -39,7 +40,12 @@ def read_image(path, mode="rgb"):
     if not path.is_file():
         raise DataNotFoundError(f"image not found: {path}")
     try:
-        img = iio.imread(path)
+        if _is_16bit_colour_png(path):
+            img = _read_png16(path)
+        else:
+            img = iio.imread(path)
+    except (ParseError, MissingDependencyError):
+        raise
     except Exception as exc:  # imageio raises many types for corrupt files
         raise ParseError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from None
     img = np.asarray(img)
@@ -67,6 +73,24 @@ def read_image(path, mode="rgb"):
     return np.ascontiguousarray(img)
 
 
+def _is_16bit_colour_png(path):
+    """True for a 16-bit RGB(A) or gray+alpha PNG (IHDR bit depth 16, colour type 2, 4 or 6)."""
+    with open(path, "rb") as fh:
+        head = fh.read(26)
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and head[24] == 16 and head[25] in (2, 4, 6)
+
+
+def _read_png16(path):
+    # Pillow reads 16-bit colour PNGs as 8-bit without saying so; OpenCV keeps all 16 bits.
+    cv2 = require("cv2", "charts", feature=f"reading the 16-bit colour PNG {path}")
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ParseError(f"{path}: cannot read image (OpenCV could not decode this 16-bit PNG)")
+    if img.ndim == 3 and img.shape[2] == 2:  # gray + alpha
+        return img
+    return np.ascontiguousarray(img[:, :, 2::-1] if img.shape[2] == 3 else img[:, :, [2, 1, 0, 3]])
+
+
 def write_image(path, image):
     """Write an 8/16-bit image atomically (format from the suffix)."""
     import imageio.v3 as iio
@@ -75,6 +99,16 @@ def write_image(path, image):
     image = np.asarray(image)
     if image.dtype not in (np.uint8, np.uint16):
         raise ValidationError(f"write_image expects uint8 or uint16, got {image.dtype}; quantise first")
+    if image.dtype == np.uint16 and image.ndim == 3 and path.suffix.lower() == ".png":
+        # Pillow cannot write 16-bit colour PNGs; OpenCV can
+        cv2 = require("cv2", "charts", feature=f"writing the 16-bit colour PNG {path}")
+        bgr = image[:, :, 2::-1] if image.shape[2] == 3 else image[:, :, [2, 1, 0, 3][: image.shape[2]]]
+        with atomic_path(path) as tmp:
+            ok, buf = cv2.imencode(".png", np.ascontiguousarray(bgr))
+            if not ok:
+                raise ValidationError(f"{path}: OpenCV could not encode a {image.shape} 16-bit PNG")
+            Path(tmp).write_bytes(buf.tobytes())
+        return path
     with atomic_path(path) as tmp:
         iio.imwrite(tmp, image, extension=path.suffix)
     return path
