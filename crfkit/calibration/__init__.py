@@ -4,10 +4,11 @@
   RAW+JPEG pairs, exposure brackets or a single JPEG of a chart.
 * :mod:`~crfkit.calibration.fit`: monotone per-channel fits with an unknown
   irradiance scale, the colour-aware ``JPEG = f(M . RAW)`` fit, and the
-  linearisation error used to check a curve against RAW.
+  linearisation error used to check a curve against RAW, and the inverse
+  fit on that same criterion (:func:`fit_inverse_colour`).
 """
 
-from .fit import CRFEstimate, fit_crf, fit_crf_colour, linearisation_error
+from .fit import CRFEstimate, fit_crf, fit_crf_colour, fit_inverse_colour, linearisation_error
 from .samples import (
     ChartSamples,
     as_layout,
@@ -24,6 +25,7 @@ __all__ = [
     "as_layout",
     "fit_crf",
     "fit_crf_colour",
+    "fit_inverse_colour",
     "linearisation_error",
     "samples_from_bracket_files",
     "samples_from_pair",

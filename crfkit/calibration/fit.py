@@ -5,7 +5,16 @@ Per channel, the samples are ``B_i = f(s * X_i)``: ``X`` the relative irradiance
 scale (where the irradiance reaches the curve's saturation, f(1) = 1).  For a
 trial ``s`` the monotone curve is fitted in closed form (a small constrained
 least-squares problem); ``s`` itself is found by a coarse log-spaced search
-refined with Brent's method, minimising the weighted RMSE in brightness.
+refined with Brent's method, minimising the weighted RMSE in brightness, within
+the bracket that clipped and unclipped samples set (:func:`scale_bracket`).
+
+How well the scale is identified: a shoulder near saturation fits a slightly
+stretched or shrunk curve about as well, and 1 % of scale error costs
+0.002-0.01 RMSE on the grid.  Clipped samples bound the scale to the gap between
+the brightest unclipped and the dimmest clipped level; with a 1/3-stop bracket of
+the ColorChecker's grey row that gap is up to 0.21 stop (16 %), so within it
+the choice rests on the curve model.  Where nothing clipped the scale is bounded
+from above only and the estimate is flagged.
 
 Curve families (``method``):
 
@@ -62,6 +71,10 @@ class CRFEstimate:
     x, y, w : ndarray (n, 3)
         The samples as used: E = scale * irradiance (or M . RAW), brightness, weight.
     flags : list of str
+    scale_bounds : ndarray (3, 2) or None
+        Per channel, the bracket ``[lo, hi]`` on the scale from clipped and
+        unclipped samples (:func:`scale_bracket`); ``lo`` is NaN where nothing
+        clipped (the scale is then not identified by the data).
     """
 
     curves: list
@@ -74,6 +87,7 @@ class CRFEstimate:
     w: np.ndarray
     matrix: np.ndarray = None
     flags: list = field(default_factory=list)
+    scale_bounds: np.ndarray = None
 
     def inverse_curves(self):
         return [c.inverse() for c in self.curves]
@@ -146,32 +160,68 @@ def _fit_channel(x, y, w, method, k, options, censor_iterations=1):
     return vals, rmse
 
 
-def _search_scale(xr, y, w, method, k, options, bounds=(0.03, 3.0), n_grid=24):
-    """Scale minimising the fit RMSE; returns (scale, values on GRID, rmse, E).
+#: Lowest E at which a curve may reach its top code.  Every one of DoRF's 201
+#: curves first reaches 0.998 at E >= 0.907, so a sample that clips bounds the
+#: scale from below: s * X_clipped >= SATURATION_ONSET.
+SATURATION_ONSET = 0.9
 
-    Searched as ``t = E`` of the brightest unsaturated sample, so the true value
-    lies in (0, 1] whatever the irradiance units.
+
+def scale_bracket(xr, y, w, onset=SATURATION_ONSET):
+    """Bounds on the irradiance scale ``s`` from clipped and unclipped samples.
+
+    With f monotone and f(1) = 1, an unclipped sample (f(s X) < 1) has s X < 1,
+    and a clipped one (f(s X) >= SATURATED) has s X >= ``onset``.  So the scale
+    lies between ``onset / X`` of the dimmest clipped sample and ``1 / X`` of the
+    brightest unclipped one.
+
+    Returns
+    -------
+    lo, hi : float
+        ``lo`` is None when nothing clipped: the data then bound the scale only
+        from above, and where E = 1 lies is left to the curve model's prior.
     """
-    unsat = (w > 0) & (y < 0.999)
-    xm = xr[unsat].max() if unsat.any() else xr[w > 0].max()
+    usable = w > 0
+    unsat, sat = usable & (y < 0.999), usable & (y >= 0.999)
+    hi = 1.0 / xr[unsat].max() if unsat.any() else None
+    lo = onset / xr[sat].min() if sat.any() else None
+    if hi is None:
+        hi = 1.0 / xr[sat].min()  # all clipped: callers reject this before fitting
+    if lo is not None and lo >= hi:
+        # Noise or a patch misread can invert the bracket; keep a narrow window at its top.
+        lo = 0.97 * hi
+    return lo, hi
 
-    def objective(logt):
-        e = np.clip(np.exp(logt) * xr / xm, 0.0, 1.0)
+
+def _search_scale(xr, y, w, method, k, options, lo=None, hi=None, floor=0.03, n_grid=16):
+    """Scale minimising the fit RMSE within ``[lo, hi]``; returns (scale, values on GRID, rmse, E).
+
+    ``lo`` and ``hi`` come from :func:`scale_bracket`; without ``lo`` (nothing
+    clipped) the search goes down to ``floor * hi``.  Searched on a log grid,
+    refined with Brent's method.  (Before the bracket, the search ran over
+    0.03-3x and found scales up to 64 % off: a shoulder fits a stretched or
+    shrunk curve about equally well.)
+    """
+    if hi is None:
+        lo, hi = scale_bracket(xr, y, w)
+    lo = floor * hi if lo is None else lo
+
+    def objective(logs):
+        e = np.clip(np.exp(logs) * xr, 0.0, 1.0)
         return _fit_channel(e, y, w, method, k, options)[1]
 
-    grid = np.linspace(np.log(bounds[0]), np.log(bounds[1]), n_grid)
+    grid = np.linspace(np.log(lo), np.log(hi), n_grid)
     vals = np.array([objective(g) for g in grid])
     i = int(np.argmin(vals))
-    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, n_grid - 1)]
-    if hi > lo:
-        r = minimize_scalar(objective, bounds=(lo, hi), method="bounded", options={"xatol": 1e-3})
-        best = r.x if r.fun <= vals[i] else grid[i]
-    else:
-        best = grid[i]
-    t = float(np.exp(best))
-    e = np.clip(t * xr / xm, 0.0, 1.0)
+    a, b = grid[max(i - 1, 0)], grid[min(i + 1, n_grid - 1)]
+    best = grid[i]
+    if b > a:
+        r = minimize_scalar(objective, bounds=(a, b), method="bounded", options={"xatol": 1e-3})
+        if r.fun <= vals[i]:
+            best = r.x
+    s = float(np.exp(best))
+    e = np.clip(s * xr, 0.0, 1.0)
     fitted, rmse = _fit_channel(e, y, w, method, k, options)
-    return t / xm, fitted, rmse, e
+    return s, fitted, rmse, e
 
 
 #: ColorChecker patches of the neutral row (white ... black).
@@ -241,19 +291,23 @@ def fit_crf(samples, method="emor", k=4, name="", scale=None, patches="neutral",
             f"{name}: channel {CHANNELS[c]} has {int(n[c])} usable unclipped samples; {method} with k={k} "
             f"needs at least {need}"
         )
-    curves, scales, rmses, xs = [], [], [], []
+    curves, scales, rmses, xs, brackets, unidentified = [], [], [], [], [], []
     for c in range(3):
         xr, y, w = samples.irradiance[:, c], samples.brightness[:, c], weight[:, c].copy()
         w[~np.isfinite(xr) | (xr <= 0)] = 0.0
         xr = np.nan_to_num(xr, nan=0.0)
+        lo, hi = scale_bracket(xr, y, w)
+        brackets.append((np.nan if lo is None else lo, hi))
+        if lo is None:
+            unidentified.append(CHANNELS[c])
         if scale is None and method == "smooth":
             # A non-parametric curve fits any scale about equally well, so the
             # scale comes from the EMoR fit and only the shape from the smooth fit.
-            s = _search_scale(xr, y, w, "emor", k, {})[0]
+            s = _search_scale(xr, y, w, "emor", k, {}, lo, hi)[0]
             e = np.clip(s * xr, 0, 1)
             vals, rmse = _fit_channel(e, y, w, method, k, options)
         elif scale is None:
-            s, vals, rmse, e = _search_scale(xr, y, w, method, k, options)
+            s, vals, rmse, e = _search_scale(xr, y, w, method, k, options, lo, hi)
         else:
             s = float(scale[c])
             e = np.clip(s * xr, 0, 1)
@@ -264,8 +318,11 @@ def fit_crf(samples, method="emor", k=4, name="", scale=None, patches="neutral",
         xs.append(e)
     label = "smooth" if method == "smooth" else _label(method, k, options)
     flags = _flags(samples, weight, np.column_stack(xs))
+    if unidentified and scale is None:
+        flags.append(f"irradiance scale not identified in {''.join(unidentified)} (no clipped sample): "
+                     "bounded above only, placed by the curve model's shape")
     return CRFEstimate(curves, np.array(scales), np.array(rmses), n, label, np.column_stack(xs),
-                       samples.brightness.copy(), weight, None, flags)
+                       samples.brightness.copy(), weight, None, flags, np.array(brackets, float))
 
 
 def _label(method, k, options):
@@ -332,6 +389,79 @@ def fit_crf_colour(samples, method="emor", k=4, name="", iterations=6, **options
     label = ("smooth" if method == "smooth" else _label(method, k, options)) + " colour (3x3)"
     return CRFEstimate(out, np.ones(3), rmse, np.full(3, int(ok.sum())), label, e, jpg, np.ones_like(jpg), m,
                        list(init.flags))
+
+
+def fit_inverse_colour(samples, k=4, name=""):
+    """Inverse curves fitted on the linearisation criterion: ``g(JPEG) ~ RAW . M^T``.
+
+    Each channel's inverse CRF is inverse-EMoR-``k`` (``g0 + sum c_n hinv_n``,
+    so g(0) = 0 and g(1) = 1), and the coefficients minimise the relative
+    residual ``||g(JPEG) - RAW . M^T|| / ||g(JPEG)||`` with M the least-squares
+    3x3 matrix (eliminated in closed form: the residual is g(JPEG) minus its
+    projection on the span of the RAW channels).  This is the criterion
+    :func:`linearisation_error` scores; fitting it in the linear domain weights
+    the top of the curve, where a shoulder turns small brightness errors into
+    large linear ones, as the check does (the brightness-domain fits do not).
+    Monotonicity is a penalty on negative slopes.  Needs RAW+JPEG pairs; all
+    patches usable and unclipped in all three channels take part.  The target is
+    the linearisation up to a 3x3 matrix: where E = 1 lies (the curve's scale)
+    is set only by g(1) = 1, so the forward curves are not meant for the
+    1024-grid comparison with a reference curve.
+
+    Returns
+    -------
+    CRFEstimate
+        Forward curves (inverted); ``matrix`` the RAW -> E matrix at the optimum
+        (scaled so that E = 1 at the brightest sample's largest channel).
+
+    Raises
+    ------
+    FitError
+        Fewer usable patches than the fit needs.
+    """
+    from scipy.optimize import least_squares as _lsq
+
+    from ..data import load_emor
+
+    ok = (np.all(samples.weight > 0, axis=1) & np.all(samples.brightness < 0.999, axis=1)
+          & np.all(np.isfinite(samples.irradiance), axis=1))
+    need = 3 * int(k) + 3
+    if ok.sum() < need:
+        raise FitError(f"{name}: {int(ok.sum())} patches usable in all channels; the inverse colour fit needs {need}")
+    jpg, raw = samples.brightness[ok], samples.irradiance[ok]
+    basis = load_emor(inverse=True)
+    g0, h = basis.mean, basis.components[: int(k)]
+    q, _ = np.linalg.qr(raw)
+    a = [np.stack([np.interp(jpg[:, c], GRID, hn) for hn in h], axis=1) for c in range(3)]
+    a0 = [np.interp(jpg[:, c], GRID, g0) for c in range(3)]
+    slopes = np.diff(np.vstack([g0, h]), axis=1)
+
+    def lin(p):
+        p = p.reshape(3, -1)
+        return np.column_stack([a0[c] + a[c] @ p[c] for c in range(3)])
+
+    def residual(p):
+        g = lin(p)
+        r = (g - q @ (q.T @ g)).ravel() / np.linalg.norm(g)
+        # A decreasing inverse is penalised hard (10x the slope deficit on the grid).
+        mono = np.concatenate([np.minimum(slopes[0] + pc @ slopes[1:], 0.0) for pc in p.reshape(3, -1)])
+        return np.concatenate([r, 10.0 * mono])
+
+    start = fit_crf(samples, method="smooth", k=min(int(k), 6), name=name)
+    p0 = np.concatenate([h @ (c.inverse().values - g0) for c in start.curves])
+    res = _lsq(residual, p0, method="trf")
+    p = res.x.reshape(3, -1)
+    inv = [Curve(np.maximum.accumulate(np.clip(g0 + p[c] @ h, 0.0, 1.0)), "inverse") for c in range(3)]
+    g = lin(res.x)
+    m, *_ = np.linalg.lstsq(raw, g, rcond=None)
+    m = m.T / max(g.max(), 1e-12)
+    curves = [c.as_kind("forward").monotonized() for c in inv]
+    curves = [Curve(c.values, "forward", f"{name}/{CHANNELS[i]}" if name else CHANNELS[i]) for i, c in enumerate(curves)]
+    e = np.clip(raw @ m.T, 0.0, 1.0)
+    pred = np.column_stack([np.interp(e[:, c], GRID, curves[c].values) for c in range(3)])
+    rmse = np.sqrt(np.mean((pred - jpg) ** 2, axis=0))
+    return CRFEstimate(curves, np.ones(3), rmse, np.full(3, int(ok.sum())), f"inverse EMoR-{k} + 3x3 (linear domain)",
+                       e, jpg, np.ones_like(jpg), m, list(start.flags))
 
 
 def linearisation_error(inverse_curves, jpeg, raw, mask=None):
