@@ -1,4 +1,4 @@
-"""``crfkit train``: train a single-image CRF estimator on synthetic data."""
+"""``crfkit train``: train a single-image CRF estimator, or the restoration network, on synthetic data."""
 
 
 def register(sub):
@@ -10,7 +10,9 @@ def register(sub):
         "A held-out image split (by file-name hash) is never trained on. Under torchrun (WORLD_SIZE > 1) it "
         "runs DistributedDataParallel.",
     )
-    p.add_argument("method", choices=["crf-net", "linearization-net"])
+    p.add_argument("method", choices=["crf-net", "linearization-net", "restoration"],
+                   help="'restoration': the masked-feature U-Net (masked-unet) on (LDR, HDR) pairs synthesised from "
+                   "the HDR images of --images, optionally after inpainting pre-training (--pretrain-inpainting)")
     p.add_argument("--images", action="append", required=True, metavar="DIR", help="folder of training images (repeatable)")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder: checkpoint.pt, weights.pt, weights.json, log.jsonl")
     p.add_argument("--resume", action="store_true",
@@ -19,12 +21,22 @@ def register(sub):
                    help="total optimisation steps (default 20000; with --resume, default: the checkpoint's)")
     p.add_argument("--max-minutes", type=float, default=None, help="stop with a checkpoint after this many minutes")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--patch", type=int, default=None, help="patch size (default 227 for crf-net, 128 for linearization-net)")
-    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--patch", type=int, default=None,
+                   help="patch size (default 227 for crf-net, 128 for linearization-net and restoration; "
+                   "restoration needs a multiple of 128)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-4; restoration 2e-4)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--width", type=float, default=1.0, help="trunk channel multiplier (default 1.0, the published widths)")
+    p.add_argument("--width", type=float, default=None,
+                   help="channel multiplier (default 1.0, the published widths; restoration 0.25)")
     p.add_argument("--pretrain-steps", type=int, default=None,
-                   help="crf-net: classification pre-training steps (default: 20%% of --steps)")
+                   help="crf-net: classification pre-training steps (default: 20%% of --steps); restoration: "
+                   "inpainting pre-training steps (default: 30%% of --steps with --pretrain-inpainting)")
+    p.add_argument("--pretrain-inpainting", action="append", default=None, metavar="DIR",
+                   help="restoration: folder of ordinary photos for inpainting pre-training (repeatable)")
+    p.add_argument("--vgg-weights", default=None, metavar="PATH",
+                   help="restoration: torchvision vgg16-*.pth for the perceptual/style losses (default: "
+                   "$CRFKIT_VGG16_WEIGHTS or the torch hub cache; never downloaded; without them a weight-free "
+                   "substitute loss is used, with a warning)")
     p.add_argument("--test-fraction", type=float, default=0.15, help="images held out (default 0.15)")
     p.add_argument("--short-side", type=int, default=384, help="downscale training images to this short side")
     p.add_argument("--workers", type=int, default=0, help="data-synthesis worker processes")
@@ -41,6 +53,10 @@ def run(args):
     for name in ("steps", "batch_size", "checkpoint_every"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ValidationError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.method == "restoration":
+        return run_restoration(args)
+    if args.pretrain_inpainting or args.vgg_weights:
+        raise ValidationError("--pretrain-inpainting and --vgg-weights apply to `crfkit train restoration` only")
     from ..estimators.training import TrainConfig, train
 
     patch = args.patch or (227 if args.method == "crf-net" else 128)
@@ -50,7 +66,8 @@ def run(args):
     pre = args.pretrain_steps if args.pretrain_steps is not None else (steps // 5 if args.method == "crf-net" else 0)
     cfg = TrainConfig(
         method=args.method, images=[str(d) for d in args.images], steps=steps, batch_size=args.batch_size,
-        patch=patch, lr=args.lr, seed=args.seed, width=args.width, pretrain_steps=pre,
+        patch=patch, lr=args.lr if args.lr is not None else 1e-4, seed=args.seed,
+        width=args.width if args.width is not None else 1.0, pretrain_steps=pre,
         test_fraction=args.test_fraction, short_side=args.short_side,
     )
     res = train(cfg, args.out, resume=args.resume, max_minutes=args.max_minutes, workers=args.workers,
@@ -63,4 +80,37 @@ def run(args):
     last = res["losses"][-1] if res["losses"] else {}
     print(f"{args.method}: {res['step']} steps, last logged loss {last.get('loss', float('nan')):.6g}; "
           f"weights in {res['out']}/weights.pt")
+    return 0
+
+
+def run_restoration(args):
+    """``crfkit train restoration``: the masked U-Net (estimator-only options are ignored)."""
+    import os
+
+    from ..errors import ValidationError
+    from ..restoration.training import RestorationTrainConfig, train
+
+    patch = args.patch or 128
+    if patch % 128:
+        raise ValidationError(f"--patch must be a multiple of 128 for restoration (7 stride-2 levels), got {patch}")
+    steps = args.steps if args.steps is not None else (0 if args.resume else 4000)  # 0: keep the checkpoint's
+    photos = [str(d) for d in args.pretrain_inpainting or []]
+    pre = args.pretrain_steps if args.pretrain_steps is not None else (int(0.3 * steps) if photos else 0)
+    if pre and not photos and not args.resume:
+        raise ValidationError("--pretrain-steps needs --pretrain-inpainting DIR (photos to pre-train on)")
+    cfg = RestorationTrainConfig(
+        images=[str(d) for d in args.images], pretrain_images=photos, steps=steps, pretrain_steps=pre,
+        batch_size=args.batch_size, patch=patch, lr=args.lr if args.lr is not None else 2e-4, seed=args.seed,
+        width=args.width if args.width is not None else 0.25, test_fraction=args.test_fraction,
+        short_side=args.short_side, vgg_weights=args.vgg_weights,
+    )
+    res = train(cfg, args.out, resume=args.resume, max_minutes=args.max_minutes, workers=args.workers,
+                threads=args.threads, device=args.device, checkpoint_every=args.checkpoint_every,
+                progress=not args.no_progress,
+                pretrain_steps=args.pretrain_steps if args.resume else None)  # resume: only an explicit value changes it
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun only rank 0 reports
+    last = res["losses"][-1] if res["losses"] else {}
+    print(f"restoration (masked-unet): {res['step']} steps, loss {res['loss']['kind']}, last logged loss "
+          f"{last.get('loss', float('nan')):.6g}; weights in {res['out']}/weights.pt")
     return 0

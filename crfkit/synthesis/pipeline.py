@@ -79,7 +79,7 @@ def _crop(pixels, patch, rng, flip):
     return np.ascontiguousarray(pixels)
 
 
-def synthesize(linear, forward_values, rng, config=None):
+def synthesize(linear, forward_values, rng, config=None, exposure=None):
     """Render one linear crop through the synthetic camera (no redraws).
 
     Parameters
@@ -90,6 +90,10 @@ def synthesize(linear, forward_values, rng, config=None):
         Forward CRF on the grid.
     rng : numpy.random.Generator
     config : SynthesisConfig, optional
+    exposure : float, optional
+        Use this exposure gain instead of the random one (restoration data
+        chooses it so that part of the crop clips); no random number is drawn
+        for it then.
 
     Returns
     -------
@@ -102,11 +106,12 @@ def synthesize(linear, forward_values, rng, config=None):
         Largest of the over- and under-exposed pixel fractions of ``ldr``.
     """
     cfg = config or SynthesisConfig()
-    lum = linear @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-    med = float(np.median(lum))
-    # a crop that is almost all black would get an absurd gain; its mean is a safer anchor
-    ref = med if med > 1e-6 else float(lum.mean()) + 1e-6
-    exposure = cfg.anchor / ref * 2.0 ** rng.uniform(-cfg.exposure_stops, cfg.exposure_stops)
+    if exposure is None:
+        lum = linear @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+        med = float(np.median(lum))
+        # a crop that is almost all black would get an absurd gain; its mean is a safer anchor
+        ref = med if med > 1e-6 else float(lum.mean()) + 1e-6
+        exposure = cfg.anchor / ref * 2.0 ** rng.uniform(-cfg.exposure_stops, cfg.exposure_stops)
     exposed = linear * np.float32(exposure)
     sigma_s = rng.uniform(0.0, cfg.shot_max)
     sigma_r = rng.uniform(0.0, cfg.read_max)
