@@ -151,3 +151,24 @@ def test_inverse_colour_fit_linearises_mixed_channels():
     assert all(c.is_monotone() for c in est.curves)
     with pytest.raises(FitError, match="needs"):
         fit_inverse_colour(ChartSamples(raw[:10], jpg[:10], np.ones((10, 3)), np.zeros(10, int), "linear+jpeg"), k=4)
+
+
+def test_identifiability_recovery_with_assumed_onsets_known_answers():
+    """f(E) = E clips at E_c = 254.5/255: assuming that onset recovers it exactly; assuming
+    E_hat = 1 stretches it to f_hat(E) = E * E_c, whose RMSE is (1 - E_c) * rms(E) on the grid."""
+    from crfkit.calibration.identifiability import CLIP_LEVEL, clipping_onset, onset_rmse, rescaled_curve
+    from crfkit.curves import GRID
+
+    lin = GRID.copy()
+    assert clipping_onset(lin) == pytest.approx(CLIP_LEVEL, abs=1e-12)
+    assert np.allclose(rescaled_curve(lin, CLIP_LEVEL), lin, atol=1e-12)
+    assert np.allclose(rescaled_curve(lin, 1.0), GRID * CLIP_LEVEL, atol=1e-12)
+    plateau = np.minimum(GRID / 0.9, 1.0)  # clips at 0.9 * CLIP_LEVEL
+    r = onset_rmse(np.vstack([lin, plateau]), [CLIP_LEVEL, 1.0])
+    assert r[0, 0] < 1e-12
+    assert r[0, 1] == pytest.approx((1 - CLIP_LEVEL) * np.sqrt(np.mean(GRID ** 2)), rel=1e-9)
+    assert r[1, 0] > 0.02 and clipping_onset(np.vstack([lin, plateau]))[1] == pytest.approx(0.9 * CLIP_LEVEL)
+    with pytest.raises(ValidationError):
+        rescaled_curve(lin, 1.5)
+    with pytest.raises(ValidationError):
+        clipping_onset(GRID * 0.5)

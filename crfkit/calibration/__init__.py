@@ -6,6 +6,9 @@
   irradiance scale, the colour-aware ``JPEG = f(M . RAW)`` fit, and the
   linearisation error used to check a curve against RAW, and the inverse
   fit on that same criterion (:func:`fit_inverse_colour`).
+* :mod:`~crfkit.calibration.identifiability`: how well the irradiance scale
+  can be identified through 8-bit clipping (curves recovered with an assumed
+  clipping onset).
 """
 
 from .fit import CRFEstimate, fit_crf, fit_crf_colour, fit_inverse_colour, linearisation_error
