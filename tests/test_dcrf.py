@@ -190,3 +190,44 @@ def test_committed_middlebury_manifest_matches_the_recipe():
     assert [(c.name, c.year, c.kind) for c in from_manifest] == [(c.name, c.year, c.kind) for c in from_recipe]
     assert [[tuple(map(Path, p)) for p in c.inputs] for c in from_manifest] == \
         [[tuple(map(Path, p)) for p in c.inputs] for c in from_recipe]
+
+
+def test_single_jpeg_is_recovered_within_its_weak_bound_and_flagged(tmp_path):
+    """The single-JPEG input kind on a chart rendered once through a known curve.
+
+    The colour-science ColorChecker reference values are rendered through gamma 2.2 at exposure
+    0.85 (white patch at E = 0.75, nothing clipped), with noise 0.004, 8 bits and JPEG q90, and the
+    file is built as a ``kind = "single"`` camera (reference values alone: six neutral patches, the
+    irradiance scale bounded above only).  Measured: RMSE on the 1024 grid 0.0112 (mean over R, G,
+    B), 0.0136 (worst channel), over the issue's 0.01 that the 13-shot bracket meets for gamma
+    curves.  This is the weakest case and the bound asserted (0.02) is its own, not the issue's:
+    with the same curve and chart the error was 0.028 at exposure 0.7 and 0.060 at 0.5, and for
+    DoRF curves at exposure 0.7 up to 0.15 (0.22 worst channel): the scale search lands far off
+    when no patch clips.
+    """
+    pytest.importorskip("cv2")
+    pytest.importorskip("colour")
+    import cv2
+
+    from crfkit.calibration.synthetic import camera_jpeg, render_chart
+    from crfkit.charts import colorchecker_reference
+    from crfkit.dcrf.manifest import CameraSpec
+    from crfkit.dcrf.report import write_report
+
+    f = crfkit.Curve.gamma(2.2)
+    lin, lay = render_chart(colorchecker_reference())
+    img = camera_jpeg(lin, f, exposure=0.85, seed=1, quality=None)
+    path = tmp_path / "chart.jpg"
+    assert cv2.imwrite(str(path), img[..., ::-1], [int(cv2.IMWRITE_JPEG_QUALITY), 90])
+    spec = CameraSpec("OneShot", "single", [(path, 0.85)], layout={"corners": lay.corners.tolist(), "rows": 4, "cols": 6})
+    curves, failed = build_dataset([spec], tmp_path / "single.crfs", n_jobs=1, progress=False)
+    assert not failed
+    err = [c.rmse(f) for c in curves]
+    assert np.mean(err) < 0.02 and max(err) < 0.02, err
+    md = curves.metadata[0]
+    assert md["kind"] == "single"
+    assert any("single JPEG" in fl and "weakest" in fl for fl in md["flags"]), md["flags"]
+    assert any("scale not identified" in fl for fl in md["flags"]), md["flags"]
+    write_report(tmp_path / "single.crfs", tmp_path / "rep", plots=False)
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "weakest input" in text and "single" in text
