@@ -13,7 +13,8 @@ Brackets in CRFKIT_DATA:
   view, so only OpenCV's two methods (at half resolution, for speed).
 
 Every result is turned into a forward CRF on the 1024 grid (inverse responses
-clipped at 0, made monotone, normalised to 1 at level 255, inverted; non-finite
+clipped at 0, levels 0 and 255 replaced as clipped codes (see
+``from_inverse_levels``), made monotone, normalised to 1 at level 255, inverted; non-finite
 levels, which OpenCV's Robertson leaves for levels it never saw, are
 interpolated from their neighbours) and the
 methods are compared by RMSE (mean over R, G, B).
@@ -37,7 +38,16 @@ FROBISHER_CORNERS = [[404.5, 212.9], [440.5, 212.9], [440.5, 234.6], [404.5, 234
 
 
 def from_inverse_levels(resp):
-    """(256, 3) linear response per 8-bit level -> 3 forward Curves on the grid."""
+    """(256, 3) linear response per 8-bit level -> 3 forward Curves on the grid.
+
+    Levels 0 and 255 are clipped codes, not response values: OpenCV's Robertson
+    sets each level's radiance to the (weighted) mean of the pixels at that level,
+    and its weights are not 0 at the ends, so level 255 gets the mean radiance of
+    every saturated pixel (on Memorial 17x level 254) and level 0 that of every
+    black one.  Normalising at level 255 then squashed the whole curve.  So level
+    255 is extrapolated from 253-254 (E = 1 where the curve reaches the top code,
+    crfkit's f(1) = 1) and level 0 is 0 (f(0) = 0), for every method alike.
+    """
     out = []
     resp = np.asarray(resp, float)
     bad = ~np.isfinite(resp)
@@ -47,6 +57,7 @@ def from_inverse_levels(resp):
         g = resp[:, c].copy()
         ok = np.isfinite(g)
         g[~ok] = np.interp(np.flatnonzero(~ok), np.flatnonzero(ok), g[ok])  # levels the method never saw
+        g[0], g[255] = 0.0, g[254] + max(g[254] - g[253], 0.0)
         g = np.maximum.accumulate(np.clip(g, 0, None))
         g = g / g[-1]
         inv = crfkit.Curve(np.interp(GRID, np.arange(256) / 255.0, g), "inverse", validate="none").monotonized()
@@ -126,7 +137,13 @@ def main():
     lines += [f"crfkit on frobisher: {f['crfkit_samples']} usable neutral samples per channel, fit RMSE "
               f"{f['crfkit_fit_rmse']}, flags: {'; '.join(f['crfkit_flags']) or 'none'}. The Passport's patches are "
               "about 5 px wide in these downscaled exports, and their reference values are colour-science's, "
-              "not this chart's measured ones.", ""]
+              "not this chart's measured ones.", "",
+              "Inverse responses are normalised at an extrapolated level 255 and set to 0 at level 0 (clipped codes; "
+              "see `from_inverse_levels`). OpenCV's Robertson puts the mean radiance of all saturated pixels at "
+              "level 255 (on Memorial 17x its level 254); normalising there, as this analysis did before, made "
+              "Robertson look 0.30 away from Debevec on Memorial (0.24 on frobisher). The remaining "
+              "Robertson-Debevec difference (0.08 on Memorial, 0.06 on frobisher) was not investigated further: "
+              "Robertson has no smoothness term and leaves unseen levels undefined.", ""]
     atomic_write_text(OUT / "brackets.md", "\n".join(lines))
     for r in results.values():
         r["curves"] = {k: [np.round(c.values[::16], 5).tolist() for c in v] for k, v in r["curves"].items()}
