@@ -415,10 +415,13 @@ def test_training_run_checkpoints_resume_and_determinism(tmp_path):
     assert all(torch.allclose(wa[k], wc[k], atol=1e-6) for k in wa)
     # the weight file: float16, config, provenance with the loss used; loads as a restorer
     blob = torch.load(tmp_path / "a" / "weights.pt", map_location="cpu", weights_only=True)
-    assert blob["method"] == "masked-unet" and blob["config"] == {"width": W}
+    assert blob["method"] == "masked-unet" and blob["config"] == {"width": W, "patch": 128}
     assert all(v.dtype == torch.float16 for v in blob["state_dict"].values() if v.is_floating_point())
     assert blob["provenance"]["loss"]["kind"] == "ms-ssim+gradient" and blob["provenance"]["steps_done"] == 4
-    MaskedUNetRestorer(weights=tmp_path / "a" / "weights.pt", device="cpu")
+    r = MaskedUNetRestorer(weights=tmp_path / "a" / "weights.pt", device="cpu")
+    assert (r.tile, r.overlap) == (128, 32)  # tiles at the training patch by default
+    with pytest.warns(UserWarning, match="larger than the 128-pixel patches"):
+        MaskedUNetRestorer(weights=tmp_path / "a" / "weights.pt", device="cpu", tile=512)
     with pytest.raises(DataNotFoundError, match="checkpoint"):
         train(_cfg(), tmp_path / "none", data=data, progress=False, resume=True)
 

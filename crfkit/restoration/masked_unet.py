@@ -30,7 +30,8 @@ features).  Zero padding is used for features and masks alike, so masks fall
 off at image borders just as the zero-padded features do.
 
 The restorer (:class:`MaskedUNetRestorer`) pads inputs to multiples of 128
-(symmetric reflection), tiles large images with feathered overlaps and composes
+(symmetric reflection), tiles images with feathered overlaps (by default at the
+patch size the weights were trained on) and composes
 ``H = M * linear + (1 - M) * (exp(Y_hat) - 1)``.
 """
 
@@ -223,8 +224,9 @@ class MaskedUNet(nn.Module):
 
 
 def build_model(config):
-    """A :class:`MaskedUNet` from a config dict (``{'width': w}``)."""
-    unknown = set(config) - {"width"}
+    """A :class:`MaskedUNet` from a config dict (``{'width': w}``; a ``'patch'`` entry, the
+    training patch size, is accepted and used by the restorer as its default tile size)."""
+    unknown = set(config) - {"width", "patch"}
     if unknown:
         raise ValidationError(f"unknown masked-unet config keys: {sorted(unknown)}")
     return MaskedUNet(width=config.get("width", 1.0))
@@ -240,8 +242,9 @@ def compose(linear, valid, y_hat):
 # --------------------------------------------------------------------------- weights
 
 
-def load_masked_unet(path):
-    """Model (eval mode, CPU) and provenance from a crfkit ``masked-unet`` weight file.
+def load_masked_unet(path, with_config=False):
+    """Model (eval mode, CPU) and provenance (and, with ``with_config``, the stored config)
+    from a crfkit ``masked-unet`` weight file.
 
     Raises
     ------
@@ -270,6 +273,8 @@ def load_masked_unet(path):
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{path}: the config stored with the weights is not valid for {METHOD}: {exc}") from None
     load_state(model, blob["state_dict"], path, METHOD)
+    if with_config:
+        return model.eval(), blob.get("provenance", {}), config
     return model.eval(), blob.get("provenance", {})
 
 
@@ -305,31 +310,30 @@ class MaskedUNetRestorer(Restorer):
         ``'cpu'``, ``'cuda'``, ... (default: CUDA when available).
     threads : int, optional
         Torch intra-op threads on the CPU (default: leave as is).
-    tile : int
-        Tile size in pixels for large images (rounded up to a multiple of 128);
-        memory is bounded by one tile.
-    overlap : int
-        Overlap between tiles, blended with linear feathering.
+    tile : int, optional
+        Tile size in pixels (rounded up to a multiple of 128); memory is
+        bounded by one tile.  Default: the patch size the weights were trained
+        on (stored in their config; 512 when unknown).  The net has no
+        normalisation layers and its deepest features are 1x1 on 128-pixel
+        patches, so tiles larger than the training patch change what the deep
+        layers see and can give wild predictions: a larger ``tile`` warns.
+    overlap : int, optional
+        Overlap between tiles, blended with linear feathering (default: a
+        quarter of the tile).
     model : MaskedUNet, optional
         An in-memory model instead of a weight file (training, tests).
     """
 
     name = METHOD
 
-    def __init__(self, weights=None, device=None, threads=None, tile=512, overlap=64, model=None):
+    def __init__(self, weights=None, device=None, threads=None, tile=None, overlap=None, model=None):
         from ..estimators._net import WEIGHTS_DIR, pick_device
 
         self.device = pick_device(device)
         if threads:
             torch.set_num_threads(int(threads))
-        tile = int(tile)
-        if tile < MULTIPLE:
-            raise ValidationError(f"tile must be at least {MULTIPLE} pixels, got {tile}")
-        self.tile = -(-tile // MULTIPLE) * MULTIPLE
-        self.overlap = int(overlap)
-        if not 0 <= self.overlap < self.tile // 2:
-            raise ValidationError(f"overlap must be in [0, tile/2) = [0, {self.tile // 2}), got {overlap}")
         self.provenance = {}
+        self.train_patch = None
         if model is not None:
             self.model, self.weights_path = model, None
         else:
@@ -339,11 +343,27 @@ class MaskedUNetRestorer(Restorer):
                     f"no shipped weights for {METHOD!r}: expected {path} (package data of crfkit); reinstall crfkit, "
                     f"pass weights=PATH, or train them with `crfkit train restoration`"
                 )
-            self.model, self.provenance = load_masked_unet(path)
+            self.model, self.provenance, config = load_masked_unet(path, with_config=True)
+            self.train_patch = config.get("patch")
             self.weights_path = path
             if weights is None:
                 self._warn_if_flagged(path)
         self.model = self.model.to(self.device).eval()
+        if tile is None:
+            tile = self.train_patch or 512
+        tile = int(tile)
+        if tile < MULTIPLE:
+            raise ValidationError(f"tile must be at least {MULTIPLE} pixels, got {tile}")
+        self.tile = -(-tile // MULTIPLE) * MULTIPLE
+        if self.train_patch and self.tile > self.train_patch:
+            warnings.warn(
+                f"{METHOD}: tile {self.tile} is larger than the {self.train_patch}-pixel patches the weights were "
+                f"trained on; predictions may be unreliable (leave tile unset to use {self.train_patch})",
+                UserWarning, stacklevel=2,
+            )
+        self.overlap = self.tile // 4 if overlap is None else int(overlap)
+        if not 0 <= self.overlap < self.tile // 2:
+            raise ValidationError(f"overlap must be in [0, tile/2) = [0, {self.tile // 2}), got {overlap}")
 
     def _warn_if_flagged(self, path):
         try:

@@ -69,7 +69,8 @@ class RestorationTrainConfig:
     texture_threshold: float = 6.8
 
     def model_config(self):
-        return {"width": self.width}
+        # the patch size travels with the weights: the restorer tiles at it by default
+        return {"width": self.width, "patch": self.patch}
 
     def check(self):
         if self.patch < 128 or self.patch % 128:
