@@ -39,6 +39,15 @@ def register(sub):
                    "substitute loss is used, with a warning)")
     p.add_argument("--test-fraction", type=float, default=0.15, help="images held out (default 0.15)")
     p.add_argument("--short-side", type=int, default=384, help="downscale training images to this short side")
+    p.add_argument("--val-every", type=int, default=200, metavar="STEPS",
+                   help="score a fixed validation set (training images x held-aside training curves) every STEPS "
+                   "steps and ship the best weights as weights.pt (default 200; 0: off, the final weights)")
+    p.add_argument("--val-curves", type=int, default=16, help="training curves held aside for validation (default 16)")
+    p.add_argument("--val-pairs", type=int, default=48, help="validation (image, curve) renderings (default 48)")
+    p.add_argument("--clip-grad", type=float, default=0.0, metavar="NORM", help="clip the gradient norm (default 0: off)")
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                   help="constant, or cosine decay to 0 at --steps (default constant)")
+    p.add_argument("--warmup", type=int, default=0, metavar="STEPS", help="linear learning-rate warm-up steps")
     p.add_argument("--workers", type=int, default=0, help="data-synthesis worker processes")
     p.add_argument("--threads", type=int, default=None, help="torch threads")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when available)")
@@ -50,9 +59,12 @@ def register(sub):
 def run(args):
     from ..errors import ValidationError
 
-    for name in ("steps", "batch_size", "checkpoint_every"):
+    for name in ("steps", "batch_size", "checkpoint_every", "val_pairs"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ValidationError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("val_every", "val_curves", "clip_grad", "warmup"):
+        if getattr(args, name) < 0:
+            raise ValidationError(f"--{name.replace('_', '-')} must not be negative")
     if args.method == "restoration":
         return run_restoration(args)
     if args.pretrain_inpainting or args.vgg_weights:
@@ -68,7 +80,9 @@ def run(args):
         method=args.method, images=[str(d) for d in args.images], steps=steps, batch_size=args.batch_size,
         patch=patch, lr=args.lr if args.lr is not None else 1e-4, seed=args.seed,
         width=args.width if args.width is not None else 1.0, pretrain_steps=pre,
-        test_fraction=args.test_fraction, short_side=args.short_side,
+        test_fraction=args.test_fraction, short_side=args.short_side, val_every=args.val_every,
+        val_curves=args.val_curves, val_pairs=args.val_pairs, clip_grad=args.clip_grad,
+        lr_schedule=args.lr_schedule, warmup=args.warmup,
     )
     res = train(cfg, args.out, resume=args.resume, max_minutes=args.max_minutes, workers=args.workers,
                 threads=args.threads, device=args.device, checkpoint_every=args.checkpoint_every,

@@ -17,7 +17,7 @@ import numpy as np
 from ..curves import Curve
 from ..errors import ValidationError
 
-BASELINES = ("g0 (mean inverse EMoR)", "gamma 2.2", "sRGB inverse")
+BASELINES = ("g0 (mean inverse EMoR)", "gamma 2.2", "sRGB inverse", "f0^-1 (inverted mean EMoR)")
 
 
 @dataclass
@@ -102,16 +102,26 @@ class EvalResult:
 
 
 def baseline_curves():
-    """The fixed inverse curves compared against: g0, gamma 2.2 and the sRGB inverse."""
+    """The fixed inverse curves compared against: g0, gamma 2.2, the sRGB inverse and the inverse of f0.
+
+    ``f0^-1`` is what an untrained CRF-net predicts (its head starts at the
+    mean forward EMoR curve ``f0``); it is not the same curve as ``g0``, so a
+    CRF-net must be compared with it too.
+    """
     from ..data import load_emor
 
     g0 = np.asarray(load_emor(inverse=True).mean, dtype=np.float64).copy()
     g0 = np.maximum.accumulate(np.clip(g0, 0, 1))
     g0[0], g0[-1] = 0.0, 1.0
+    f0 = np.maximum.accumulate(np.clip(np.asarray(load_emor(inverse=False).mean, dtype=np.float64), 0, 1))
+    f0[0], f0[-1] = 0.0, 1.0
+    f0_inv = np.maximum.accumulate(np.clip(Curve(f0, kind="forward").inverse().values, 0, 1))  # round-off
+    f0_inv[0], f0_inv[-1] = 0.0, 1.0
     return {
         BASELINES[0]: Curve(g0, kind="inverse", name="g0"),
         BASELINES[1]: Curve.gamma(2.2, kind="inverse"),
         BASELINES[2]: Curve.srgb(kind="inverse"),
+        BASELINES[3]: Curve(f0_inv, kind="inverse", name="f0^-1"),
     }
 
 

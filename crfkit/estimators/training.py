@@ -49,6 +49,16 @@ class TrainConfig:
         Fraction of images held out (by a hash of the file name), never trained on.
     short_side : int
         Training images are downscaled to this short side.
+    val_every : int
+        Score a fixed validation set every this many steps and ship the best
+        weights as ``weights.pt`` (0: no validation, the final weights).
+    val_curves, val_pairs : int
+        Training curves held aside for validation, and (training image, held-aside
+        curve) pairs rendered (see :mod:`crfkit.estimators.validation`).
+    clip_grad : float
+        Clip the gradient norm to this value (0: no clipping).
+    lr_schedule, warmup : str, int
+        ``'constant'`` or ``'cosine'`` (to 0 at ``steps``), after ``warmup`` linear warm-up steps.
     """
 
     method: str = "linearization-net"
@@ -62,6 +72,12 @@ class TrainConfig:
     pretrain_steps: int = 0
     test_fraction: float = 0.15
     short_side: int = 384
+    val_every: int = 0
+    val_curves: int = 16
+    val_pairs: int = 48
+    clip_grad: float = 0.0
+    lr_schedule: str = "constant"
+    warmup: int = 0
 
     def model_config(self):
         if self.method == "crf-net":
@@ -158,6 +174,7 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
     from ..synthesis import SynthesisConfig
     from ..synthesis.dataset import StepBatchSampler, SyntheticCRFDataset
     from ._net import WEIGHTS_FORMAT, pick_device, save_weights
+    from .schedule import lr_factor
 
     if cfg.method not in METHODS:
         raise ValidationError(f"unknown method {cfg.method!r}; trainable: {', '.join(METHODS)}")
@@ -198,6 +215,13 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
     else:
         images, curves = data
         train_names, test_names = [], []
+    validator = None
+    if cfg.val_every > 0:
+        from .validation import Validator, split_validation_curves
+
+        curves, val_curves = split_validation_curves(curves, cfg.val_curves)  # never trained on
+        if rank == 0:
+            validator = Validator(cfg.method, images, val_curves, cfg.val_pairs, seed=0)
     model = module.build_model(cfg.model_config(), basis=basis if basis is not None else _basis(cfg.method)).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start = 0
@@ -210,6 +234,8 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
         log = list(state.get("log", []))
         elapsed_before = float(state.get("elapsed_s", 0.0))
         torch.set_rng_state(state["torch_rng"])
+        if validator is not None:
+            validator.load_state(state.get("validation"))
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -242,6 +268,7 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
             "log": log,
             "torch_rng": torch.get_rng_state(),
             "held_out_images": test_names,
+            "validation": validator.state() if validator is not None else None,
         }
         with atomic_path(ckpt_path) as tmp:
             torch.save(blob, tmp)
@@ -269,6 +296,16 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
                 fh.write(json.dumps(entry) + "\n")
         acc, n_acc = {}, 0
 
+    def validate(at):
+        entry = validator.update(model, at)
+        entry.update(phase="validate", elapsed_s=round(elapsed_before + time.time() - t0, 1))
+        with open(out / "log.jsonl", "a") as fh:
+            fh.write(json.dumps(entry) + "\n")
+        bar.write(f"step {at}: validation inverse-CRF RMSE {entry['val_curve_rmse']:.5f}"
+                  + (" (best)" if entry["best"] else f" (best {validator.best_score:.5f} at step {validator.best_step})"))
+
+    if validator is not None and not validator.history:
+        validate(start)  # the untrained net predicts the mean curve: the constant-curve reference
     for batch in loader:
         phase = "classify" if cfg.method == "crf-net" and step < cfg.pretrain_steps else "regress"
         if last_phase is not None and phase != last_phase:
@@ -276,8 +313,13 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
         last_phase = phase
         batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
         loss, metrics = module.training_loss(net, batch, phase)
+        if cfg.lr_schedule != "constant" or cfg.warmup:
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * lr_factor(step, cfg.steps, cfg.lr_schedule, cfg.warmup)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if cfg.clip_grad > 0:
+            metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad))
         opt.step()
         step += 1
         metrics["loss"] = float(loss.detach())
@@ -287,6 +329,8 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
         bar.update(1)
         if step % log_every == 0 or step == cfg.steps:
             flush(phase)
+        if validator is not None and (step % cfg.val_every == 0 or step == cfg.steps):
+            validate(step)
         if step % checkpoint_every == 0:
             save_checkpoint(step, elapsed_before + time.time() - t0)
         if max_minutes is not None and time.time() - t0 > 60.0 * max_minutes:
@@ -294,6 +338,8 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
             break
     if last_phase is not None:
         flush(last_phase)
+    if validator is not None and validator.history[-1]["step"] != step:
+        validate(step)  # stopped by the time limit between validations
     bar.close()
     elapsed = elapsed_before + time.time() - t0
     save_checkpoint(step, elapsed)
@@ -315,7 +361,13 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
             "crfkit_commit": _git_commit(),
             "weights_format": WEIGHTS_FORMAT,
         }
-        save_weights(out / "weights.pt", cfg.method, cfg.model_config(), model.state_dict(), provenance)
+        final_state = model.state_dict()
+        if validator is not None and validator.best_state is not None:
+            provenance.update(validator.summary())
+            save_weights(out / "weights_last.pt", cfg.method, cfg.model_config(), final_state,
+                         dict(provenance, selected="last step"))
+            final_state = validator.best_state
+        save_weights(out / "weights.pt", cfg.method, cfg.model_config(), final_state, provenance)
         atomic_write_text(out / "weights.json", json.dumps(provenance, indent=2) + "\n")
     if world > 1:
         torch.distributed.destroy_process_group()
