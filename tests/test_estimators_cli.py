@@ -99,7 +99,8 @@ def test_train_resume_and_evaluate_commands(setup, tmp_path):
                    "--json", str(tmp_path / "e.json"), "--max-images", "1")
     assert proc.returncode == 0, proc.stderr
     table = (tmp_path / "e.md").read_text()
-    for name in ("crf-net", "linearization-net", "g0 (mean inverse EMoR)", "gamma 2.2", "sRGB inverse"):
+    for name in ("crf-net", "linearization-net", "g0 (mean inverse EMoR)", "gamma 2.2", "sRGB inverse",
+                 "f0^-1 (inverted mean EMoR)"):
         assert f"| {name} |" in table
     res = json.loads((tmp_path / "e.json").read_text())
     assert len(res["pairs"]) == 10 and res["info"]["n_curves"] == 10
