@@ -13,46 +13,27 @@ points are loaded only when an estimator is used, so torch is imported only
 then.
 """
 
-from ..errors import MissingDependencyError, UnknownNameError, ValidationError
+from ..plugins import PluginRegistry
 from .base import Estimator, UnreliableEstimateWarning, prepare_image
 
 GROUP = "crfkit.estimators"
 
 # built-ins, used when crfkit runs from a source tree without installed metadata
-_BUILTIN = {
+_REGISTRY = PluginRegistry(GROUP, Estimator, "estimator", {
     "crf-net": "crfkit.estimators.crf_net:CRFNetEstimator",
     "linearization-net": "crfkit.estimators.linearization_net:LinearizationNetEstimator",
-}
-_REGISTERED = {}
+})
+_REGISTERED = _REGISTRY.registered
 
 
 def register_estimator(name, cls=None):
     """Register an estimator class in this process (also usable as a decorator)."""
-
-    def deco(c):
-        if not (isinstance(c, type) and issubclass(c, Estimator)):
-            raise ValidationError(f"estimator {name!r} must be a subclass of crfkit.estimators.Estimator")
-        _REGISTERED[name] = c
-        return c
-
-    return deco(cls) if cls is not None else deco
+    return _REGISTRY.register(name, cls)
 
 
 def available_estimators():
     """Names of all estimators (entry points, built-ins, in-process), without importing them."""
-    from ..plugins import entry_points
-
-    return sorted(set(entry_points(GROUP)) | set(_BUILTIN) | set(_REGISTERED))
-
-
-def _load_target(target):
-    import importlib
-
-    module, _, attr = target.partition(":")
-    obj = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
+    return _REGISTRY.names()
 
 
 def get_estimator_class(name):
@@ -65,25 +46,7 @@ def get_estimator_class(name):
     MissingDependencyError
         The estimator needs an extra (e.g. ``crfkit[torch]``) that is missing.
     """
-    from ..plugins import entry_points
-
-    if name in _REGISTERED:
-        return _REGISTERED[name]
-    eps = entry_points(GROUP)
-    try:
-        if name in eps:
-            cls = eps[name].load()
-        elif name in _BUILTIN:
-            cls = _load_target(_BUILTIN[name])
-        else:
-            raise UnknownNameError(f"unknown estimator {name!r}; available: {', '.join(available_estimators())}")
-    except (UnknownNameError, MissingDependencyError):
-        raise
-    except ImportError as exc:
-        raise MissingDependencyError(f"estimator {name!r} cannot be imported: {exc}") from None
-    if not (isinstance(cls, type) and issubclass(cls, Estimator)):
-        raise ValidationError(f"estimator {name!r} ({cls!r}) is not a subclass of crfkit.estimators.Estimator")
-    return cls
+    return _REGISTRY.get(name)
 
 
 def get_estimator(name, **options):
