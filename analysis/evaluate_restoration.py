@@ -24,6 +24,8 @@ def main(argv=None):
     p.add_argument("--crf", default=None, help="inverse CRF of the crops (default gamma:2)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads for masked-unet")
     p.add_argument("--weights", default=None, help="masked-unet weights (default: shipped)")
+    p.add_argument("--flips", type=int, default=None, choices=[1, 2, 4],
+                   help="masked-unet mirrored views averaged (default: the restorer's, chosen on validation)")
     p.add_argument("--out", default=str(HERE / "results"))
     p.add_argument("--no-figures", action="store_true")
     args = p.parse_args(argv)
@@ -37,6 +39,8 @@ def main(argv=None):
     unet = {"threads": args.threads, "device": "cpu"}
     if args.weights:
         unet["weights"] = args.weights
+    if args.flips:
+        unet["flips"] = args.flips
     figures = None if args.no_figures else out / "restoration_figures"
     res = run_evaluation(args.data, crf=crf, methods=DEFAULT_METHODS, method_options={"masked-unet": unet},
                          figures=figures, progress=True)

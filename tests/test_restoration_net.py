@@ -450,6 +450,51 @@ def test_training_lowers_the_loss(tmp_path):
     assert loss_of(net) < 0.9 * before
 
 
+def test_cosine_schedule_and_switching_it_on_resume(tmp_path):
+    torch.set_num_threads(1)
+    data = _data()
+
+    def lrs(run):
+        return [e["lr"] for e in map(json.loads, (tmp_path / run / "log.jsonl").read_text().splitlines()) if "lr" in e]
+
+    train(_cfg(lr_schedule="cosine"), tmp_path / "cos", data=data, progress=False, log_every=1)
+    base = _cfg().lr
+    # the rate set for step i is logged after it: cos(pi i / 4) decay from the base rate
+    np.testing.assert_allclose(lrs("cos"), [base * 0.5 * (1 + np.cos(np.pi * i / 4)) for i in range(4)], rtol=1e-6)
+    # a constant-rate run switched to cosine when resumed anneals from where it is to 0 at the new total
+    train(_cfg(steps=2, pretrain_steps=2), tmp_path / "sw", data=data, progress=False, log_every=1)
+    train(_cfg(steps=6), tmp_path / "sw", data=data, progress=False, resume=True, log_every=1, lr_schedule="cosine")
+    got = lrs("sw")
+    np.testing.assert_allclose(got[:2], [base, base])
+    np.testing.assert_allclose(got[2:], [base * 0.5 * (1 + np.cos(np.pi * i / 6)) for i in range(2, 6)], rtol=1e-6)
+    ck = torch.load(tmp_path / "sw" / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert ck["train_config"]["lr_schedule"] == "cosine"
+    with pytest.raises(ValidationError, match="schedule"):
+        _cfg(lr_schedule="step").check()
+
+
+def test_flip_averaging_is_equivariant_and_checked():
+    disp, lin, ms = _ldr(100, 150)
+    net = MaskedUNet(width=W)
+    one = MaskedUNetRestorer(model=net, device="cpu")
+    valid = (1 - ms).astype(np.float32)
+    y1 = one.predict_log(lin, valid)
+    y_mirror = one.predict_log(lin[:, ::-1], valid[:, ::-1])[:, ::-1]
+    two = MaskedUNetRestorer(model=net, device="cpu", flips=2).predict_log(lin, valid)
+    np.testing.assert_allclose(two, (y1 + y_mirror) / 2, rtol=1e-5, atol=1e-6)
+    four = MaskedUNetRestorer(model=net, device="cpu", flips=4).predict_log(lin, valid)
+    up = one.predict_log(lin[::-1], valid[::-1])[::-1]
+    both = one.predict_log(lin[::-1, ::-1], valid[::-1, ::-1])[::-1, ::-1]
+    np.testing.assert_allclose(four, (y1 + y_mirror + up + both) / 4, rtol=1e-5, atol=1e-6)
+    assert four.shape == lin.shape and not np.allclose(four, y1)
+    # a flipped image gives the flipped restoration with all four views
+    out = MaskedUNetRestorer(model=net, device="cpu", flips=4).restore(lin, disp, ms)
+    out_m = MaskedUNetRestorer(model=net, device="cpu", flips=4).restore(lin[:, ::-1], disp[:, ::-1], ms[:, ::-1])
+    np.testing.assert_allclose(out_m[:, ::-1], out, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValidationError, match="flips"):
+        MaskedUNetRestorer(model=net, device="cpu", flips=3)
+
+
 def test_config_checks():
     with pytest.raises(ValidationError, match="multiple of 128"):
         _cfg(patch=96).check()

@@ -23,6 +23,8 @@ def register(sub):
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
     p.add_argument("--tile", type=int, default=None, help="tile size in pixels for large images (masked-unet)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (masked-unet)")
+    p.add_argument("--flips", type=int, choices=[1, 2, 4], default=None,
+                   help="masked-unet: average the prediction over this many mirrored views (default: the restorer's)")
     p.add_argument("--tau", type=float, default=None, help="saturation threshold in (0, 1) (default 0.95)")
     p.add_argument("--half", action="store_true", help="write 16-bit half floats (.exr)")
     p.set_defaults(func=run)
@@ -37,7 +39,7 @@ def run(args):
 
     check_output_path(args.output)  # before reading or estimating anything
     opts = {}
-    for key in ("weights", "device", "tile", "threads"):
+    for key in ("weights", "device", "tile", "threads", "flips"):
         if getattr(args, key) is not None:
             opts[key] = getattr(args, key)
     crf_opts = {"weights": args.crf_weights} if args.crf_weights else {}

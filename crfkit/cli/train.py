@@ -45,8 +45,9 @@ def register(sub):
     p.add_argument("--val-curves", type=int, default=16, help="training curves held aside for validation (default 16)")
     p.add_argument("--val-pairs", type=int, default=48, help="validation (image, curve) renderings (default 48)")
     p.add_argument("--clip-grad", type=float, default=0.0, metavar="NORM", help="clip the gradient norm (default 0: off)")
-    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
-                   help="constant, or cosine decay to 0 at --steps (default constant)")
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default=None,
+                   help="constant, or cosine decay to 0 at --steps (default constant; with --resume, the "
+                   "checkpoint's, except that restoration runs may switch it)")
     p.add_argument("--warmup", type=int, default=0, metavar="STEPS", help="linear learning-rate warm-up steps")
     p.add_argument("--workers", type=int, default=0, help="data-synthesis worker processes")
     p.add_argument("--threads", type=int, default=None, help="torch threads")
@@ -82,7 +83,7 @@ def run(args):
         width=args.width if args.width is not None else 1.0, pretrain_steps=pre,
         test_fraction=args.test_fraction, short_side=args.short_side, val_every=args.val_every,
         val_curves=args.val_curves, val_pairs=args.val_pairs, clip_grad=args.clip_grad,
-        lr_schedule=args.lr_schedule, warmup=args.warmup,
+        lr_schedule=args.lr_schedule or "constant", warmup=args.warmup,
     )
     res = train(cfg, args.out, resume=args.resume, max_minutes=args.max_minutes, workers=args.workers,
                 threads=args.threads, device=args.device, checkpoint_every=args.checkpoint_every,
@@ -117,11 +118,13 @@ def run_restoration(args):
         batch_size=args.batch_size, patch=patch, lr=args.lr if args.lr is not None else 2e-4, seed=args.seed,
         width=args.width if args.width is not None else 0.25, test_fraction=args.test_fraction,
         short_side=args.short_side, vgg_weights=args.vgg_weights,
+        lr_schedule=args.lr_schedule or "constant", warmup=args.warmup,
     )
     res = train(cfg, args.out, resume=args.resume, max_minutes=args.max_minutes, workers=args.workers,
                 threads=args.threads, device=args.device, checkpoint_every=args.checkpoint_every,
                 progress=not args.no_progress,
-                pretrain_steps=args.pretrain_steps if args.resume else None)  # resume: only an explicit value changes it
+                pretrain_steps=args.pretrain_steps if args.resume else None,  # resume: only an explicit value changes it
+                lr_schedule=args.lr_schedule if args.resume else None)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun only rank 0 reports
     last = res["losses"][-1] if res["losses"] else {}

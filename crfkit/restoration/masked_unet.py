@@ -298,6 +298,11 @@ def _starts(size, tile, step):
     return sorted(set(s))
 
 
+#: Mirrored views (flip rows, flip columns) averaged for ``flips`` = 1, 2 or 4.
+FLIP_VIEWS = {1: ((False, False),), 2: ((False, False), (False, True)),
+              4: ((False, False), (False, True), (True, False), (True, True))}
+
+
 class MaskedUNetRestorer(Restorer):
     """Restoration with the masked-feature U-Net (``method='masked-unet'``).
 
@@ -320,13 +325,19 @@ class MaskedUNetRestorer(Restorer):
     overlap : int, optional
         Overlap between tiles, blended with linear feathering (default: a
         quarter of the tile).
+    flips : {1, 2, 4}
+        Test-time augmentation: the prediction ``Y_hat`` is averaged over this
+        many mirrored views of the image (1: none; 2: plus the left-right
+        mirror; 4: plus the up-down and both mirrors).  Each view costs one
+        more pass of the network; the tiles fall differently on each view, so
+        averaging also smooths tile seams.
     model : MaskedUNet, optional
         An in-memory model instead of a weight file (training, tests).
     """
 
     name = METHOD
 
-    def __init__(self, weights=None, device=None, threads=None, tile=None, overlap=None, model=None):
+    def __init__(self, weights=None, device=None, threads=None, tile=None, overlap=None, flips=1, model=None):
         from ..estimators._net import WEIGHTS_DIR, pick_device
 
         self.device = pick_device(device)
@@ -364,6 +375,9 @@ class MaskedUNetRestorer(Restorer):
         self.overlap = self.tile // 4 if overlap is None else int(overlap)
         if not 0 <= self.overlap < self.tile // 2:
             raise ValidationError(f"overlap must be in [0, tile/2) = [0, {self.tile // 2}), got {overlap}")
+        if flips not in FLIP_VIEWS:
+            raise ValidationError(f"flips must be one of {sorted(FLIP_VIEWS)} (mirrored views averaged), got {flips!r}")
+        self.flips = int(flips)
 
     def _warn_if_flagged(self, path):
         try:
@@ -385,11 +399,26 @@ class MaskedUNetRestorer(Restorer):
         return y[:h, :w]
 
     def predict_log(self, linear, valid):
-        """Blended ``Y_hat`` (float32, (H, W, 3)) over overlapping feathered tiles.
+        """``Y_hat`` (float32, (H, W, 3)), averaged over the ``flips`` mirrored views.
 
         Tiles without any saturated pixel are skipped (their ``Y_hat`` is never
         used) and left at 0.
         """
+        views = FLIP_VIEWS[self.flips]
+        out = None
+        for flip_y, flip_x in views:
+            sl = (slice(None, None, -1 if flip_y else 1), slice(None, None, -1 if flip_x else 1))
+            y = self._predict_tiled(linear[sl], valid[sl])[sl]
+            if out is None:
+                out = np.array(y, dtype=np.float32)
+            else:
+                out += y
+        if len(views) > 1:
+            out /= len(views)
+        return out
+
+    def _predict_tiled(self, linear, valid):
+        """``Y_hat`` of one view, blended over overlapping feathered tiles."""
         h, w = linear.shape[:2]
         if h <= self.tile and w <= self.tile:
             return self._predict(linear, valid)

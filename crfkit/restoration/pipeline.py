@@ -357,7 +357,7 @@ def restore(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf_options=N
         Options of the estimator when ``crf`` names one (``weights=``, ``device=``).
     **method_options
         Options of the method, e.g. ``weights=``, ``device=``, ``threads=``,
-        ``tile=`` for ``masked-unet``.
+        ``tile=`` and ``flips=`` for ``masked-unet``.
 
     Returns
     -------

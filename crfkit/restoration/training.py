@@ -19,6 +19,7 @@ from pathlib import Path
 from .._io import atomic_path, atomic_write_text
 from .._optional import require
 from ..errors import DataNotFoundError, ValidationError
+from ..estimators.schedule import lr_factor
 
 torch = require("torch", "torch", feature="training the masked-unet restoration network")
 
@@ -51,6 +52,9 @@ class RestorationTrainConfig:
         False: always the substitute.
     texture_threshold : float
         Patch-sampling threshold (see :mod:`crfkit.restoration.data`).
+    lr_schedule, warmup : str, int
+        ``'constant'`` or ``'cosine'`` (to 0 at ``steps``), after ``warmup``
+        linear warm-up steps (:func:`crfkit.estimators.schedule.lr_factor`).
     """
 
     images: list = field(default_factory=list)
@@ -67,6 +71,8 @@ class RestorationTrainConfig:
     vgg_weights: str = None
     use_vgg: bool = True
     texture_threshold: float = 6.8
+    lr_schedule: str = "constant"
+    warmup: int = 0
 
     def model_config(self):
         # the patch size travels with the weights: the restorer tiles at it by default
@@ -82,6 +88,7 @@ class RestorationTrainConfig:
             raise ValidationError(f"pretrain_steps must be in [0, steps={self.steps}], got {self.pretrain_steps}")
         if not self.lr > 0:
             raise ValidationError(f"lr must be positive, got {self.lr}")
+        lr_factor(0, self.steps, self.lr_schedule, self.warmup)  # rejects an unknown schedule
 
 
 def load_training_data(cfg):
@@ -117,7 +124,7 @@ def training_step(net, loss_fn, batch):
 
 
 def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, device=None, checkpoint_every=100,
-          log_every=10, progress=True, data=None, pretrain_steps=None):
+          log_every=10, progress=True, data=None, pretrain_steps=None, lr_schedule=None):
     """Train the masked U-Net; write ``checkpoint.pt``, ``weights.pt``, ``weights.json``, ``log.jsonl`` to ``out``.
 
     Parameters
@@ -139,6 +146,10 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
     pretrain_steps : int, optional
         With ``resume``: a new number of inpainting steps (e.g. to end the
         pre-training earlier than planned; steps already done stay done).
+    lr_schedule : str, optional
+        With ``resume``: switch the learning-rate schedule (e.g. ``'cosine'``
+        to anneal a constant-rate run to 0 at the new ``cfg.steps``; the
+        schedule is a function of the step, so the switch takes effect at once).
 
     Returns
     -------
@@ -177,6 +188,8 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
             cfg.vgg_weights = vgg
         if pretrain_steps is not None:
             cfg.pretrain_steps = min(int(pretrain_steps), cfg.steps)
+        if lr_schedule is not None:
+            cfg.lr_schedule = lr_schedule
     elif ckpt_path.exists():
         raise ValidationError(f"{out} already holds a checkpoint; use --resume to continue it or another --out")
     cfg.check()
@@ -266,6 +279,7 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
         entry = {"step": step, "phase": phase, "loss_kind": loss_fn.kind,
                  "elapsed_s": round(elapsed_before + time.time() - t0, 1)}
         entry.update({k: v / n_acc for k, v in acc.items()})
+        entry["lr"] = opt.param_groups[0]["lr"]
         log.append(entry)
         bar.set_postfix({k: f"{v:.4g}" for k, v in entry.items() if k in ("loss", "hole")} | {"phase": phase})
         if rank == 0:
@@ -293,6 +307,9 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
         loss, metrics = training_step(net, loss_fn, batch)
         if not torch.isfinite(loss):
             raise ValidationError(f"training diverged at step {step} (loss {float(loss)}); lower --lr and --resume")
+        if cfg.lr_schedule != "constant" or cfg.warmup:
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * lr_factor(step, cfg.steps, cfg.lr_schedule, cfg.warmup)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)  # one wild HDR patch must not wreck the weights
