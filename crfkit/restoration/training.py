@@ -2,28 +2,26 @@
 
 Optional inpainting pre-training on photos with random holes, then fine-tuning
 on synthetic (LDR, HDR) pairs (:mod:`crfkit.restoration.data`), with the losses
-of :mod:`crfkit.restoration.losses`.  The machinery is that of the estimators'
-loop (:mod:`crfkit.estimators.training`): Adam, a tqdm progress bar, atomic
-checkpoints every few steps, ``resume``, deterministic seeds (sample ``i``
-depends only on ``(seed, i)``), CPU or CUDA, and DistributedDataParallel when
-started by ``torchrun`` (``WORLD_SIZE > 1``).
+of :mod:`crfkit.restoration.losses`, in the loop shared with the estimators
+(:mod:`crfkit._training`: Adam, a tqdm progress bar, atomic checkpoints every
+few steps, ``resume``, deterministic seeds (sample ``i`` depends only on
+``(seed, i)``), CPU or CUDA, and DistributedDataParallel under ``torchrun``).
 """
 
 import json
-import platform
-import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .._io import atomic_path, atomic_write_text
+from .._io import atomic_write_text
 from .._optional import require
-from ..errors import DataNotFoundError, ValidationError
+from ..errors import ValidationError
 from ..estimators.schedule import lr_factor
 
 torch = require("torch", "torch", feature="training the masked-unet restoration network")
 
 METHOD = "masked-unet"
+#: Gradient-norm clip of every restoration step.
+CLIP_GRAD = 5.0
 
 
 @dataclass
@@ -93,13 +91,10 @@ class RestorationTrainConfig:
 
 def load_training_data(cfg):
     """HDR images (train split), photos for pre-training (or None), DoRF training curves, image names."""
-    from ..synthesis import dorf_split, find_training_images, load_linear_images, split_images
+    from .._training import load_image_split
+    from ..synthesis import dorf_split, find_training_images, load_linear_images
 
-    paths = find_training_images(cfg.images)
-    train_paths, test_paths = split_images(paths, cfg.test_fraction)
-    if not train_paths:
-        raise DataNotFoundError("every HDR image fell into the held-out split; give more images or a smaller --test-fraction")
-    hdr = load_linear_images(train_paths, short_side=cfg.short_side, min_size=cfg.patch)
+    hdr, _, test_paths = load_image_split(cfg.images, cfg.test_fraction, cfg.short_side, cfg.patch, what="HDR image")
     photos = None
     photo_names = []
     if cfg.pretrain_images and cfg.pretrain_steps > 0:
@@ -158,28 +153,20 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
     """
     from tqdm.auto import tqdm
 
-    from ..estimators._net import WEIGHTS_FORMAT, pick_device, save_weights
-    from ..estimators.training import _dist_info, _git_commit, _seed_everything, _worker_init
-    from ..synthesis.dataset import StepBatchSampler
+    from .._training import TrainLoop, dist_info, read_checkpoint, seed_everything, setup_device, step_loader, wrap_ddp
+    from ..estimators._net import save_weights
     from .data import HDRPairDataset, InpaintingDataset, PhaseDataset, RestorationDataConfig
     from .losses import RestorationLoss
     from .masked_unet import build_model
 
     out = Path(out)
-    rank, world, local_rank = _dist_info()
+    rank, world, local_rank = dist_info()
     if threads:
         torch.set_num_threads(int(threads))
     ckpt_path = out / "checkpoint.pt"
     state = None
     if resume:
-        if not ckpt_path.is_file():
-            raise DataNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
-        try:
-            state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ValidationError(f"{ckpt_path}: not a readable crfkit checkpoint ({type(exc).__name__})") from None
-        if not isinstance(state, dict) or state.get("format") != "crfkit-checkpoint" or state.get("method") != METHOD:
-            raise ValidationError(f"{ckpt_path}: not a crfkit masked-unet training checkpoint")
+        state = read_checkpoint(ckpt_path, METHOD)
         steps, vgg = cfg.steps, cfg.vgg_weights
         cfg = RestorationTrainConfig(**state["train_config"])
         if steps:
@@ -195,16 +182,9 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
     cfg.check()
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
+    dev = setup_device(device, world, local_rank)
 
-    if world > 1:
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        dev = torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-        if dev.type == "cuda":
-            torch.cuda.set_device(dev)
-    else:
-        dev = pick_device(device)
-
-    _seed_everything(cfg.seed)
+    seed_everything(cfg.seed)
     if data is None:
         data = load_training_data(cfg)
     loss_fn = RestorationLoss(vgg_weights=cfg.vgg_weights, use_vgg=cfg.use_vgg).to(dev)
@@ -213,19 +193,17 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
             f"{ckpt_path}: the run was trained with the {state['loss']['kind']} loss but would resume with "
             f"{loss_fn.kind}; give the same --vgg-weights (or none) as the original run"
         )
+    loss_info = loss_fn.describe()
     model = build_model(cfg.model_config()).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    start, log, elapsed_before = 0, [], 0.0
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start = int(state["step"])
-        log = list(state.get("log", []))
-        elapsed_before = float(state.get("elapsed_s", 0.0))
-        torch.set_rng_state(state["torch_rng"])
-    net = model
-    if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    # one wild HDR patch must not wreck the weights: the gradient norm is always clipped
+    loop = TrainLoop(
+        out, model, method=METHOD, train_config=asdict(cfg), model_config=cfg.model_config(), steps=cfg.steps,
+        lr=cfg.lr, lr_schedule=cfg.lr_schedule, warmup=cfg.warmup, clip_grad=CLIP_GRAD, state=state, rank=rank,
+        checkpoint_extra=lambda: {"loss": loss_info, "held_out_images": data.get("held_out", [])},
+        entry_extra={"loss_kind": loss_fn.kind}, log_every=log_every, checkpoint_every=checkpoint_every,
+        max_minutes=max_minutes, progress=progress, desc="train restoration",
+    )
+    net = wrap_ddp(model, dev, world)
 
     dcfg = RestorationDataConfig(patch=cfg.patch, texture_threshold=cfg.texture_threshold)
     hdr_ds = HDRPairDataset(data["hdr"], data["curves"], seed=cfg.seed, config=dcfg)
@@ -233,130 +211,23 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
     inp_ds = InpaintingDataset(photos, seed=cfg.seed, config=dcfg) if photos else None
     pretrain = cfg.pretrain_steps if inp_ds is not None else 0
     dataset = PhaseDataset(hdr_ds, inp_ds, pretrain, per_step=cfg.batch_size * world)
-    loader = torch.utils.data.DataLoader(
-        dataset,
-        batch_sampler=StepBatchSampler(cfg.batch_size, start, cfg.steps, rank, world),
-        num_workers=workers,
-        worker_init_fn=_worker_init if workers else None,
-        pin_memory=dev.type == "cuda",
-    )
-    loss_info = loss_fn.describe()
-
-    def save_checkpoint(step, elapsed):
-        if rank != 0:
-            return
-        blob = {
-            "format": "crfkit-checkpoint",
-            "format_version": 1,
-            "method": METHOD,
-            "config": cfg.model_config(),
-            "train_config": asdict(cfg),
-            "model": model.state_dict(),
-            "state_dict": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "step": step,
-            "elapsed_s": elapsed,
-            "log": log,
-            "loss": loss_info,
-            "torch_rng": torch.get_rng_state(),
-            "held_out_images": data.get("held_out", []),
-        }
-        with atomic_path(ckpt_path) as tmp:
-            torch.save(blob, tmp)
-
-    t0 = time.time()
-    bar = tqdm(total=cfg.steps, initial=start, disable=not progress or rank != 0, desc="train restoration",
-               dynamic_ncols=True, file=sys.stderr)
-    acc, n_acc, step = {}, 0, start
-    model.train()
-    stopped_early = False
-    last_phase = None
-
-    def flush(phase):
-        nonlocal acc, n_acc
-        if not n_acc:
-            return
-        entry = {"step": step, "phase": phase, "loss_kind": loss_fn.kind,
-                 "elapsed_s": round(elapsed_before + time.time() - t0, 1)}
-        entry.update({k: v / n_acc for k, v in acc.items()})
-        entry["lr"] = opt.param_groups[0]["lr"]
-        log.append(entry)
-        bar.set_postfix({k: f"{v:.4g}" for k, v in entry.items() if k in ("loss", "hole")} | {"phase": phase})
-        if rank == 0:
-            with open(out / "log.jsonl", "a") as fh:
-                fh.write(json.dumps(entry) + "\n")
-        acc, n_acc = {}, 0
+    loader = step_loader(dataset, cfg.batch_size, loop.step, cfg.steps, rank, world, workers, dev)
 
     # events (start, resume) go into the log too, so the checkpoint's log is the whole story
-    event = {"step": start, "event": "resume" if state is not None else "start", "loss": loss_info,
-             "pretrain_steps": pretrain, "data": asdict(dcfg)}
+    loop.log_event("resume" if state is not None else "start", loss=loss_info, pretrain_steps=pretrain,
+                   data=asdict(dcfg))
+    step = loop.run(loader, lambda batch, phase: training_step(net, loss_fn, batch), dataset.phase, device=dev)
+    loop.finish()
+    losses = loop.losses()
     if rank == 0:
-        if state is not None:  # a killed run may have logged past its last checkpoint: cut that off
-            atomic_write_text(out / "log.jsonl", "".join(json.dumps(e) + "\n" for e in log))
-        log.append(event)
-        with open(out / "log.jsonl", "a") as fh:
-            fh.write(json.dumps(event) + "\n")
-
-    for batch in loader:
-        phase = dataset.phase(step)
-        if last_phase is not None and phase != last_phase:
-            flush(last_phase)  # never average inpainting and HDR losses together
-            save_checkpoint(step, elapsed_before + time.time() - t0)
-        last_phase = phase
-        batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
-        loss, metrics = training_step(net, loss_fn, batch)
-        if not torch.isfinite(loss):
-            raise ValidationError(f"training diverged at step {step} (loss {float(loss)}); lower --lr and --resume")
-        if cfg.lr_schedule != "constant" or cfg.warmup:
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * lr_factor(step, cfg.steps, cfg.lr_schedule, cfg.warmup)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)  # one wild HDR patch must not wreck the weights
-        opt.step()
-        step += 1
-        metrics["loss"] = float(loss.detach())
-        for k, v in metrics.items():
-            acc[k] = acc.get(k, 0.0) + v
-        n_acc += 1
-        bar.update(1)
-        if step % log_every == 0 or step == cfg.steps:
-            flush(phase)
-        if step % checkpoint_every == 0:
-            save_checkpoint(step, elapsed_before + time.time() - t0)
-        if max_minutes is not None and time.time() - t0 > 60.0 * max_minutes:
-            stopped_early = step < cfg.steps
-            break
-    if last_phase is not None:
-        flush(last_phase)
-    bar.close()
-    elapsed = elapsed_before + time.time() - t0
-    save_checkpoint(step, elapsed)
-    losses = [e for e in log if "event" not in e]
-    if rank == 0:
-        provenance = {
-            "method": METHOD,
-            "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]) if sys.argv else "",
-            "train_config": asdict(cfg),
-            "data_config": asdict(dcfg),
-            "steps_done": step,
-            "pretrain_steps": pretrain,
-            "stopped_by_time_limit": stopped_early,
-            "train_seconds": round(elapsed, 1),
-            "loss": loss_info,
-            "train_images": data.get("train_names", []),
-            "held_out_images": data.get("held_out", []),
-            "pretrain_photos": data.get("photo_names", []),
-            "curves": "DoRF training split (RandomState(730) shuffle, first 191)",
-            "final_log": losses[-1] if losses else None,
-            "device": str(dev) + (f" x{world}" if world > 1 else ""),
-            "torch": str(torch.__version__),
-            "python": platform.python_version(),
-            "crfkit_commit": _git_commit(),
-            "weights_format": WEIGHTS_FORMAT,
-        }
+        provenance = loop.provenance(dev, world)
+        provenance.update(
+            data_config=asdict(dcfg), pretrain_steps=pretrain, loss=loss_info,
+            train_images=data.get("train_names", []), held_out_images=data.get("held_out", []),
+            pretrain_photos=data.get("photo_names", []), final_log=losses[-1] if losses else None,
+        )
         save_weights(out / "weights.pt", METHOD, cfg.model_config(), model.state_dict(), provenance)
         atomic_write_text(out / "weights.json", json.dumps(provenance, indent=2) + "\n")
     if world > 1:
         torch.distributed.destroy_process_group()
-    return {"step": step, "losses": losses, "out": str(out), "stopped_early": stopped_early, "loss": loss_info}
+    return {"step": step, "losses": losses, "out": str(out), "stopped_early": loop.stopped_early, "loss": loss_info}
