@@ -44,3 +44,38 @@ def check_int(value, name, low=None, high=None):
     if high is not None and value > high:
         raise ValidationError(f"{name} must be <= {high}, got {value}")
     return value
+
+
+def as_rgb(image, who, warning, gray_note="the single channel is used for all three"):
+    """An image array as (H, W, 3): grayscale repeated, alpha dropped (each with a ``warning``).
+
+    Parameters
+    ----------
+    image : array_like
+        (H, W), (H, W, 1), (H, W, 2) gray + alpha, (H, W, 3) or (H, W, 4) RGBA.
+    who : str
+        Prefix of the messages (the function or file concerned).
+    warning : type
+        Warning category issued for grayscale or alpha input.
+    gray_note : str
+        What happens to a grayscale image, for the warning.
+
+    Returns
+    -------
+    ndarray (H, W, 3), dtype kept (a view where possible)
+    """
+    import warnings
+
+    img = np.asarray(image)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 2:
+        warnings.warn(f"{who}: grayscale image; {gray_note}", warning, stacklevel=4)
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    elif img.ndim == 3 and img.shape[2] in (2, 4):
+        kind = "gray+alpha" if img.shape[2] == 2 else "RGBA"
+        warnings.warn(f"{who}: {kind} image; the alpha channel is ignored", warning, stacklevel=4)
+        img = np.repeat(img[:, :, :1], 3, axis=2) if img.shape[2] == 2 else img[:, :, :3]
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValidationError(f"{who}: expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {np.shape(image)}")
+    return img

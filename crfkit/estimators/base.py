@@ -73,20 +73,9 @@ def prepare_image(image, min_size=32, who="estimator"):
         Wrong shape, dtype, non-finite or out-of-range values, or an image
         smaller than ``min_size`` pixels on a side.
     """
-    img = np.asarray(image)
-    if img.ndim == 3 and img.shape[2] == 1:
-        img = img[:, :, 0]
-    if img.ndim == 2:
-        warnings.warn(f"{who}: grayscale image; the estimate uses its single channel", UnreliableEstimateWarning, stacklevel=3)
-        img = np.repeat(img[:, :, None], 3, axis=2)
-    elif img.ndim == 3 and img.shape[2] == 2:
-        warnings.warn(f"{who}: gray+alpha image; the alpha channel is ignored", UnreliableEstimateWarning, stacklevel=3)
-        img = np.repeat(img[:, :, :1], 3, axis=2)
-    elif img.ndim == 3 and img.shape[2] == 4:
-        warnings.warn(f"{who}: RGBA image; the alpha channel is ignored", UnreliableEstimateWarning, stacklevel=3)
-        img = img[:, :, :3]
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ValidationError(f"{who}: expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {np.shape(image)}")
+    from .._validation import as_rgb
+
+    img = as_rgb(image, who, UnreliableEstimateWarning, gray_note="the estimate uses its single channel")
     h, w = img.shape[:2]
     if min(h, w) < min_size:
         raise ValidationError(f"{who}: image of {h}x{w} pixels is too small; it needs at least {min_size}x{min_size}")

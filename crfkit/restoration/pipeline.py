@@ -199,20 +199,9 @@ def _prepare(image, who="restore"):
     Grayscale is repeated over three channels and alpha dropped, with a warning.
     Float input with values above 1 is taken for already-linear / HDR data and refused.
     """
-    img = np.asarray(image)
-    if img.ndim == 3 and img.shape[2] == 1:
-        img = img[:, :, 0]
-    if img.ndim == 2:
-        warnings.warn(f"{who}: grayscale image; restored as gray RGB", RestorationWarning, stacklevel=3)
-        img = np.repeat(img[:, :, None], 3, axis=2)
-    elif img.ndim == 3 and img.shape[2] == 2:
-        warnings.warn(f"{who}: gray+alpha image; the alpha channel is dropped", RestorationWarning, stacklevel=3)
-        img = np.repeat(img[:, :, :1], 3, axis=2)
-    elif img.ndim == 3 and img.shape[2] == 4:
-        warnings.warn(f"{who}: RGBA image; the alpha channel is dropped", RestorationWarning, stacklevel=3)
-        img = img[:, :, :3]
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ValidationError(f"{who}: expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {np.shape(image)}")
+    from .._validation import as_rgb
+
+    img = as_rgb(image, who, RestorationWarning, gray_note="restored as gray RGB")
     if img.shape[0] < 1 or img.shape[1] < 1:
         raise ValidationError(f"{who}: empty image of shape {img.shape}")
     if img.dtype in (np.uint8, np.uint16):
