@@ -287,7 +287,7 @@ class TrainLoop:
             loss, metrics = step_loss(batch, phase)
             if not torch.isfinite(loss):
                 raise ValidationError(
-                    f"training diverged at step {self.step} (loss {float(loss)}); lower --lr and --resume")
+                    f"training diverged at step {self.step} (loss {float(loss.detach())}); lower --lr and --resume")
             if self.lr_schedule != "constant" or self.warmup:
                 for group in self.optimizer.param_groups:
                     group["lr"] = self.lr * self._lr_factor(self.step, self.steps, self.lr_schedule, self.warmup)
