@@ -299,6 +299,7 @@ def _starts(size, tile, step):
 
 
 #: Mirrored views (flip rows, flip columns) averaged for ``flips`` = 1, 2 or 4.
+DEFAULT_FLIPS = 2
 FLIP_VIEWS = {1: ((False, False),), 2: ((False, False), (False, True)),
               4: ((False, False), (False, True), (True, False), (True, True))}
 
@@ -330,14 +331,17 @@ class MaskedUNetRestorer(Restorer):
         many mirrored views of the image (1: none; 2: plus the left-right
         mirror; 4: plus the up-down and both mirrors).  Each view costs one
         more pass of the network; the tiles fall differently on each view, so
-        averaging also smooths tile seams.
+        averaging also smooths tile seams.  Default 2: chosen on held-out
+        training images, never on the test crops
+        (``analysis/results/restoration_validation.md``).
     model : MaskedUNet, optional
         An in-memory model instead of a weight file (training, tests).
     """
 
     name = METHOD
 
-    def __init__(self, weights=None, device=None, threads=None, tile=None, overlap=None, flips=1, model=None):
+    def __init__(self, weights=None, device=None, threads=None, tile=None, overlap=None, flips=DEFAULT_FLIPS,
+                 model=None):
         from ..estimators._net import WEIGHTS_DIR, pick_device
 
         self.device = pick_device(device)
