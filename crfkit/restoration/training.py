@@ -151,7 +151,6 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
     dict
         ``step``, ``losses`` (logged loss entries, without the start/resume events), ``out``, ``stopped_early``, ``loss`` (what loss was used).
     """
-    from tqdm.auto import tqdm
 
     from .._training import TrainLoop, dist_info, read_checkpoint, seed_everything, setup_device, step_loader, wrap_ddp
     from ..estimators._net import save_weights
