@@ -330,3 +330,26 @@ def test_shipped_weights_load_by_default(method, stem):
     assert est.weights_path == pt and est.provenance["steps_done"] == prov["steps_done"]
     g = est.estimate(_photo(160, 160))
     assert g.kind == "inverse" and g.values[0] == 0 and g.values[-1] == 1 and np.all(np.diff(g.values) >= 0)
+    # the mean curve and basis are buffers: float16 rounding of the mean curve cost CRF-net its held-out margin
+    import torch
+
+    sd = torch.load(pt, map_location="cpu", weights_only=True)["state_dict"]
+    buffers = {n for n, _ in est.model.named_buffers()}
+    assert {"f0", "h"} <= buffers or {"g0", "hinv"} <= buffers
+    assert all(sd[k].dtype == torch.float32 for k in buffers if k in sd and sd[k].is_floating_point())
+    assert any(v.dtype == torch.float16 for k, v in sd.items() if k not in buffers)
+
+
+def test_save_weights_keeps_full_precision_keys(tmp_path):
+    torch = pytest.importorskip("torch")
+    from crfkit.estimators._net import save_weights
+
+    net = torch.nn.BatchNorm1d(3)
+    net.register_buffer("mean_curve", torch.linspace(0, 1, 1024, dtype=torch.float32) ** 0.45)
+    keep = {n for n, _ in net.named_buffers()}
+    save_weights(tmp_path / "w.pt", "crf-net", {}, net.state_dict(), full_precision=keep)
+    sd = torch.load(tmp_path / "w.pt", weights_only=True)["state_dict"]
+    assert sd["weight"].dtype == torch.float16 and sd["mean_curve"].dtype == torch.float32
+    assert torch.equal(sd["mean_curve"], net.mean_curve) and sd["running_var"].dtype == torch.float32
+    save_weights(tmp_path / "all16.pt", "crf-net", {}, net.state_dict())
+    assert torch.load(tmp_path / "all16.pt", weights_only=True)["state_dict"]["mean_curve"].dtype == torch.float16

@@ -213,12 +213,14 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
         provenance.update(train_images=train_names, held_out_images=test_names,
                           final_log=loop.log[-1] if loop.log else None)
         final_state = model.state_dict()
+        buffers = {name for name, _ in model.named_buffers()}
         if validator is not None and validator.best_state is not None:
             provenance.update(validator.summary())
             save_weights(out / "weights_last.pt", cfg.method, cfg.model_config(), final_state,
-                         dict(provenance, selected="last step"))
+                         dict(provenance, selected="last step"), full_precision=buffers)
             final_state = validator.best_state
-        save_weights(out / "weights.pt", cfg.method, cfg.model_config(), final_state, provenance)
+        save_weights(out / "weights.pt", cfg.method, cfg.model_config(), final_state, provenance,
+                     full_precision=buffers)
         atomic_write_text(out / "weights.json", json.dumps(provenance, indent=2) + "\n")
     if world > 1:
         torch.distributed.destroy_process_group()

@@ -225,7 +225,8 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
             train_images=data.get("train_names", []), held_out_images=data.get("held_out", []),
             pretrain_photos=data.get("photo_names", []), final_log=losses[-1] if losses else None,
         )
-        save_weights(out / "weights.pt", METHOD, cfg.model_config(), model.state_dict(), provenance)
+        save_weights(out / "weights.pt", METHOD, cfg.model_config(), model.state_dict(), provenance,
+                     full_precision={name for name, _ in model.named_buffers()})
         atomic_write_text(out / "weights.json", json.dumps(provenance, indent=2) + "\n")
     if world > 1:
         torch.distributed.destroy_process_group()
