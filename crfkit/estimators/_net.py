@@ -112,7 +112,7 @@ def resize_short_side(image, short_side):
     h, w = image.shape[:2]
     if short_side is None or min(h, w) <= short_side:
         return image
-    import cv2
+    cv2 = require("cv2", "torch", feature="resizing images for the neural estimators")
 
     s = short_side / min(h, w)
     return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)

@@ -121,7 +121,7 @@ def texture_score(linear, valid=None, sigma_color=100.0, sigma_space=10.0):
         Mean gradient magnitude of ``log_codes - bilateral(log_codes)`` in log
         codes per pixel; 0 when no pixel is valid.
     """
-    import cv2
+    cv2 = require("cv2", "torch", feature="synthesising restoration training data")
 
     lc = log_codes(linear)
     base = cv2.bilateralFilter(lc, d=int(2 * round(1.5 * sigma_space) + 1), sigmaColor=float(sigma_color),
@@ -150,7 +150,7 @@ def random_irregular_mask(size, rng, hole_fraction=(0.05, 0.4)):
     -------
     ndarray, float32, (size, size), 1 inside holes, 0 elsewhere.
     """
-    import cv2
+    cv2 = require("cv2", "torch", feature="synthesising restoration training data")
 
     target = rng.uniform(*hole_fraction)
     m = np.zeros((size, size), np.uint8)
@@ -203,7 +203,7 @@ class InpaintingDataset(torch.utils.data.Dataset):
 
     def sample(self, index):
         """The numpy sample ``index``: dict of ``input``, ``valid``, ``target`` (P, P, 3) float32."""
-        import cv2
+        cv2 = require("cv2", "torch", feature="synthesising restoration training data")
 
         cfg = self.config
         rng = np.random.default_rng([self.seed, 1, int(index)])

@@ -4,6 +4,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .._optional import require
 from ..curves import GRID
 from ..errors import ValidationError
 
@@ -58,7 +59,7 @@ def apply_forward(linear, forward_values):
 
 
 def _jpeg(img8, quality):
-    import cv2
+    cv2 = require("cv2", "torch", feature="synthesising training images (JPEG encoding)")
 
     ok, buf = cv2.imencode(".jpg", img8[:, :, ::-1], [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
     if not ok:  # pragma: no cover - OpenCV always encodes uint8 RGB

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._optional import require
 from ..errors import CrfkitError, DataNotFoundError, ValidationError
 from ..io.hdr import HDR_SUFFIXES
 from ..io.images import LDR_SUFFIXES
@@ -100,7 +101,7 @@ def _resize_short_side(img, short_side):
     s = min(h, w)
     if short_side is None or s <= short_side:
         return img
-    import cv2
+    cv2 = require("cv2", "torch", feature="loading training images")
 
     scale = short_side / s
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
