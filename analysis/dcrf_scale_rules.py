@@ -24,7 +24,6 @@ Usage: ``CRFKIT_DATA=../shared/data python analysis/dcrf_scale_rules.py``
 """
 
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -33,25 +32,18 @@ import numpy as np
 
 import crfkit
 from crfkit._io import atomic_write_text
-from crfkit.calibration import ChartSamples, fit_crf, samples_from_reference
+from crfkit.calibration import fit_crf
 from crfkit.calibration.fit import SATURATED, _fit_channel, scale_bracket, select_patches
 from crfkit.calibration.identifiability import CLIP_LEVEL
-from crfkit.calibration.synthetic import camera_jpeg, render_chart
-from crfkit.charts import colorchecker_reference
 from crfkit.curves import GRID
 
 sys.path.insert(0, str(Path(__file__).parent))
-from dcrf_synthetic import BRACKET, curve_sets, stats  # noqa: E402
+from dcrf_identifiability import film  # noqa: E402
+from dcrf_synthetic import BRACKET, bracket_samples, curve_sets, stats  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "dcrf"
 ASSUMED_ONSET = 0.99
 RULES = ("current", "known", "midpoint", "extrapolated", "nearest-dorf")
-
-
-def film(name):
-    """The curve's film or camera setting (its name without the channel), as in dcrf_identifiability.py."""
-    name = re.sub(r"(Red|Green|Blue)$", "", name)
-    return re.sub(r"([RGB])(\d*)$", r"_\2", name)
 
 
 def set_c(dorf, a, b, n=30):
@@ -101,13 +93,8 @@ def nearest_dorf_scale(xr, y, w, dictionary, k=3, n_scales=241):
 
 
 def score_set(dorf, idx, groups, dictionary):
-    ref = colorchecker_reference()
-    lin, lay = render_chart(ref)
     rows = []
-    for n, j in enumerate(idx):
-        f = dorf[int(j)]
-        s = ChartSamples.concat([samples_from_reference(camera_jpeg(lin, f, e, seed=100 * n + i), lay, ref, e)
-                                 for i, e in enumerate(BRACKET)], kind="bracket")
+    for _, j, f, s in bracket_samples(dorf, idx):
         weight = select_patches(s, "neutral")
         keep = groups != groups[int(j)]
         row = {"curve": dorf.names[int(j)]}

@@ -41,14 +41,20 @@ def stats(v):
             "p90": float(np.percentile(v, 90)), "max": float(v.max()), "frac_below_0.01": float(np.mean(v < 0.01))}
 
 
-def chart_round_trip(dorf, idx):
+def bracket_samples(dorf, idx):
+    """Yield ``(n, j, curve, samples)``: a ColorChecker bracket rendered through each curve ``dorf[j]``."""
     ref = colorchecker_reference()
     lin, lay = render_chart(ref)
-    rows = []
     for n, j in enumerate(idx):
         f = dorf[int(j)]
         s = ChartSamples.concat([samples_from_reference(camera_jpeg(lin, f, e, seed=100 * n + i), lay, ref, e)
                                  for i, e in enumerate(BRACKET)], kind="bracket")
+        yield n, int(j), f, s
+
+
+def chart_round_trip(dorf, idx):
+    rows = []
+    for n, j, f, s in bracket_samples(dorf, idx):
         row = {"curve": dorf.names[int(j)]}
         for label, kw in [("emor6", dict(method="emor", k=6)), ("emor6_known_scale", dict(method="emor", k=6, scale=[1, 1, 1])),
                           ("smooth", dict(method="smooth", k=4))]:
