@@ -27,7 +27,8 @@ from .errors import DataNotFoundError, ValidationError
 
 torch = require("torch", "torch", feature="training crfkit's networks")
 
-CHECKPOINT_FORMAT = "crfkit-checkpoint"
+from .estimators._net import CHECKPOINT_FORMAT, WEIGHTS_FORMAT, pick_device, save_weights  # noqa: E402
+from .estimators.schedule import lr_factor  # noqa: E402
 
 
 def dist_info():
@@ -81,8 +82,6 @@ def load_image_split(folders, test_fraction, short_side, min_size, what="image")
 
 def setup_device(device, world, local_rank):
     """The device of this process; under torchrun also joins the process group."""
-    from .estimators._net import pick_device
-
     if world <= 1:
         return pick_device(device)
     torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -172,9 +171,6 @@ class TrainLoop:
                  log_every=10, checkpoint_every=100, max_minutes=None, progress=True, desc=None):
         from tqdm.auto import tqdm
 
-        from .estimators.schedule import lr_factor
-
-        self._lr_factor = lr_factor
         self.out, self.model, self.method = Path(out), model, method
         self.train_config, self.model_config = train_config, model_config
         self.steps, self.lr, self.lr_schedule, self.warmup = int(steps), float(lr), lr_schedule, int(warmup)
@@ -192,7 +188,6 @@ class TrainLoop:
             self.log = list(state.get("log", []))
             self.elapsed_before = float(state.get("elapsed_s", 0.0))
             torch.set_rng_state(state["torch_rng"])
-        self.resumed = state is not None
         self.stopped_early = False
         self._t0 = time.time()
         self._acc, self._n_acc = {}, 0
@@ -290,7 +285,7 @@ class TrainLoop:
                     f"training diverged at step {self.step} (loss {float(loss.detach())}); lower --lr and --resume")
             if self.lr_schedule != "constant" or self.warmup:
                 for group in self.optimizer.param_groups:
-                    group["lr"] = self.lr * self._lr_factor(self.step, self.steps, self.lr_schedule, self.warmup)
+                    group["lr"] = self.lr * lr_factor(self.step, self.steps, self.lr_schedule, self.warmup)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.clip_grad > 0:
@@ -322,8 +317,6 @@ class TrainLoop:
 
     def provenance(self, device, world):
         """The entries every weight file's provenance shares."""
-        from .estimators._net import WEIGHTS_FORMAT
-
         return {
             "method": self.method,
             "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]) if sys.argv else "",
@@ -338,6 +331,16 @@ class TrainLoop:
             "crfkit_commit": git_commit(),
             "weights_format": WEIGHTS_FORMAT,
         }
+
+    def save_weights(self, path, provenance, state_dict=None):
+        """Write a weight file of the model (or of ``state_dict``, e.g. the best validation step).
+
+        Learned weights are stored as float16, the model's buffers (mean
+        curves, bases, BatchNorm statistics) as float32.
+        """
+        state = self.model.state_dict() if state_dict is None else state_dict
+        buffers = {name for name, _ in self.model.named_buffers()}
+        return save_weights(path, self.method, self.model_config, state, provenance, full_precision=buffers)
 
     def losses(self):
         """Logged loss entries (events left out)."""

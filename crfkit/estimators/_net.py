@@ -12,6 +12,8 @@ torch = require("torch", "torch", feature="the neural CRF estimators")
 
 WEIGHTS_FORMAT = "crfkit-estimator"
 WEIGHTS_VERSION = 1
+#: Format of a training checkpoint (``crfkit._training``); weight loaders accept it too.
+CHECKPOINT_FORMAT = "crfkit-checkpoint"
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -56,8 +58,17 @@ def save_weights(path, method, config, state_dict, provenance=None, half=True, f
     return Path(path)
 
 
-def load_weights(path, method):
+def load_weights(path, method, command=None):
     """Read and check a weight (or checkpoint) file written by crfkit.
+
+    Parameters
+    ----------
+    path : str or Path
+    method : str
+        The method the weights must be for.
+    command : str, optional
+        The ``crfkit train`` sub-command that writes them (default ``method``),
+        for the messages.
 
     Raises
     ------
@@ -69,21 +80,22 @@ def load_weights(path, method):
         A weight file for another method.
     """
     path = Path(path)
+    made_by = f"a {method} weight file written by `crfkit train {command or method}`"
     if not path.is_file():
-        raise DataNotFoundError(f"weights file not found: {path} (expected a {method} weight file written by `crfkit train {method}`)")
+        raise DataNotFoundError(f"weights file not found: {path} (expected {made_by})")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ParseError(
-            f"{path}: not a readable crfkit weight file (expected a torch file written by `crfkit train {method}`; "
-            f"loading failed with {type(exc).__name__})"
+            f"{path}: not a readable crfkit weight file (expected {made_by}; loading failed with {type(exc).__name__})"
         ) from None
-    if not isinstance(blob, dict) or blob.get("format") not in (WEIGHTS_FORMAT, "crfkit-checkpoint"):
-        raise ParseError(f"{path}: not a crfkit weight file (expected a dict with format={WEIGHTS_FORMAT!r} from `crfkit train`)")
+    if not isinstance(blob, dict) or blob.get("format") not in (WEIGHTS_FORMAT, CHECKPOINT_FORMAT) \
+            or "state_dict" not in blob:
+        raise ParseError(f"{path}: not a crfkit weight file (expected {made_by}: a dict with format={WEIGHTS_FORMAT!r})")
     if blob.get("format_version", 0) > WEIGHTS_VERSION:
         raise ParseError(f"{path}: weight format version {blob.get('format_version')} is newer than this crfkit reads ({WEIGHTS_VERSION})")
     if blob.get("method") != method:
-        raise ValidationError(f"{path}: weights are for {blob.get('method')!r}, but the {method!r} estimator was asked for")
+        raise ValidationError(f"{path}: weights are for {blob.get('method')!r}, but {method!r} was asked for")
     return blob
 
 

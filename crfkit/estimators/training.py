@@ -135,7 +135,6 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
     from .._training import TrainLoop, dist_info, read_checkpoint, seed_everything, setup_device, step_loader, wrap_ddp
     from ..synthesis import SynthesisConfig
     from ..synthesis.dataset import SyntheticCRFDataset
-    from ._net import save_weights
 
     if cfg.method not in METHODS:
         raise ValidationError(f"unknown method {cfg.method!r}; trainable: {', '.join(METHODS)}")
@@ -212,15 +211,12 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
         provenance = loop.provenance(dev, world)
         provenance.update(train_images=train_names, held_out_images=test_names,
                           final_log=loop.log[-1] if loop.log else None)
-        final_state = model.state_dict()
-        buffers = {name for name, _ in model.named_buffers()}
+        final_state = None  # the model as it is
         if validator is not None and validator.best_state is not None:
             provenance.update(validator.summary())
-            save_weights(out / "weights_last.pt", cfg.method, cfg.model_config(), final_state,
-                         dict(provenance, selected="last step"), full_precision=buffers)
+            loop.save_weights(out / "weights_last.pt", dict(provenance, selected="last step"))
             final_state = validator.best_state
-        save_weights(out / "weights.pt", cfg.method, cfg.model_config(), final_state, provenance,
-                     full_precision=buffers)
+        loop.save_weights(out / "weights.pt", provenance, final_state)
         atomic_write_text(out / "weights.json", json.dumps(provenance, indent=2) + "\n")
     if world > 1:
         torch.distributed.destroy_process_group()

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from .._optional import require
-from ..errors import DataNotFoundError, ParseError, ValidationError
+from ..errors import DataNotFoundError, ValidationError
 from .base import Restorer
 
 torch = require("torch", "torch", feature="the masked-unet restoration method")
@@ -252,21 +252,9 @@ def load_masked_unet(path, with_config=False):
         Missing file, not a crfkit weight file, weights of another method, or
         tensors that do not match the stored config; each names ``path``.
     """
-    from ..estimators._net import WEIGHTS_FORMAT, load_state
+    from ..estimators._net import load_state, load_weights
 
-    path = Path(path)
-    made_by = "a masked-unet weight file written by `crfkit train restoration`"
-    if not path.is_file():
-        raise DataNotFoundError(f"weights file not found: {path} (expected {made_by})")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ParseError(f"{path}: not a readable crfkit weight file (expected {made_by}; "
-                         f"loading failed with {type(exc).__name__})") from None
-    if not isinstance(blob, dict) or blob.get("format") not in (WEIGHTS_FORMAT, "crfkit-checkpoint") or "state_dict" not in blob:
-        raise ParseError(f"{path}: not a crfkit weight file (expected {made_by})")
-    if blob.get("method") != METHOD:
-        raise ValidationError(f"{path}: weights are for {blob.get('method')!r}, not {METHOD!r} (expected {made_by})")
+    blob = load_weights(path, METHOD, command="restoration")
     config = dict(blob.get("config", {}))
     try:
         model = build_model(config)
@@ -414,7 +402,7 @@ class MaskedUNetRestorer(Restorer):
             sl = (slice(None, None, -1 if flip_y else 1), slice(None, None, -1 if flip_x else 1))
             y = self._predict_tiled(linear[sl], valid[sl])[sl]
             if out is None:
-                out = np.array(y, dtype=np.float32)
+                out = y.astype(np.float32, copy=False)  # a fresh array of this call: no copy needed
             else:
                 out += y
         if len(views) > 1:

@@ -153,7 +153,6 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
     """
 
     from .._training import TrainLoop, dist_info, read_checkpoint, seed_everything, setup_device, step_loader, wrap_ddp
-    from ..estimators._net import save_weights
     from .data import HDRPairDataset, InpaintingDataset, PhaseDataset, RestorationDataConfig
     from .losses import RestorationLoss
     from .masked_unet import build_model
@@ -225,8 +224,7 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
             train_images=data.get("train_names", []), held_out_images=data.get("held_out", []),
             pretrain_photos=data.get("photo_names", []), final_log=losses[-1] if losses else None,
         )
-        save_weights(out / "weights.pt", METHOD, cfg.model_config(), model.state_dict(), provenance,
-                     full_precision={name for name, _ in model.named_buffers()})
+        loop.save_weights(out / "weights.pt", provenance)
         atomic_write_text(out / "weights.json", json.dumps(provenance, indent=2) + "\n")
     if world > 1:
         torch.distributed.destroy_process_group()
