@@ -12,11 +12,27 @@ curve) and quantised to 8 bits; the exposed linear crop is the ground truth.
 The crops go through :func:`crfkit.restoration.evaluation.run_evaluation`,
 the same protocol as the test set.
 
+Two validation sets are rendered from the same exposed crops:
+
+* **matched** (the set above): rendered with gamma 2 and linearised with
+  gamma 2, so the linearisation is exact;
+* **mismatched**: each exposed crop rendered through two of the 10 DoRF
+  *test* curves (:func:`crfkit.synthesis.dorf_split`; never used in training)
+  and still linearised with gamma 2, as the test crops are (their real curves
+  are unknown; fitted exponents 1.28-2.06).  36 crops.
+
+``--select RUN`` scores the shipped weights and every weight file a fine-tuning
+run exported (``RUN/weights_stepNNNNNN.pt``, ``RUN/weights.pt``) on both sets
+and applies :data:`SHIPPING_RULE`, written down before the fine-tuning ran;
+it writes ``analysis/results/restoration_selection.{md,json}``.
+
 Writes ``analysis/results/restoration_validation.{md,json}``.
 Usage: ``CRFKIT_DATA=../shared/data python analysis/restoration_validation.py [--threads 2]``
+or ``... python analysis/restoration_validation.py --select RUN_DIR [--threads 1]``
 """
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -31,14 +47,25 @@ SIZE = 512
 GAMMA = 2.0
 
 
-def render_crops(images, folder):
-    """Write NAME.png (gamma-2 8-bit) + NAME.exr (linear ground truth) crops; returns their names."""
+#: DoRF test curves per exposed crop in the mismatched set.
+CURVES_PER_CROP = 2
+
+
+def render_crops(images, folder, mismatched=None):
+    """Write NAME.png (8-bit) + NAME.exr (linear ground truth) crops; returns their names.
+
+    ``mismatched``: None renders with gamma 2 (the matched set); a forward
+    CurveSet (the DoRF test curves) renders each exposed crop through
+    :data:`CURVES_PER_CROP` of them, in turn (the mismatched set).
+    """
     import cv2
 
+    from crfkit.curves import GRID
     from crfkit.io.hdr import read_hdr, write_exr
     from crfkit.io.images import write_image
 
     names = []
+    k = 0
     for path in images:
         hdr = np.maximum(read_hdr(path).astype(np.float32), 0.0)
         h, w = hdr.shape[:2]
@@ -51,12 +78,51 @@ def render_crops(images, folder):
         peak = crop.max(axis=2)
         for frac in CLIPPED_FRACTIONS:
             gt = crop / np.float32(np.quantile(peak, 1.0 - frac))
-            ldr = np.rint(255.0 * np.clip(gt, 0.0, 1.0) ** (1.0 / GAMMA)).astype(np.uint8)
             name = f"{Path(path).stem}_clip{round(100 * frac):02d}"
-            write_image(folder / f"{name}.png", ldr)
-            write_exr(folder / f"{name}.exr", gt)
-            names.append(name)
+            if mismatched is None:
+                ldr = np.rint(255.0 * np.clip(gt, 0.0, 1.0) ** (1.0 / GAMMA)).astype(np.uint8)
+                write_image(folder / f"{name}.png", ldr)
+                write_exr(folder / f"{name}.exr", gt)
+                names.append(name)
+                continue
+            for _ in range(CURVES_PER_CROP):
+                c = k % len(mismatched)
+                k += 1
+                f = np.asarray(mismatched.values[c], dtype=np.float64)
+                ldr = np.rint(255.0 * np.interp(np.clip(gt, 0.0, 1.0), GRID, f)).astype(np.uint8)
+                write_image(folder / f"{name}_dorftest{c}.png", ldr)
+                write_exr(folder / f"{name}_dorftest{c}.exr", gt)
+                names.append(f"{name}_dorftest{c}")
     return names
+
+
+#: Written down before the fine-tuning run ("train as you test") started; applied by ``--select``.
+SHIPPING_RULE = (
+    "Candidates: the shipped weights and every weight file the fine-tuning run exported (every 250 steps and "
+    "its last step), each scored with the default flips=2. Ship the candidate with the lowest mean log-L1 in the "
+    "saturated region on the MISMATCHED set (DoRF test curves, linearised with gamma 2), but only if (a) that "
+    "is at least 1 % (relative) below the shipped weights' mismatched score and (b) its MATCHED-set log-L1 is "
+    "at most 2 % (relative) above the shipped weights' matched score; if the lowest fails (b), the next lowest "
+    "that passes (a) and (b) is taken; if none passes, the shipped weights stay. The Santos test crops play no "
+    "part; they are scored once, after the choice."
+)
+MIN_MISMATCHED_GAIN = 0.01
+MAX_MATCHED_LOSS = 0.02
+
+
+def apply_rule(scores, reference):
+    """The candidate chosen by SHIPPING_RULE: ``(name, reason)``.
+
+    ``scores``: name -> {'mismatched': float, 'matched': float}; ``reference``: the shipped weights' name.
+    """
+    ref = scores[reference]
+    ok = [n for n in scores if n != reference
+          and scores[n]["mismatched"] <= (1.0 - MIN_MISMATCHED_GAIN) * ref["mismatched"]
+          and scores[n]["matched"] <= (1.0 + MAX_MATCHED_LOSS) * ref["matched"]]
+    if not ok:
+        return reference, "no candidate passed both conditions: the shipped weights stay"
+    best = min(ok, key=lambda n: scores[n]["mismatched"])
+    return best, "lowest mismatched log-L1 among the candidates that pass both conditions"
 
 
 #: Relative validation gain that pays for doubling the inference time.
@@ -78,27 +144,32 @@ def main(argv=None):
     p.add_argument("--weights", default=None, help="masked-unet weights (default: shipped)")
     p.add_argument("--flips", type=int, nargs="+", default=[1, 2, 4], help="flip-averaging variants to compare")
     p.add_argument("--out", default=str(HERE / "results"))
+    p.add_argument("--select", default=None, metavar="RUN",
+                   help="score the shipped weights and RUN's exported weights on both sets and apply SHIPPING_RULE")
+    p.add_argument("--cache", default=None, metavar="JSON",
+                   help="--select: keep each candidate's scores here (keyed by sha256) and skip those already scored")
+    p.add_argument("--no-write", action="store_true", help="--select: print only, write no result files")
     args = p.parse_args(argv)
+    if args.select:
+        return select(args)
 
     from crfkit._io import atomic_write_text
     from crfkit.restoration.evaluation import run_evaluation
 
     weights = Path(args.weights) if args.weights else HERE.parent / "crfkit" / "weights" / "masked_unet.pt"
-    prov = json.loads(weights.with_suffix(".json").read_text())
-    held_out = prov.get("held_out_images") or []
-    root = Path(os.environ.get("CRFKIT_DATA", "")) / "hdr_training"
-    images = [root / n for n in held_out]
-    missing = [str(x) for x in images if not x.is_file()]
-    if not held_out or missing:
-        sys.exit(f"held-out HDR images not found (set CRFKIT_DATA): {missing or 'none listed in ' + str(weights)}")
+    held_out, images = held_out_images(weights)
 
-    rows = {}
+    rows, mis_rows = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        crops = render_crops(images, folder)
+        folder, mfolder = render_sets(images, Path(tmp))
+        crops = sorted(p.stem for p in folder.glob("*.png"))
+        mcrops = sorted(p.stem for p in mfolder.glob("*.png"))
         base = run_evaluation(folder, crf=f"gamma:{GAMMA:g}", methods=["clip", "highlight-expansion"])
         for m in base.methods:
             rows[m] = base.scores[m]
+        mbase = run_evaluation(mfolder, crf=f"gamma:{GAMMA:g}", methods=["clip", "highlight-expansion"])
+        for m in mbase.methods:
+            mis_rows[m] = mbase.scores[m]
         for k in args.flips:
             opts = {"masked-unet": {"threads": args.threads, "device": "cpu", "flips": k,
                                     **({"weights": args.weights} if args.weights else {})}}
@@ -106,6 +177,13 @@ def main(argv=None):
                                 progress=True)
             rows[f"masked-unet, flips={k}"] = ev.scores["masked-unet"]
             rows[f"masked-unet, flips={k}"]["seconds"] = np.asarray(ev.seconds["masked-unet"])
+        from crfkit.restoration.masked_unet import DEFAULT_FLIPS
+
+        opts = {"masked-unet": {"threads": args.threads, "device": "cpu", "flips": DEFAULT_FLIPS,
+                                **({"weights": args.weights} if args.weights else {})}}
+        ev = run_evaluation(mfolder, crf=f"gamma:{GAMMA:g}", methods=["masked-unet"], method_options=opts,
+                            progress=True)
+        mis_rows[f"masked-unet, flips={DEFAULT_FLIPS}"] = ev.scores["masked-unet"]
 
     def mean(m, key):
         return float(np.mean(rows[m][key]))
@@ -128,11 +206,104 @@ def main(argv=None):
     lines += ["", f"Rule (fixed before the run): more views only when they lower the validation log-L1 in the "
               f"saturated region by at least {100 * MIN_GAIN:g} % against the fewer views chosen so far. "
               f"Chosen: **flips={choice}**."]
+    res["mismatched"] = {"crops": mcrops, "curves": "DoRF test split (10 curves)", "curves_per_crop": CURVES_PER_CROP,
+                         "scores": {m: {k: np.asarray(v).tolist() for k, v in s.items()} for m, s in mis_rows.items()}}
+    lines += ["", f"## Mismatched curves: {len(mcrops)} crops", "",
+              f"The same exposed crops rendered through {CURVES_PER_CROP} of the 10 DoRF test curves each (curves "
+              "never used in training) and linearised with gamma 2, like the test crops whose curves are unknown "
+              "(the ground truth is aligned on the unsaturated pixels, as in `restoration.md`).", "",
+              "| method | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for m, sc in mis_rows.items():
+        lines.append(f"| {m} | " + " | ".join(f"{float(np.mean(sc[k])):.4f}" for k in metrics) + " |")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "restoration_validation.json", json.dumps(res, indent=1))
     atomic_write_text(out / "restoration_validation.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def render_sets(images, root):
+    """Render the matched and mismatched sets under ``root``; returns their two folders."""
+    from crfkit.synthesis import dorf_split
+
+    folder, mfolder = root / "matched", root / "mismatched"
+    folder.mkdir()
+    mfolder.mkdir()
+    render_crops(images, folder)
+    render_crops(images, mfolder, mismatched=dorf_split()[1])
+    return folder, mfolder
+
+
+def held_out_images(weights):
+    prov = json.loads(Path(weights).with_suffix(".json").read_text())
+    held_out = prov.get("held_out_images") or []
+    root = Path(os.environ.get("CRFKIT_DATA", "")) / "hdr_training"
+    images = [root / n for n in held_out]
+    missing = [str(x) for x in images if not x.is_file()]
+    if not held_out or missing:
+        sys.exit(f"held-out HDR images not found (set CRFKIT_DATA): {missing or 'none listed in ' + str(weights)}")
+    return held_out, images
+
+
+def select(args):
+    """``--select RUN``: score the candidates on both sets, apply SHIPPING_RULE."""
+    from crfkit._io import atomic_write_text
+    from crfkit.restoration.evaluation import run_evaluation
+    from crfkit.restoration.masked_unet import DEFAULT_FLIPS
+
+    shipped = HERE.parent / "crfkit" / "weights" / "masked_unet.pt"
+    run = Path(args.select)
+    cands = [("shipped", shipped)] + [(p.stem, p) for p in sorted(run.glob("weights_step*.pt"))]
+    if (run / "weights.pt").is_file():
+        cands.append(("weights (last step)", run / "weights.pt"))
+    held_out, images = held_out_images(shipped)
+    cache_path = Path(args.cache) if args.cache else None
+    cache = json.loads(cache_path.read_text()) if cache_path and cache_path.is_file() else {}
+    scores = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, mfolder = render_sets(images, Path(tmp))
+        for name, path in cands:
+            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            if sha not in cache:
+                opts = {"masked-unet": {"threads": args.threads, "device": "cpu", "flips": DEFAULT_FLIPS,
+                                        "weights": str(path)}}
+                entry = {}
+                for key, f in (("matched", folder), ("mismatched", mfolder)):
+                    ev = run_evaluation(f, crf=f"gamma:{GAMMA:g}", methods=["masked-unet"], method_options=opts)
+                    entry[key] = ev.mean("masked-unet", "log_l1_sat")
+                    entry[key + "_psnr"] = ev.mean("masked-unet", "psnr_sat")
+                cache[sha] = entry
+                if cache_path:
+                    atomic_write_text(cache_path, json.dumps(cache, indent=1))
+            prov = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").is_file() else {}
+            scores[name] = dict(cache[sha], path=str(path), sha256=sha, steps_done=prov.get("steps_done"))
+            print(f"{name}: matched {scores[name]['matched']:.4f}, mismatched {scores[name]['mismatched']:.4f}",
+                  file=sys.stderr)
+    choice, why = apply_rule(scores, "shipped")
+    ref = scores["shipped"]
+    lines = ["# masked-unet fine-tuning: choice of the shipped step on the validation sets", "",
+             f"Generated by `python analysis/restoration_validation.py --select {run}`. Validation sets of "
+             "`restoration_validation.md` (held-out training images only; matched: gamma 2 rendering and "
+             f"linearisation, {len(list(folder.glob('*.png')))} crops; mismatched: DoRF test curves, gamma-2 "
+             f"linearisation, {len(list(mfolder.glob('*.png')))} crops); masked-unet with flips={DEFAULT_FLIPS}; "
+             "mean log-L1 and mu-PSNR in the saturated region.", "",
+             f"Rule (written down before the fine-tuning started): {SHIPPING_RULE}", "",
+             "| candidate | steps done | matched log-L1 | vs shipped | matched mu-PSNR | mismatched log-L1 | vs shipped "
+             "| mismatched mu-PSNR |", "|---|---|---|---|---|---|---|---|"]
+    for n, sc in scores.items():
+        rel = lambda key: 100 * (sc[key] - ref[key]) / ref[key]  # noqa: E731
+        lines.append(f"| {n} | {sc['steps_done']} | {sc['matched']:.4f} | {rel('matched'):+.1f}% | "
+                     f"{sc['matched_psnr']:.2f} | {sc['mismatched']:.4f} | {rel('mismatched'):+.1f}% | "
+                     f"{sc['mismatched_psnr']:.2f} |")
+    lines += ["", f"Chosen: **{choice}** ({why})."]
+    print("\n".join(lines))
+    if not args.no_write:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "restoration_selection.json", json.dumps(
+            {"rule": SHIPPING_RULE, "run": str(run), "scores": scores, "chosen": choice, "reason": why}, indent=1) + "\n")
+        atomic_write_text(out / "restoration_selection.md", "\n".join(lines) + "\n")
+    return choice
 
 
 if __name__ == "__main__":

@@ -37,6 +37,20 @@ def register(sub):
                    help="restoration: torchvision vgg16-*.pth for the perceptual/style losses (default: "
                    "$CRFKIT_VGG16_WEIGHTS or the torch hub cache; never downloaded; without them a weight-free "
                    "substitute loss is used, with a warning)")
+    p.add_argument("--assumed-curve-prob", type=float, default=0.0, metavar="P",
+                   help="restoration: share of the HDR training pairs linearised with an assumed gamma curve (as "
+                   "`crfkit restore` and the evaluation do when the camera's curve is unknown) instead of the exact "
+                   "inverse CRF, the target rescaled as the evaluation aligns its ground truth (default 0: always the "
+                   "exact inverse)")
+    p.add_argument("--assumed-gamma", type=float, default=2.0, metavar="G",
+                   help="restoration: the assumed curve's exponent (default 2)")
+    p.add_argument("--assumed-gamma-jitter", type=float, default=0.0, metavar="J",
+                   help="restoration: draw the assumed exponent uniformly from G +- J (default 0)")
+    p.add_argument("--init-weights", default=None, metavar="PATH",
+                   help="restoration: start from these masked-unet weights (fine-tuning; e.g. "
+                   "crfkit/weights/masked_unet.pt) instead of a random initialisation")
+    p.add_argument("--snapshot-every", type=int, default=0, metavar="STEPS",
+                   help="restoration: also export the weights every STEPS steps as weights_stepNNNNNN.pt (default 0: off)")
     p.add_argument("--test-fraction", type=float, default=0.15, help="images held out (default 0.15)")
     p.add_argument("--short-side", type=int, default=384, help="downscale training images to this short side")
     p.add_argument("--val-every", type=int, default=200, metavar="STEPS",
@@ -68,8 +82,9 @@ def run(args):
             raise ValidationError(f"--{name.replace('_', '-')} must not be negative")
     if args.method == "restoration":
         return run_restoration(args)
-    if args.pretrain_inpainting or args.vgg_weights:
-        raise ValidationError("--pretrain-inpainting and --vgg-weights apply to `crfkit train restoration` only")
+    if args.pretrain_inpainting or args.vgg_weights or args.init_weights or args.assumed_curve_prob or args.snapshot_every:
+        raise ValidationError("--pretrain-inpainting, --vgg-weights, --init-weights, --assumed-curve-prob and "
+                              "--snapshot-every apply to `crfkit train restoration` only")
     from ..estimators.training import TrainConfig, train
 
     patch = args.patch or (227 if args.method == "crf-net" else 128)
@@ -119,7 +134,12 @@ def run_restoration(args):
         width=args.width if args.width is not None else 0.25, test_fraction=args.test_fraction,
         short_side=args.short_side, vgg_weights=args.vgg_weights,
         lr_schedule=args.lr_schedule or "constant", warmup=args.warmup,
+        assumed_curve_prob=args.assumed_curve_prob, assumed_gamma=args.assumed_gamma,
+        assumed_gamma_jitter=args.assumed_gamma_jitter, init_weights=args.init_weights,
+        snapshot_every=args.snapshot_every,
     )
+    if args.resume and (args.init_weights or args.assumed_curve_prob):
+        raise ValidationError("--init-weights and --assumed-curve-prob start a run; --resume keeps the checkpoint's")
     res = train(cfg, args.out, resume=args.resume, max_minutes=args.max_minutes, workers=args.workers,
                 threads=args.threads, device=args.device, checkpoint_every=args.checkpoint_every,
                 progress=not args.no_progress,

@@ -12,7 +12,13 @@ LDR, (3, P, P), [0, 1]), ``valid`` (``M = 1 - M_sat``, (3, P, P), [0, 1]) and
   DoRF training CRF, 8 bits, JPEG q90-100) at an exposure chosen so that a
   random 3-35 % of the crop clips; the input is the 8-bit result linearised
   with the exact inverse of the CRF used, the target the noise-free exposed HDR
-  crop (unclipped).
+  crop (unclipped).  Optionally ("train as you test", ``assumed_curve_prob``),
+  a share of the samples is linearised with an assumed curve instead (gamma 2,
+  optionally jittered), as :func:`crfkit.restore` does when the camera's curve
+  is unknown, and the target is rescaled the way the evaluation aligns its
+  ground truth (:func:`crfkit.restoration.evaluation.fit_scale`: the median log
+  ratio of input to target over the unsaturated pixels whose linearised value
+  exceeds 1e-3 in every channel).
 
 Patch sampling (REFERENCE.md section 7): each HDR sample draws up to
 ``candidates`` crops and keeps the first one that is both *saturated* (mean
@@ -75,6 +81,14 @@ class RestorationDataConfig:
         Ground truth is capped at this multiple of the clipping level (suns, lamps).
     hole_fraction : (float, float)
         Range of the hole area of the inpainting masks.
+    assumed_curve_prob : float
+        Probability that an HDR sample is linearised with the assumed gamma
+        curve instead of the exact inverse of its CRF, with the target rescaled
+        as the evaluation aligns its ground truth (see the module doc).  0 (the
+        default): always the exact inverse, the behaviour before this option.
+    assumed_gamma, assumed_gamma_jitter : float
+        The assumed curve is ``L = B ** gamma`` with ``gamma`` drawn uniformly
+        from ``assumed_gamma +- assumed_gamma_jitter`` (0: exactly ``assumed_gamma``).
     """
 
     patch: int = 128
@@ -86,6 +100,16 @@ class RestorationDataConfig:
     sigma_space: float = 10.0
     hdr_max: float = 1000.0
     hole_fraction: tuple = (0.05, 0.4)
+    assumed_curve_prob: float = 0.0
+    assumed_gamma: float = 2.0
+    assumed_gamma_jitter: float = 0.0
+
+    def __post_init__(self):
+        if not 0.0 <= self.assumed_curve_prob <= 1.0:
+            raise ValidationError(f"assumed_curve_prob must be in [0, 1], got {self.assumed_curve_prob}")
+        if not 0.0 <= self.assumed_gamma_jitter < self.assumed_gamma:
+            raise ValidationError(
+                f"assumed_gamma_jitter must be in [0, assumed_gamma={self.assumed_gamma}), got {self.assumed_gamma_jitter}")
 
     def to_dict(self):
         return asdict(self)
@@ -172,6 +196,26 @@ def random_irregular_mask(size, rng, hole_fraction=(0.05, 0.4)):
             axes = tuple(int(v) for v in rng.integers(max(2, size // 32), max(3, size // 5), 2))
             cv2.ellipse(m, c, axes, float(rng.uniform(0, 180)), 0, 360, 255, -1)
     return (m > 127).astype(np.float32)
+
+
+def assumed_linearization(display, gamma=2.0):
+    """``display ** gamma`` (float32): the linearisation by an assumed gamma curve."""
+    return np.power(np.asarray(display, dtype=np.float32), np.float32(gamma)).astype(np.float32)
+
+
+def aligned_scale(linear, target, display):
+    """The evaluation's ground-truth scale for a training target, or None when it cannot be fitted.
+
+    ``exp(median(log L - log T))`` over the pixels with no channel of
+    ``display`` above tau and every channel of ``linear`` above the
+    evaluation's floor (:func:`crfkit.restoration.evaluation.fit_scale`).
+    """
+    from .evaluation import fit_scale, saturated_region
+
+    try:
+        return fit_scale(linear, target, ~saturated_region(display))
+    except ValidationError:
+        return None
 
 
 def _tensors(linear, valid, target):
@@ -262,11 +306,23 @@ class HDRPairDataset(torch.utils.data.Dataset):
         label = int(rng.integers(len(self.forward)))
         ldr, _, _ = synthesize(crop, self.forward[label], rng, self.synthesis, exposure=exposure)
         display = ldr.astype(np.float32) / 255.0
-        linear = np.interp(display, GRID, self.inverse[label]).astype(np.float32)
         target = np.minimum(crop * np.float32(exposure), cfg.hdr_max).astype(np.float32)
         valid = 1.0 - saturation_mask(display)
+        gamma, scale = None, 1.0
+        # drawn only when the option is on, so that the default keeps the old samples exactly
+        if cfg.assumed_curve_prob > 0 and rng.random() < cfg.assumed_curve_prob:
+            j = cfg.assumed_gamma_jitter
+            gamma = float(cfg.assumed_gamma + (rng.uniform(-j, j) if j > 0 else 0.0))
+            linear = assumed_linearization(display, gamma)
+            scale = aligned_scale(linear, target, display)
+            if scale is None:  # nothing unsaturated above the floor to align on: the exact inverse
+                gamma, scale = None, 1.0
+            else:
+                target = np.minimum(target * np.float32(scale), cfg.hdr_max).astype(np.float32)
+        if gamma is None:
+            linear = np.interp(display, GRID, self.inverse[label]).astype(np.float32)
         return {"input": linear, "valid": valid, "target": target, "display": display, "image": i, "label": label,
-                "saturated": float(1.0 - valid.mean())}
+                "saturated": float(1.0 - valid.mean()), "assumed_gamma": gamma, "target_scale": float(scale)}
 
     def sample(self, index):
         """The numpy sample ``index`` (dict; also ``display``, ``image``, ``label``, ``saturated``, ``texture``, ``textured``)."""

@@ -53,6 +53,17 @@ class RestorationTrainConfig:
     lr_schedule, warmup : str, int
         ``'constant'`` or ``'cosine'`` (to 0 at ``steps``), after ``warmup``
         linear warm-up steps (:func:`crfkit.estimators.schedule.lr_factor`).
+    assumed_curve_prob, assumed_gamma, assumed_gamma_jitter : float
+        "Train as you test": the share of HDR samples linearised with an
+        assumed gamma curve (target aligned as in the evaluation) instead of
+        the exact inverse CRF (:class:`crfkit.restoration.data.RestorationDataConfig`).
+    init_weights : str or None
+        A ``masked-unet`` weight file the network starts from (fine-tuning)
+        instead of a random initialisation; its width and patch must match.
+    snapshot_every : int
+        Also write the weights every this many steps as
+        ``weights_stepNNNNNN.pt`` (+ ``.json``), exported like ``weights.pt``
+        (0: off), for choosing a step on a validation set afterwards.
     """
 
     images: list = field(default_factory=list)
@@ -71,6 +82,11 @@ class RestorationTrainConfig:
     texture_threshold: float = 6.8
     lr_schedule: str = "constant"
     warmup: int = 0
+    assumed_curve_prob: float = 0.0
+    assumed_gamma: float = 2.0
+    assumed_gamma_jitter: float = 0.0
+    init_weights: str = None
+    snapshot_every: int = 0
 
     def model_config(self):
         # the patch size travels with the weights: the restorer tiles at it by default
@@ -87,6 +103,16 @@ class RestorationTrainConfig:
         if not self.lr > 0:
             raise ValidationError(f"lr must be positive, got {self.lr}")
         lr_factor(0, self.steps, self.lr_schedule, self.warmup)  # rejects an unknown schedule
+        if self.snapshot_every < 0:
+            raise ValidationError(f"snapshot_every must not be negative, got {self.snapshot_every}")
+        self.data_config()  # checks the data options
+
+    def data_config(self):
+        from .data import RestorationDataConfig
+
+        return RestorationDataConfig(patch=self.patch, texture_threshold=self.texture_threshold,
+                                     assumed_curve_prob=self.assumed_curve_prob, assumed_gamma=self.assumed_gamma,
+                                     assumed_gamma_jitter=self.assumed_gamma_jitter)
 
 
 def load_training_data(cfg):
@@ -110,6 +136,23 @@ def load_training_data(cfg):
         "held_out": [p.name for p in test_paths],
         "photo_names": photo_names,
     }
+
+
+def init_from_weights(model, path):
+    """Load a ``masked-unet`` weight file into ``model`` (fine-tuning); returns what was loaded, for the log."""
+    import hashlib
+
+    from ..estimators._net import load_state, load_weights
+
+    path = Path(path)
+    blob = load_weights(path, METHOD, command="restoration")
+    stored = dict(blob.get("config", {}))
+    own = model.config() if callable(getattr(model, "config", None)) else {}
+    if stored.get("width", own.get("width")) != own.get("width", stored.get("width")):
+        raise ValidationError(f"--init-weights {path}: width {stored.get('width')} does not match --width {own.get('width')}")
+    load_state(model, blob["state_dict"], path, METHOD)
+    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "config": stored,
+            "steps_done": blob.get("provenance", {}).get("steps_done")}
 
 
 def training_step(net, loss_fn, batch):
@@ -153,7 +196,7 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
     """
 
     from .._training import TrainLoop, dist_info, read_checkpoint, seed_everything, setup_device, step_loader, wrap_ddp
-    from .data import HDRPairDataset, InpaintingDataset, PhaseDataset, RestorationDataConfig
+    from .data import HDRPairDataset, InpaintingDataset, PhaseDataset
     from .losses import RestorationLoss
     from .masked_unet import build_model
 
@@ -192,7 +235,11 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
             f"{loss_fn.kind}; give the same --vgg-weights (or none) as the original run"
         )
     loss_info = loss_fn.describe()
-    model = build_model(cfg.model_config()).to(dev)
+    model = build_model(cfg.model_config())
+    init_info = None
+    if cfg.init_weights and state is None:
+        init_info = init_from_weights(model, cfg.init_weights)
+    model = model.to(dev)
     # one wild HDR patch must not wreck the weights: the gradient norm is always clipped
     loop = TrainLoop(
         out, model, method=METHOD, train_config=asdict(cfg), model_config=cfg.model_config(), steps=cfg.steps,
@@ -203,7 +250,7 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
     )
     net = wrap_ddp(model, dev, world)
 
-    dcfg = RestorationDataConfig(patch=cfg.patch, texture_threshold=cfg.texture_threshold)
+    dcfg = cfg.data_config()
     hdr_ds = HDRPairDataset(data["hdr"], data["curves"], seed=cfg.seed, config=dcfg)
     photos = data.get("photos")
     inp_ds = InpaintingDataset(photos, seed=cfg.seed, config=dcfg) if photos else None
@@ -213,19 +260,36 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
 
     # events (start, resume) go into the log too, so the checkpoint's log is the whole story
     loop.log_event("resume" if state is not None else "start", loss=loss_info, pretrain_steps=pretrain,
-                   data=asdict(dcfg))
-    step = loop.run(loader, lambda batch, phase: training_step(net, loss_fn, batch), dataset.phase, device=dev)
-    loop.finish()
-    losses = loop.losses()
-    if rank == 0:
-        provenance = loop.provenance(dev, world)
-        provenance.update(
+                   data=asdict(dcfg), **({"init_weights": init_info} if init_info else {}))
+
+    def provenance():
+        losses = loop.losses()
+        prov = loop.provenance(dev, world)
+        prov.update(
             data_config=asdict(dcfg), pretrain_steps=pretrain, loss=loss_info,
             train_images=data.get("train_names", []), held_out_images=data.get("held_out", []),
             pretrain_photos=data.get("photo_names", []), final_log=losses[-1] if losses else None,
         )
-        loop.save_weights(out / "weights.pt", provenance)
-        atomic_write_text(out / "weights.json", json.dumps(provenance, indent=2) + "\n")
+        start = next((e for e in loop.log if e.get("event") == "start"), {})
+        if start.get("init_weights"):
+            prov["init_weights"] = start["init_weights"]
+        return prov
+
+    def snapshot(step):
+        if rank == 0 and cfg.snapshot_every and step % cfg.snapshot_every == 0:
+            path = out / f"weights_step{step:06d}.pt"
+            prov = provenance()
+            loop.save_weights(path, prov)
+            atomic_write_text(path.with_suffix(".json"), json.dumps(prov, indent=2) + "\n")
+
+    step = loop.run(loader, lambda batch, phase: training_step(net, loss_fn, batch), dataset.phase,
+                    after_step=snapshot, device=dev)
+    loop.finish()
+    losses = loop.losses()
+    if rank == 0:
+        prov = provenance()
+        loop.save_weights(out / "weights.pt", prov)
+        atomic_write_text(out / "weights.json", json.dumps(prov, indent=2) + "\n")
     if world > 1:
         torch.distributed.destroy_process_group()
     return {"step": step, "losses": losses, "out": str(out), "stopped_early": loop.stopped_early, "loss": loss_info}
