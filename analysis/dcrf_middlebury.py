@@ -29,6 +29,7 @@ from crfkit.calibration import (
     fit_crf, fit_crf_colour, fit_inverse_colour, linearisation_error, samples_from_pair_files,
 )
 from crfkit.charts import ChartLayout
+from crfkit.errors import FitError
 from crfkit.dcrf import build_dataset, middlebury_recipe
 from crfkit.dcrf.report import write_report
 
@@ -62,6 +63,15 @@ def linearisation(root, mb):
         # In-sample (illumination 1) scores, to tell fitting limits from illumination changes.
         row["illumination 1 (in-sample)"] = {n: linearisation_error(methods[n], s1.brightness, s1.irradiance, u1)
                                              for n in (LINFIT, "sRGB inverse")}
+        # The same fit made on illumination 2: its in-sample score is about the best any per-channel
+        # curve + 3x3 can do there, and its score on illumination 1 tells whether the camera's
+        # rendering itself changes between the two illuminations (then no curve transfers).
+        try:
+            g2 = [c.inverse() for c in fit_inverse_colour(s2, k=4, name=cam).curves]
+            row["illumination 2 fit"] = {"on illumination 2 (in-sample)": linearisation_error(g2, s2.brightness, s2.irradiance, usable),
+                                         "on illumination 1": linearisation_error(g2, s1.brightness, s1.irradiance, u1)}
+        except FitError as exc:
+            row["illumination 2 fit"] = {"error": str(exc)}
         for name, inv in methods.items():
             row[f"{name} | all"] = linearisation_error(inv, s2.brightness, s2.irradiance, usable)
             row[f"{name} | neutral"] = linearisation_error(inv, s2.brightness, s2.irradiance, neutral)
@@ -137,6 +147,25 @@ def main():
         i1 = r["illumination 1 (in-sample)"]
         lines.append(f"| {r['camera']} | {i1[LINFIT]:.4f} | {i1['sRGB inverse']:.4f} | {r[f'{LINFIT} | all']:.4f} | "
                      f"{r['sRGB inverse | all']:.4f} |")
+    lines += ["", "The reverse check: the same linear-domain fit made on illumination 2. Its in-sample score is about the "
+              "floor of any per-channel curve + 3x3 matrix on illumination 2 (so the most any illumination-1 curve could "
+              "gain over the baselines there); its score on illumination 1 shows whether a curve transfers the other way. "
+              "A camera whose fit loses to sRGB on the other illumination in both directions renders the two "
+              "illuminations differently (colour processing that a per-channel curve and a 3x3 matrix cannot "
+              "express), so no curve fitted on one illumination alone can be well below sRGB on the other.", "",
+              "| camera | floor on illumination 2 (fit there) | better baseline, illumination 2 | best possible ratio | "
+              "illumination-2 fit on illumination 1 | sRGB, illumination 1 | transfers both ways |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        f2 = r["illumination 2 fit"]
+        if "error" in f2:
+            lines.append(f"| {r['camera']} | n/a ({f2['error']}) | | | | | |")
+            continue
+        base2 = min(r["gamma 2.2 | all"], r["sRGB inverse | all"])
+        fwd = r[f"{LINFIT} | all"] < r["sRGB inverse | all"]
+        back = f2["on illumination 1"] < r["illumination 1 (in-sample)"]["sRGB inverse"]
+        lines.append(f"| {r['camera']} | {f2['on illumination 2 (in-sample)']:.4f} | {base2:.4f} | "
+                     f"{base2 / f2['on illumination 2 (in-sample)']:.2f} | {f2['on illumination 1']:.4f} | "
+                     f"{r['illumination 1 (in-sample)']['sRGB inverse']:.4f} | {'yes' if fwd and back else 'no'} |")
     lines.append("")
     atomic_write_text(OUT / "linearisation.md", "\n".join(lines))
     print(f"done in {time.time() - t0:.0f} s; ratio all {ratio['all']}, neutral {ratio['neutral']}")
