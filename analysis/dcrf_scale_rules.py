@@ -16,7 +16,9 @@ noise 0.004, 8 bits, JPEG q90, neutral row), always with the smooth shape fit:
   of the top 2/3 stop, extended to the clip level and kept inside the bracket;
   then E = 0.99 as above;
 * ``nearest-dorf``: the median scale of the 3 DoRF curves (other films only:
-  leave-one-film-out) that fit the samples best, each at its own best scale.
+  leave-one-film-out) that fit the samples best, each at its own best scale;
+* ``emor-8``: as ``current`` but the scale of the best EMoR-8 fit (a richer
+  model near the shoulder; EMoR-6 and EMoR-11 were also tried on set C only).
 
 The rules were developed on set C (30 curves disjoint from A and B), then run
 on A and B.  Writes ``analysis/results/dcrf/scale_rules.{md,json}``.
@@ -33,7 +35,7 @@ import numpy as np
 import crfkit
 from crfkit._io import atomic_write_text
 from crfkit.calibration import fit_crf
-from crfkit.calibration.fit import SATURATED, _fit_channel, scale_bracket, select_patches
+from crfkit.calibration.fit import SATURATED, _fit_channel, _search_scale, scale_bracket, select_patches
 from crfkit.calibration.identifiability import CLIP_LEVEL
 from crfkit.curves import GRID
 
@@ -43,7 +45,7 @@ from dcrf_synthetic import BRACKET, bracket_samples, curve_sets, stats  # noqa: 
 
 OUT = Path(__file__).parent / "results" / "dcrf"
 ASSUMED_ONSET = 0.99
-RULES = ("current", "known", "midpoint", "extrapolated", "nearest-dorf")
+RULES = ("current", "known", "midpoint", "extrapolated", "nearest-dorf", "emor-8")
 
 
 def set_c(dorf, a, b, n=30):
@@ -104,7 +106,8 @@ def score_set(dorf, idx, groups, dictionary):
             xr, y, w = s.irradiance[:, c], s.brightness[:, c], weight[:, c]
             scales = {"known": 1.0, "midpoint": midpoint_scale(xr, y, w),
                       "extrapolated": extrapolated_scale(xr, y, w),
-                      "nearest-dorf": nearest_dorf_scale(xr, y, w, dictionary[keep])}
+                      "nearest-dorf": nearest_dorf_scale(xr, y, w, dictionary[keep]),
+                      "emor-8": _search_scale(xr, y, w, "emor", 8, {}, *scale_bracket(xr, y, w))[0]}
             for rule, sc in scales.items():
                 vals = _fit_channel(np.clip(sc * xr, 0, 1), y, w, "smooth", 4, {})[0]
                 per[rule].append(float(np.sqrt(np.mean((vals - f.values) ** 2))))
