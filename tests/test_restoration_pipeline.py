@@ -483,6 +483,10 @@ def test_evaluation_on_synthetic_crops(tmp_path, registered):
     assert res.mean("clip", "log_l1_all") < res.mean("clip", "log_l1_sat")
     md = res.to_markdown()
     assert "| doubling |" in md and "no-weights skipped" in md and "doubling vs clip" in md
+    # doubling beats clip on both crops, so the whole bootstrap interval of the log-L1 difference is below 0
+    line = next(x for x in md.splitlines() if x.startswith("- doubling vs clip"))
+    lo, hi = (float(v) for v in line.split("interval over crops ")[1].split(")")[0].split(" .. "))
+    assert lo <= hi < 0
     rows = res.to_csv().splitlines()
     assert rows[0].startswith("crop,method,saturated_fraction,log_l1_sat") and len(rows) == 1 + 3 * 3
     d = json.loads(json.dumps(res.to_dict()))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._stats import paired_bootstrap_interval
 from ..curves import Curve
 from ..errors import ValidationError
 
@@ -76,9 +77,7 @@ class EvalResult:
                 continue
             d = self.curve_rmse[m] - self.curve_rmse[best]
             # paired bootstrap of the mean difference: how sure is the sign?
-            rng = np.random.default_rng(0)
-            boots = np.array([d[rng.integers(0, len(d), len(d))].mean() for _ in range(2000)])
-            lo, hi = np.percentile(boots, [2.5, 97.5])
+            lo, hi = paired_bootstrap_interval(d)
             verdict = "beats" if hi < 0 else ("is worse than" if lo > 0 else "does not clearly differ from")
             lines.append(
                 f"{m} {verdict} the best baseline: mean difference {d.mean():+.5f} "

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._stats import paired_bootstrap_interval
 from ..errors import DataNotFoundError, MissingDependencyError, ValidationError
 from .base import TAU, saturation_mask
 
@@ -237,10 +238,16 @@ class RestorationEvaluation:
                 lb = self.mean(b, "log_l1_sat")
                 rel = 100 * (lsat - lb) / lb if lb else float("nan")
                 dp = self.mean(m, "psnr_sat") - self.mean(b, "psnr_sat")
+                # per-crop paired differences: with few crops the interval says how settled the sign is
+                d_l1 = np.asarray(self.scores[m]["log_l1_sat"], float) - np.asarray(self.scores[b]["log_l1_sat"], float)
+                d_db = np.asarray(self.scores[m]["psnr_sat"], float) - np.asarray(self.scores[b]["psnr_sat"], float)
+                (l1_lo, l1_hi), (db_lo, db_hi) = paired_bootstrap_interval(d_l1), paired_bootstrap_interval(d_db)
                 lines.append(
                     f"- {m} vs {b}, inside the saturated regions: log-L1 {rel:+.1f}% "
-                    f"(better on {self.wins(m, b, 'log_l1_sat')}/{len(self.crops)} crops), "
-                    f"mu-PSNR {dp:+.2f} dB (better on {self.wins(m, b, 'psnr_sat')}/{len(self.crops)} crops)."
+                    f"(better on {self.wins(m, b, 'log_l1_sat')}/{len(self.crops)} crops; mean difference "
+                    f"{d_l1.mean():+.4f}, 95% paired-bootstrap interval over crops {l1_lo:+.4f} .. {l1_hi:+.4f}), "
+                    f"mu-PSNR {dp:+.2f} dB (better on {self.wins(m, b, 'psnr_sat')}/{len(self.crops)} crops; "
+                    f"interval {db_lo:+.2f} .. {db_hi:+.2f} dB)."
                 )
         for m, why in self.skipped.items():
             lines.append(f"- {m} skipped: {why}")
