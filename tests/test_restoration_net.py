@@ -522,6 +522,10 @@ def test_cli_train_restoration_tiny_run(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "3 steps" in p.stdout and "ms-ssim+gradient" in p.stdout
     assert "substitute" in p.stderr  # the fallback warning
+    # shown as one line naming the command, not with Python's file:line and source-line display
+    warn = [ln for ln in p.stderr.splitlines() if "substitute" in ln]
+    assert warn and all(ln.startswith("crfkit train: warning: ") for ln in warn), p.stderr
+    assert "RestorationLoss(" not in p.stderr and "UserWarning" not in p.stderr
     for f in ("weights.pt", "weights.json", "log.jsonl", "checkpoint.pt"):
         assert (out / f).is_file(), f
     prov = json.loads((out / "weights.json").read_text())

@@ -3,13 +3,16 @@
 Each sub-command lives in its own module of this package and exposes
 ``register(subparsers)``; modules are discovered automatically, so a new
 command is one new file.  A user's mistake (any :class:`CrfkitError`) is
-printed as one line on stderr with a non-zero exit status, never a traceback.
+printed as one line on stderr with a non-zero exit status, never a traceback;
+warnings are printed as one line too (``crfkit CMD: warning: ...``), without
+the source line Python's default display adds.
 """
 
 import argparse
 import importlib
 import pkgutil
 import sys
+import warnings
 
 from ..errors import CrfkitError
 
@@ -40,8 +43,13 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USER_ERROR
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"crfkit {args.command}: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+
     try:
-        result = args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning  # restored on exit, so callers of main() keep theirs
+            result = args.func(args)
     except CrfkitError as exc:
         msg = " ".join(str(exc).split())  # always one line
         print(f"crfkit {args.command}: error: {msg}", file=sys.stderr)
