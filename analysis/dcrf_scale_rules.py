@@ -18,7 +18,16 @@ noise 0.004, 8 bits, JPEG q90, neutral row), always with the smooth shape fit:
 * ``nearest-dorf``: the median scale of the 3 DoRF curves (other films only:
   leave-one-film-out) that fit the samples best, each at its own best scale;
 * ``emor-8``: as ``current`` but the scale of the best EMoR-8 fit (a richer
-  model near the shoulder; EMoR-6 and EMoR-11 were also tried on set C only).
+  model near the shoulder; EMoR-6 and EMoR-11 were also tried on set C only);
+* ``shoulder-3nn``: the ideal shape rule of ``identifiability.md`` made to run on
+  samples.  First the clipping point: the samples of the shoulder (brightness
+  above 0.9, plus the clipped ones) are matched against every DoRF shape of the
+  other films, each expressed in units of its own clipping point and slid along
+  the irradiance axis within the clipped/unclipped bracket; the clipping point
+  is the median of the 3 best matches.  Then the onset: the 3 DoRF shapes
+  nearest to the whole unclipped curve in those units give the median onset
+  E_hat.  The scale is E_hat over the clipping point.  (Shoulder threshold 0.9
+  and 3 neighbours chosen on set C among 0.5-0.95 and 1-7.)
 
 The rules were developed on set C (30 curves disjoint from A and B), then run
 on A and B.  Writes ``analysis/results/dcrf/scale_rules.{md,json}``.
@@ -36,7 +45,7 @@ import crfkit
 from crfkit._io import atomic_write_text
 from crfkit.calibration import fit_crf
 from crfkit.calibration.fit import SATURATED, _fit_channel, _search_scale, scale_bracket, select_patches
-from crfkit.calibration.identifiability import CLIP_LEVEL
+from crfkit.calibration.identifiability import CLIP_LEVEL, clipping_onset
 from crfkit.curves import GRID
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -45,7 +54,7 @@ from dcrf_synthetic import BRACKET, bracket_samples, curve_sets, stats  # noqa: 
 
 OUT = Path(__file__).parent / "results" / "dcrf"
 ASSUMED_ONSET = 0.99
-RULES = ("current", "known", "midpoint", "extrapolated", "nearest-dorf", "emor-8")
+RULES = ("current", "known", "midpoint", "extrapolated", "nearest-dorf", "emor-8", "shoulder-3nn")
 
 
 def set_c(dorf, a, b, n=30):
@@ -94,12 +103,40 @@ def nearest_dorf_scale(xr, y, w, dictionary, k=3, n_scales=241):
     return float(np.exp(np.median(np.log(scales[j[best]]))))
 
 
+def _shapes(u, dictionary, onsets):
+    """DoRF shapes in units of their own clipping point: ``f_j(u * E_c,j)`` (rows), at ``u``."""
+    pos = np.clip(u[None, :] * onsets[:, None], 0, 1) * (GRID.size - 1)
+    i0 = np.minimum(pos.astype(int), GRID.size - 2)
+    t = pos - i0
+    return np.take_along_axis(dictionary, i0, 1) * (1 - t) + np.take_along_axis(dictionary, i0 + 1, 1) * t
+
+
+def shoulder_scale(xr, y, w, dictionary, onsets, shoulder=0.9, k=3, n_grid=121):
+    use = (w > 0) & (xr > 0)
+    x, yy = xr[use], y[use]
+    sat = yy >= 0.999
+    xu = x[~sat].max()
+    xk = x[sat].min() if sat.any() else 2.0 * xu
+    offsets = np.linspace(0.0, np.log(max(xk / xu, 1.0) * 1.05), n_grid)   # clipping point >= brightest unclipped
+    top = (yy > shoulder) | sat
+    cost = np.empty((len(dictionary), n_grid))
+    for m, lo in enumerate(offsets):
+        pred = _shapes(x[top] / (xu * np.exp(lo)), dictionary, onsets)
+        resid = np.where(sat[top], np.minimum(pred - SATURATED, 0), pred - yy[top])
+        cost[:, m] = np.sqrt((resid ** 2).mean(1))
+    best = np.argsort(cost.min(1))[:k]
+    xc = xu * np.exp(np.median(offsets[cost[best].argmin(1)]))
+    d = np.sqrt(((_shapes(x[~sat] / xc, dictionary, onsets) - yy[~sat]) ** 2).mean(1))
+    return float(np.median(onsets[np.argsort(d)[:k]]) / xc)
+
+
 def score_set(dorf, idx, groups, dictionary):
     rows = []
     for _, j, f, s in bracket_samples(dorf, idx):
         weight = select_patches(s, "neutral")
         keep = groups != groups[int(j)]
         row = {"curve": dorf.names[int(j)]}
+        onsets = clipping_onset(dictionary)
         row["current"] = float(np.mean([c.rmse(f) for c in fit_crf(s, method="smooth", k=4).curves]))
         per = {r: [] for r in RULES[1:]}
         for c in range(3):
@@ -107,7 +144,8 @@ def score_set(dorf, idx, groups, dictionary):
             scales = {"known": 1.0, "midpoint": midpoint_scale(xr, y, w),
                       "extrapolated": extrapolated_scale(xr, y, w),
                       "nearest-dorf": nearest_dorf_scale(xr, y, w, dictionary[keep]),
-                      "emor-8": _search_scale(xr, y, w, "emor", 8, {}, *scale_bracket(xr, y, w))[0]}
+                      "emor-8": _search_scale(xr, y, w, "emor", 8, {}, *scale_bracket(xr, y, w))[0],
+                      "shoulder-3nn": shoulder_scale(xr, y, w, dictionary[keep], onsets[keep])}
             for rule, sc in scales.items():
                 vals = _fit_channel(np.clip(sc * xr, 0, 1), y, w, "smooth", 4, {})[0]
                 per[rule].append(float(np.sqrt(np.mean((vals - f.values) ** 2))))
