@@ -130,13 +130,12 @@ def shoulder_scale(xr, y, w, dictionary, onsets, shoulder=0.9, k=3, n_grid=121):
     return float(np.median(onsets[np.argsort(d)[:k]]) / xc)
 
 
-def score_set(dorf, idx, groups, dictionary):
+def score_set(dorf, idx, groups, dictionary, onsets):
     rows = []
     for _, j, f, s in bracket_samples(dorf, idx):
         weight = select_patches(s, "neutral")
         keep = groups != groups[int(j)]
         row = {"curve": dorf.names[int(j)]}
-        onsets = clipping_onset(dictionary)
         row["current"] = float(np.mean([c.rmse(f) for c in fit_crf(s, method="smooth", k=4).curves]))
         per = {r: [] for r in RULES[1:]}
         for c in range(3):
@@ -159,12 +158,13 @@ def main():
     dorf = crfkit.load_curves("dorf")
     groups = np.array([film(x) for x in dorf.names])
     dictionary = np.asarray(dorf.values, float)
+    onsets = clipping_onset(dictionary)
     a, b = curve_sets(dorf, 30)
     sets = {"C (development)": set_c(dorf, a, b), "A": a, "B": b}
     res = {"setup": {"assumed_onset": ASSUMED_ONSET, "bracket": BRACKET.tolist(), "patches": "neutral row",
                      "set_c": "30 DoRF curves outside A and B, numpy default_rng(11)"}, "sets": {}}
     for label, idx in sets.items():
-        rows = score_set(dorf, idx, groups, dictionary)
+        rows = score_set(dorf, idx, groups, dictionary, onsets)
         res["sets"][label] = {"rows": rows, **{r: stats([row[r] for row in rows]) for r in RULES}}
         print(label, {r: round(res["sets"][label][r]["frac_below_0.01"], 2) for r in RULES}, flush=True)
     res["seconds"] = round(time.time() - t0, 1)

@@ -32,7 +32,6 @@ or ``... python analysis/restoration_validation.py --select RUN_DIR [--threads 1
 """
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -79,20 +78,20 @@ def render_crops(images, folder, mismatched=None):
         for frac in CLIPPED_FRACTIONS:
             gt = crop / np.float32(np.quantile(peak, 1.0 - frac))
             name = f"{Path(path).stem}_clip{round(100 * frac):02d}"
+            shown = np.clip(gt, 0.0, 1.0)
             if mismatched is None:
-                ldr = np.rint(255.0 * np.clip(gt, 0.0, 1.0) ** (1.0 / GAMMA)).astype(np.uint8)
-                write_image(folder / f"{name}.png", ldr)
-                write_exr(folder / f"{name}.exr", gt)
-                names.append(name)
-                continue
-            for _ in range(CURVES_PER_CROP):
-                c = k % len(mismatched)
-                k += 1
-                f = np.asarray(mismatched.values[c], dtype=np.float64)
-                ldr = np.rint(255.0 * np.interp(np.clip(gt, 0.0, 1.0), GRID, f)).astype(np.uint8)
-                write_image(folder / f"{name}_dorftest{c}.png", ldr)
-                write_exr(folder / f"{name}_dorftest{c}.exr", gt)
-                names.append(f"{name}_dorftest{c}")
+                renders = [(name, shown ** (1.0 / GAMMA))]
+            else:
+                renders = []
+                for _ in range(CURVES_PER_CROP):
+                    c = k % len(mismatched)
+                    k += 1
+                    f = np.asarray(mismatched.values[c], dtype=np.float64)
+                    renders.append((f"{name}_dorftest{c}", np.interp(shown, GRID, f)))
+            for crop_name, display in renders:
+                write_image(folder / f"{crop_name}.png", np.rint(255.0 * display).astype(np.uint8))
+                write_exr(folder / f"{crop_name}.exr", gt)
+                names.append(crop_name)
     return names
 
 
@@ -123,6 +122,12 @@ def apply_rule(scores, reference):
         return reference, "no candidate passed both conditions: the shipped weights stay"
     best = min(ok, key=lambda n: scores[n]["mismatched"])
     return best, "lowest mismatched log-L1 among the candidates that pass both conditions"
+
+
+def unet_options(threads, flips, weights=None):
+    """``method_options`` of :func:`run_evaluation` for masked-unet on the CPU."""
+    return {"masked-unet": {"threads": threads, "device": "cpu", "flips": flips,
+                            **({"weights": str(weights)} if weights else {})}}
 
 
 #: Relative validation gain that pays for doubling the inference time.
@@ -161,9 +166,8 @@ def main(argv=None):
 
     rows, mis_rows = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        folder, mfolder = render_sets(images, Path(tmp))
-        crops = sorted(p.stem for p in folder.glob("*.png"))
-        mcrops = sorted(p.stem for p in mfolder.glob("*.png"))
+        (folder, crops), (mfolder, mcrops) = render_sets(images, Path(tmp))
+        crops, mcrops = sorted(crops), sorted(mcrops)  # the order run_evaluation scores them in
         base = run_evaluation(folder, crf=f"gamma:{GAMMA:g}", methods=["clip", "highlight-expansion"])
         for m in base.methods:
             rows[m] = base.scores[m]
@@ -171,16 +175,14 @@ def main(argv=None):
         for m in mbase.methods:
             mis_rows[m] = mbase.scores[m]
         for k in args.flips:
-            opts = {"masked-unet": {"threads": args.threads, "device": "cpu", "flips": k,
-                                    **({"weights": args.weights} if args.weights else {})}}
+            opts = unet_options(args.threads, k, args.weights)
             ev = run_evaluation(folder, crf=f"gamma:{GAMMA:g}", methods=["masked-unet"], method_options=opts,
                                 progress=True)
             rows[f"masked-unet, flips={k}"] = ev.scores["masked-unet"]
             rows[f"masked-unet, flips={k}"]["seconds"] = np.asarray(ev.seconds["masked-unet"])
         from crfkit.restoration.masked_unet import DEFAULT_FLIPS
 
-        opts = {"masked-unet": {"threads": args.threads, "device": "cpu", "flips": DEFAULT_FLIPS,
-                                **({"weights": args.weights} if args.weights else {})}}
+        opts = unet_options(args.threads, DEFAULT_FLIPS, args.weights)
         ev = run_evaluation(mfolder, crf=f"gamma:{GAMMA:g}", methods=["masked-unet"], method_options=opts,
                             progress=True)
         mis_rows[f"masked-unet, flips={DEFAULT_FLIPS}"] = ev.scores["masked-unet"]
@@ -223,15 +225,13 @@ def main(argv=None):
 
 
 def render_sets(images, root):
-    """Render the matched and mismatched sets under ``root``; returns their two folders."""
+    """Render the matched and mismatched sets under ``root``; returns ``(folder, crop names)`` of each."""
     from crfkit.synthesis import dorf_split
 
     folder, mfolder = root / "matched", root / "mismatched"
     folder.mkdir()
     mfolder.mkdir()
-    render_crops(images, folder)
-    render_crops(images, mfolder, mismatched=dorf_split()[1])
-    return folder, mfolder
+    return (folder, render_crops(images, folder)), (mfolder, render_crops(images, mfolder, mismatched=dorf_split()[1]))
 
 
 def held_out_images(weights):
@@ -248,6 +248,7 @@ def held_out_images(weights):
 def select(args):
     """``--select RUN``: score the candidates on both sets, apply SHIPPING_RULE."""
     from crfkit._io import atomic_write_text
+    from crfkit.data import sha256_of
     from crfkit.restoration.evaluation import run_evaluation
     from crfkit.restoration.masked_unet import DEFAULT_FLIPS
 
@@ -261,13 +262,12 @@ def select(args):
     cache = json.loads(cache_path.read_text()) if cache_path and cache_path.is_file() else {}
     scores = {}
     with tempfile.TemporaryDirectory() as tmp:
-        folder, mfolder = render_sets(images, Path(tmp))
-        n_matched, n_mismatched = len(list(folder.glob("*.png"))), len(list(mfolder.glob("*.png")))
+        (folder, matched), (mfolder, mismatched) = render_sets(images, Path(tmp))
+        n_matched, n_mismatched = len(matched), len(mismatched)
         for name, path in cands:
-            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            sha = sha256_of(path)
             if sha not in cache:
-                opts = {"masked-unet": {"threads": args.threads, "device": "cpu", "flips": DEFAULT_FLIPS,
-                                        "weights": str(path)}}
+                opts = unet_options(args.threads, DEFAULT_FLIPS, path)
                 entry = {}
                 for key, f in (("matched", folder), ("mismatched", mfolder)):
                     ev = run_evaluation(f, crf=f"gamma:{GAMMA:g}", methods=["masked-unet"], method_options=opts)

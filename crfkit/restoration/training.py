@@ -140,18 +140,17 @@ def load_training_data(cfg):
 
 def init_from_weights(model, path):
     """Load a ``masked-unet`` weight file into ``model`` (fine-tuning); returns what was loaded, for the log."""
-    import hashlib
-
+    from ..data import sha256_of
     from ..estimators._net import load_state, load_weights
 
     path = Path(path)
     blob = load_weights(path, METHOD, command="restoration")
     stored = dict(blob.get("config", {}))
-    own = model.config() if callable(getattr(model, "config", None)) else {}
-    if stored.get("width", own.get("width")) != own.get("width", stored.get("width")):
-        raise ValidationError(f"--init-weights {path}: width {stored.get('width')} does not match --width {own.get('width')}")
+    width = model.config()["width"]
+    if stored.get("width", width) != width:
+        raise ValidationError(f"--init-weights {path}: width {stored['width']} does not match --width {width}")
     load_state(model, blob["state_dict"], path, METHOD)
-    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "config": stored,
+    return {"path": str(path), "sha256": sha256_of(path), "config": stored,
             "steps_done": blob.get("provenance", {}).get("steps_done")}
 
 
