@@ -16,7 +16,6 @@ The irradiance keeps an unknown overall scale per channel; :func:`~crfkit.calibr
 estimates it.
 """
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,16 +23,12 @@ import numpy as np
 
 from ..charts.layouts import ChartLayout
 from ..charts.patches import patch_stats
+from ..data.paths import sha256_of
 from ..errors import ValidationError
 
 
-def sha256(path):
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+#: Hex sha256 of a file's bytes (kept under this name for the calibration API).
+sha256 = sha256_of
 
 
 @dataclass
