@@ -15,7 +15,7 @@ from .emor import EmorBasis, parse_emor_text, read_emor
 from .paths import ENV_VAR, cache_dir, data_report, find_data_file, sha256_of, verify
 
 #: Names accepted by :func:`load_curves`.
-BUILTIN_CURVE_SETS = ("dorf", "invdorf")
+BUILTIN_CURVE_SETS = ("dorf", "invdorf", "dorf-train", "dorf-test")
 
 
 def _find_dorf(path=None):
@@ -87,6 +87,14 @@ def load_curves(name_or_path, path=None):
         return load_dorf(path)
     if low == "invdorf":
         return load_dorf(path).inverse()
+    if low in ("dorf-train", "dorf-test"):
+        # Liu et al.'s split (RandomState(730)): 191 training and 10 test curves
+        from ..synthesis.sources import dorf_split
+
+        train, test = dorf_split(load_dorf(path))
+        part = train if low == "dorf-train" else test
+        part.name = low
+        return part
     p = Path(key).expanduser()
     if p.suffix.lower() in (".crfs", ".npz") or (p.exists() and p.is_file() and p.suffix.lower() not in (".txt", ".zip")):
         return CurveSet.load(p)

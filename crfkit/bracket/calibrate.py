@@ -1,0 +1,278 @@
+"""``crfkit.calibrate_bracket``: camera response curves from an exposure bracket of any scene."""
+
+import copy
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._threads import single_threaded_blas
+from ..curves import Curve, CurveSet
+from ..curves.curve import GRID
+from ..errors import ValidationError
+from .inputs import as_bracket
+from .samples import CLIP, FLOOR, sample_bracket
+from .solvers import get_solver, get_solver_class
+
+CHANNELS = ("R", "G", "B")
+DEFAULT_METHOD = "model"
+DEFAULT_MODEL = "emor"
+DEFAULT_K = 5
+
+
+@dataclass
+class BracketCalibration:
+    """The result of :func:`calibrate_bracket`.
+
+    Attributes
+    ----------
+    curves : CurveSet
+        Forward CRFs, one per channel (R, G, B; or one shared curve repeated).
+    times : ndarray (n_images,)
+        Relative exposures of the images in the order given: as given, read
+        from EXIF, or estimated (then relative to the shortest exposure, 1).
+    times_source : str
+        ``'given'``, ``'exif'``, ``'exif (time x ISO / N^2)'`` or ``'estimated'``.
+    rmse : ndarray (3,)
+        Fit residual per channel: RMS difference between the observed codes and
+        the codes the curve predicts from each pixel's irradiance (fraction of full scale).
+    band : ndarray (3, 2, 1024) or None
+        2.5 % and 97.5 % points of the forward curves over a bootstrap over
+        sampled pixels (None when ``bootstrap=0``).
+    method : str
+        The solver and model used, e.g. ``'self-calibration (EMoR-5)'``.
+    stats : dict
+        Sampling statistics (candidates, shares rejected as moving, clipped, dark).
+    """
+
+    curves: CurveSet
+    times: np.ndarray
+    times_source: str
+    rmse: np.ndarray
+    band: object = None
+    method: str = ""
+    stats: dict = field(default_factory=dict)
+    points: list = field(default_factory=list, repr=False)  # per channel (irradiance, code) samples, for plots
+    raw: bool = False
+
+    def inverse(self):
+        """Inverse CRFs (brightness -> linear), one per channel: a CurveSet."""
+        return self.curves.inverse()
+
+    def linearize(self, image):
+        """Linearise an image of this camera (float32, same shape)."""
+        from ..curves import linearize
+
+        return linearize(image, self.inverse())
+
+    @property
+    def band_width(self):
+        """Largest width of the bootstrap band per channel (nan without a band)."""
+        if self.band is None:
+            return np.full(len(self.curves), np.nan)
+        return np.max(self.band[:, 1] - self.band[:, 0], axis=1)
+
+    def to_dict(self):
+        return {
+            "method": self.method,
+            "times": np.asarray(self.times).tolist(),
+            "times_source": self.times_source,
+            "rmse": np.round(self.rmse, 6).tolist(),
+            "band_width": [None if not np.isfinite(v) else round(float(v), 6) for v in self.band_width],
+            "stats": self.stats,
+            "raw": self.raw,
+        }
+
+    def save(self, path):
+        """Write the forward curves as a ``.crfs`` curve set (atomically), with times, residuals and band."""
+        attrs = dict(self.curves.attrs)
+        attrs["bracket"] = self.to_dict()
+        if self.band is not None:
+            attrs["bracket"]["band"] = np.round(self.band, 5).tolist()
+        cs = CurveSet(self.curves.values, "forward", self.curves.names, self.curves.metadata, attrs, self.curves.name)
+        return cs.save(path)
+
+    def plot(self, path=None, title=None):
+        """Curves with their bootstrap bands and the samples (needs ``crfkit[plot]``)."""
+        from .plot import plot_calibration
+
+        return plot_calibration(self, path=path, title=title)
+
+    def __repr__(self):
+        return (f"BracketCalibration({self.method}, times={np.round(self.times, 6).tolist()} ({self.times_source}), "
+                f"rmse={np.round(self.rmse, 4).tolist()})")
+
+
+def _solve(solver, z, valid, log_times, code_max, start=None):
+    with single_threaded_blas():
+        return solver.solve(z, valid, log_times, code_max, start=start)
+
+
+def _fit_residual(inverse, z, valid, log_times):
+    """Per problem: RMS of observed minus predicted codes over the valid samples, and (irradiance, code) points."""
+    n, p, j = z.shape
+    rmse, points = np.zeros(n), []
+    for i in range(n):
+        g = np.interp(z[i], GRID, inverse[i])
+        w = valid[i] & (g > 0)
+        lg = np.where(w, np.log(np.maximum(g, 1e-12)) - log_times[i][None, :], 0.0)
+        cnt = w.sum(axis=1)
+        logE = lg.sum(axis=1) / np.maximum(cnt, 1)
+        x = np.exp(logE[:, None] + log_times[i][None, :])
+        pred = np.interp(np.clip(x, 0, 1), inverse[i], GRID)
+        use = w & (cnt[:, None] >= 2)
+        rmse[i] = float(np.sqrt(np.mean((pred - z[i])[use] ** 2))) if use.any() else np.nan
+        points.append((x[use], z[i][use]))
+    return rmse, points
+
+
+def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_MODEL, k=None, *, shared=False,
+                      n_samples=3000, seed=0, bootstrap=20, align=False, clip=CLIP, floor=FLOOR, **options):
+    """Recover a camera's response curves from an exposure bracket of any scene.
+
+    Parameters
+    ----------
+    images : sequence of ndarray (H, W, 3), sequence of paths, a folder, or a Bracket
+        Two or more photographs of one static scene: uint8 or uint16 (or float
+        in [0, 1]); files are JPEG, PNG or TIFF, 8 or 16 bits.
+    times : sequence of float, optional
+        Relative exposures (seconds), one per image.  Files: read from EXIF when
+        omitted.  None for arrays (or files without EXIF): the ratios are
+        estimated with the curve (methods ``model`` and ``mitsunaga-nayar``;
+        the others use the ratios estimated by the default method).
+    method : str
+        A solver from :data:`crfkit.bracket.SOLVERS`: ``'model'`` (default:
+        self-calibration constrained by ``model``), ``'debevec'``, ``'robertson'``,
+        ``'mitsunaga-nayar'``.
+    model : str
+        For ``method='model'``: ``'emor'`` (default), ``'pca'`` (``basis=``
+        a curve set such as ``'dorf-train'`` or a ``.crfs`` file), ``'ggcm'``,
+        ``'polynomial'``, ``'gamma'``.
+    k : int, optional
+        Model parameters (``model``; default 5) or polynomial degree (``mitsunaga-nayar``).
+    shared : bool
+        One curve for the three channels instead of one per channel.
+    n_samples : int
+        Pixels sampled (stratified over brightness and image regions).
+    seed : int
+        Sampling and bootstrap seed: the result is a deterministic function of the input and the seed.
+    bootstrap : int
+        Bootstrap draws for the uncertainty band (0: none).
+    align : bool
+        Align the images first (OpenCV's median-threshold-bitmap alignment; ``crfkit[charts]``).
+    clip, floor : float
+        Codes (fraction of full scale) at or above ``clip`` count as clipped, at or below ``floor`` as noise.
+    **options
+        Solver options (``prior``, ``noise``, ``basis`` for the model solver;
+        ``smoothness`` for Debevec; ...).
+
+    Returns
+    -------
+    BracketCalibration
+
+    Raises
+    ------
+    ValidationError
+        Fewer than two images, different sizes, times that do not match the images.
+    FitError
+        No usable pixels (all clipped, black or moving).
+
+    Examples
+    --------
+    >>> cal = crfkit.calibrate_bracket(["a.jpg", "b.jpg", "c.jpg"], times=[1/60, 1/15, 1/4])  # doctest: +SKIP
+    >>> hdr = crfkit.merge_bracket(["a.jpg", "b.jpg", "c.jpg"], times=cal.times, crf=cal)  # doctest: +SKIP
+    """
+    from .._validation import check_int
+
+    bracket = as_bracket(images, times)
+    bootstrap = check_int(bootstrap, "bootstrap", 0, 1000)
+    if bracket.raw:
+        # RAW values are linear already: the response is the identity.
+        ident = CurveSet(np.tile(GRID, (3, 1)), "forward", list(CHANNELS), attrs={"note": "RAW bracket: linear"})
+        t = bracket.times if bracket.times is not None else np.ones(len(bracket))
+        return BracketCalibration(ident, np.asarray(t, float), bracket.times_source, np.zeros(3), None,
+                                  "RAW (linear, no curve needed)", {}, [], True)
+    if align:
+        from .merge import align_images
+
+        bracket.images = align_images(bracket.images)
+    solver_opts = dict(options)
+    cls = get_solver_class(method)
+    if cls.name == "model":
+        solver_opts.setdefault("model", model)
+        if k is not None:
+            solver_opts["k"] = k
+        from ..models.registry import get_model_class
+
+        if "pin_zero" in get_model_class(solver_opts["model"]).__init__.__code__.co_varnames:
+            solver_opts.setdefault("pin_zero", True)  # a bracket's response starts at 0
+    elif k is not None:
+        key = {"mitsunaga-nayar": "degree"}.get(cls.name)
+        if key is None:
+            raise ValidationError(f"k applies to method 'model' and 'mitsunaga-nayar', not {cls.name!r}")
+        solver_opts[key] = k
+    elif model != DEFAULT_MODEL:
+        raise ValidationError(f"model={model!r} applies to method 'model' only, not {cls.name!r}")
+    solver = get_solver(cls.name, **solver_opts)
+    s = sample_bracket(bracket, n_samples=n_samples, seed=seed, clip=clip, floor=floor)
+    z = s.z.transpose(2, 0, 1)  # (C, P, J)
+    valid = s.valid.transpose(2, 0, 1)
+    if shared:
+        z = z.reshape(1, -1, z.shape[2])
+        valid = valid.reshape(1, -1, valid.shape[2])
+    n = z.shape[0]
+    code_max = s.code_max
+    times_source = bracket.times_source
+    if s.times is not None:
+        log_times = np.tile(np.log(s.times), (n, 1))
+    else:
+        # Unknown exposures: estimate them with the curve, per channel, then share one set.
+        est = solver if solver.estimates_times else get_solver("model", model=DEFAULT_MODEL)
+        first = _solve(est, z, valid, None, code_max)
+        lt = first.log_times.mean(axis=0)
+        log_times = np.tile(lt - lt[0], (n, 1))
+        times_source = "estimated" if solver.estimates_times else f"estimated (by {est.label})"
+    result = _solve(solver, z, valid, log_times, code_max)
+    inverse = result.inverse
+    rmse, points = _fit_residual(inverse, z, valid, log_times)
+    band = None
+    if bootstrap:
+        rng = np.random.default_rng(seed + 1)
+        p = z.shape[1]
+        draws = rng.integers(0, p, size=(bootstrap, p))
+        zb = np.concatenate([z[:, d] for d in draws])  # (bootstrap * n, P, J)
+        vb = np.concatenate([valid[:, d] for d in draws])
+        params = result.info.get("params")
+        if params is not None and hasattr(solver, "max_iter"):
+            # Each draw starts at the full fit, a few steps away from its own optimum.
+            solver = copy.copy(solver)
+            solver.max_iter = min(int(solver.max_iter), 4)
+        res_b = _solve(solver, zb, vb, np.tile(log_times, (bootstrap, 1)), code_max,
+                       start=None if params is None else np.tile(params, (bootstrap, 1)))
+        fwd = np.stack([Curve(v, "inverse", validate="none").monotonized().inverse().values
+                        for v in res_b.inverse]).reshape(bootstrap, n, -1)
+        band = np.stack([np.percentile(fwd, 2.5, axis=0), np.percentile(fwd, 97.5, axis=0)], axis=1)
+    if shared:
+        inverse = np.repeat(inverse, 3, axis=0)
+        rmse = np.repeat(rmse, 3)
+        points = points * 3
+        band = None if band is None else np.repeat(band, 3, axis=0)
+    fwd_curves = [Curve(v, "inverse", validate="none").monotonized().inverse().values for v in inverse]
+    label = solver.label if cls.name != "model" else f"self-calibration ({result.info.get('model')})"
+    names = [f"{c}" for c in CHANNELS]
+    curves = CurveSet(np.stack(fwd_curves), "forward", names,
+                      [{"channel": c, "method": label} for c in CHANNELS],
+                      {"source": "bracket calibration", "method": label, "images": bracket.names},
+                      name="bracket calibration")
+    # Times back in the order the images were given.
+    sorted_times = np.exp(log_times[0])
+    times_out = np.empty(len(bracket))
+    times_out[s.order] = sorted_times
+    if times_source.startswith("estimated"):
+        times_out = times_out / times_out.min()
+    else:
+        times_out = np.asarray(bracket.times, float)
+    if s.stats.get("usable_share", 1.0) < 0.05:
+        warnings.warn(f"only {s.stats['usable_share']:.1%} of the pixels are usable (unclipped and above the noise "
+                      "floor in two exposures): the curve is poorly determined", stacklevel=2)
+    return BracketCalibration(curves, times_out, times_source, rmse, band, label, s.stats, points)

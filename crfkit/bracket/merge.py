@@ -1,0 +1,248 @@
+"""Merging a bracket into one linear HDR image.
+
+Every exposure gives an estimate ``g(z) / t`` of a pixel's irradiance; the
+merge is their weighted mean.  The default weights are the inverse variances
+of those estimates under the camera noise model of Hanji, Zhong & Mantiuk
+(ECCV 2020, "Noise-aware merging of high dynamic range image stacks without
+camera calibration"): photon noise proportional to the signal, a constant
+read-noise floor, plus the code quantisation (and compression) noise seen
+through the inverse curve:
+
+    var(g(z) / t) = (a g(z) + b + (g'(z) s)^2) / t^2,   s^2 = q^2 / 12 + sigma_c^2
+
+so long exposures, and the codes where the curve is flat, count more.  Codes
+at the clipping level or at 0 carry no weight; a pixel clipped in every
+exposure takes the shortest exposure's value (a lower bound), one that is
+black in every exposure the longest exposure's.
+"""
+
+import numpy as np
+
+from ..curves import Curve, CurveSet
+from ..curves.curve import GRID
+from ..errors import ValidationError
+from .inputs import as_bracket
+from .samples import CLIP
+
+WEIGHTINGS = ("noise", "hat", "uniform")
+#: Default noise model (fractions of the clipping level): photon-noise gain ``a``
+#: (a full well of 10,000 electrons), read-noise variance ``b`` (3 electrons), and
+#: the compression noise of an 8-bit JPEG code (0.4 % of full scale).
+NOISE_A, NOISE_B, NOISE_CODE = 1e-4, 1e-7, 0.004
+
+
+def describe_weighting(weighting):
+    return {
+        "noise": "noise-aware inverse-variance weights (Hanji, Zhong & Mantiuk 2020 camera noise model, "
+                 "plus code quantisation through the inverse curve)",
+        "hat": "Debevec & Malik's triangle weights",
+        "uniform": "equal weights for every unclipped exposure",
+    }[weighting]
+
+
+def align_images(images, reference=None):
+    """Align a bracket by median-threshold bitmaps (Ward 2003) with OpenCV's ``AlignMTB``.
+
+    Translations only; each image is shifted onto the reference (the middle
+    exposure by default), edges replicated.  Needs ``crfkit[charts]`` (OpenCV).
+    """
+    from .._optional import require
+
+    cv2 = require("cv2", "charts", feature="aligning a bracket (--align)")
+    imgs = [np.asarray(i) for i in images]
+    ref = len(imgs) // 2 if reference is None else int(reference)
+
+    def gray8(im):
+        g = im.mean(axis=2)
+        top = 255.0 if im.dtype == np.uint8 else (65535.0 if im.dtype == np.uint16 else 1.0)
+        return np.ascontiguousarray(np.clip(g / top * 255.0, 0, 255).astype(np.uint8))
+
+    mtb = cv2.createAlignMTB()
+    ref_gray = gray8(imgs[ref])
+    out = []
+    for i, im in enumerate(imgs):
+        if i == ref:
+            out.append(im)
+            continue
+        dx, dy = (int(v) for v in mtb.calculateShift(ref_gray, gray8(im)))
+        out.append(_shift(im, dy, dx))
+    return out
+
+
+def _shift(img, dy, dx):
+    h, w = img.shape[:2]
+    rows = np.clip(np.arange(h) - dy, 0, h - 1)
+    cols = np.clip(np.arange(w) - dx, 0, w - 1)
+    return img[rows][:, cols]
+
+
+def _inverse_curves(crf):
+    """Three inverse curve value arrays (3, 1024) from a calibration or any CRF specification."""
+    from .calibrate import BracketCalibration
+
+    if isinstance(crf, BracketCalibration):
+        return crf.inverse().values
+    from ..restoration.pipeline import resolve_inverse_crf
+
+    inv = resolve_inverse_crf(crf)
+    if isinstance(inv, Curve):
+        return np.tile(inv.values, (3, 1))
+    vals = inv.values
+    return np.tile(vals, (3, 1)) if len(vals) == 1 else vals
+
+
+def _weight_lut(inv, levels, t, weighting, clip, noise, code_noise):
+    """Per-code weights (levels,) of the estimate g(z)/t from one exposure."""
+    z = np.arange(levels) / (levels - 1)
+    if weighting == "uniform":
+        w = np.ones(levels)
+    elif weighting == "hat":
+        w = np.minimum(z, clip - z).clip(0) + 1e-4
+    else:
+        g = np.interp(z, GRID, inv)
+        slope = np.interp(z, GRID, np.gradient(inv, GRID))
+        q = 1.0 / (levels - 1)
+        var = noise[0] * g + noise[1] + slope ** 2 * (q * q / 12.0 + code_noise ** 2)
+        w = t * t / np.maximum(var, 1e-30)
+    w = w / w.max()
+    w[z >= clip] = 0.0
+    w[0] = 0.0
+    return w.astype(np.float32)
+
+
+def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, clip=CLIP,
+                  noise=(NOISE_A, NOISE_B), code_noise=None, return_info=False, **calibrate_options):
+    """Merge an exposure bracket into a linear HDR image.
+
+    Parameters
+    ----------
+    images : sequence of ndarray (H, W, 3), sequence of paths, a folder, or a Bracket
+        uint8 or uint16 images (float in [0, 1] allowed), or RAW files (merged linearly).
+    times : sequence of float, optional
+        Relative exposures.  Default: the calibration's (``crf`` a
+        :class:`BracketCalibration`), EXIF for files, else estimated.
+    crf : BracketCalibration, Curve, CurveSet, str or path, optional
+        The camera's response: a calibration, curves (either kind), ``'srgb'``,
+        ``'gamma:2.2'``, a saved ``.crfs``...  None: calibrate first
+        (:func:`calibrate_bracket` with ``calibrate_options``).
+    weighting : {'noise', 'hat', 'uniform'}
+        ``'noise'`` (default): inverse-variance weights from the camera noise
+        model of Hanji, Zhong & Mantiuk 2020 (see the module notes).
+    align : bool
+        Align the images first (OpenCV ``AlignMTB``).
+    clip : float
+        Codes at or above this fraction of full scale count as clipped.
+    noise : (float, float)
+        Photon-noise gain and read-noise variance, in units of the clipping level.
+    code_noise : float, optional
+        Noise of a code besides quantisation (default 0.004 for 8-bit, 0 for 16-bit and RAW).
+    return_info : bool
+        Also return a dict describing the merge (curve, times, weighting, clipped share).
+
+    Returns
+    -------
+    ndarray float32 (H, W, 3)
+        Linear irradiance, in units of code value per unit of ``times``
+        (relative: only ratios between pixels are meaningful).  With
+        ``return_info``, ``(hdr, info)``.
+    """
+    from .calibrate import BracketCalibration, calibrate_bracket
+
+    if weighting not in WEIGHTINGS:
+        raise ValidationError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
+    try:
+        noise = tuple(float(v) for v in noise)
+    except (TypeError, ValueError):
+        raise ValidationError(f"noise must be two numbers (a, b), got {noise!r}") from None
+    if len(noise) != 2 or not all(np.isfinite(noise)) or min(noise) < 0:
+        raise ValidationError(f"noise must be two numbers >= 0 (a, b), got {noise!r}")
+    if not 0 < clip <= 1:
+        raise ValidationError(f"clip must be in (0, 1], got {clip!r}")
+    bracket = as_bracket(images, times)
+    if align:
+        bracket.images = align_images(bracket.images)
+    info = {"weighting": describe_weighting(weighting)}
+    cal = None
+    if bracket.raw:
+        inv = np.tile(GRID, (3, 1))
+        info["crf"] = "RAW bracket: merged linearly, no curve needed"
+    elif crf is None:
+        cal = calibrate_bracket(bracket, **calibrate_options)
+        inv = cal.inverse().values
+        info["crf"] = f"calibrated from this bracket: {cal.method}"
+    else:
+        if calibrate_options:
+            raise ValidationError(f"options {sorted(calibrate_options)} apply only when merge calibrates (crf=None)")
+        if isinstance(crf, BracketCalibration):
+            cal = crf
+        inv = _inverse_curves(crf)
+        info["crf"] = cal.method if cal is not None else str(getattr(crf, "name", crf))
+    t = bracket.times
+    source = bracket.times_source
+    if t is None and cal is not None and len(cal.times) == len(bracket):
+        t, source = np.asarray(cal.times, float), cal.times_source
+    if t is None:
+        t = estimate_times(bracket, inv)
+        source = "estimated with the curve"
+    t = np.asarray(t, np.float64)
+    info["times"] = t.tolist()
+    info["times_source"] = source
+    imgs = bracket.images
+    if bracket.raw:
+        levels = 65536
+        imgs = [np.round(np.clip(i, 0, 1) * 65535).astype(np.uint16) for i in imgs]
+        code_noise = 0.0 if code_noise is None else code_noise
+    else:
+        levels = 256 if imgs[0].dtype == np.uint8 else 65536
+        code_noise = (NOISE_CODE if levels == 256 else 0.0) if code_noise is None else float(code_noise)
+    hdr, clipped = _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise)
+    info["clipped_in_all_share"] = clipped
+    return (hdr, info) if return_info else hdr
+
+
+def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise):
+    h, w, _ = imgs[0].shape
+    order = np.argsort(t)
+    out = np.empty((h, w, 3), np.float32)
+    z = np.arange(levels) / (levels - 1)
+    short, long_ = order[0], order[-1]
+    clipped_all = 0
+    for c in range(3):
+        lin = np.interp(z, GRID, inv[c]).astype(np.float32)
+        num = np.zeros((h, w), np.float32)
+        den = np.zeros((h, w), np.float32)
+        for j in order:
+            wl = _weight_lut(inv[c], levels, t[j], weighting, clip, noise, code_noise)
+            code = np.ascontiguousarray(imgs[j][:, :, c])
+            wj = wl[code]
+            num += wj * (lin / np.float32(t[j]))[code]
+            den += wj
+        empty = den == 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            res = num / den
+        if empty.any():
+            cs = imgs[short][:, :, c][empty]
+            cl = imgs[long_][:, :, c][empty]
+            bright = cs.astype(np.float64) / (levels - 1) >= clip
+            clipped_all += int(bright.sum())
+            res[empty] = np.where(bright, lin[cs] / np.float32(t[short]), lin[cl] / np.float32(t[long_]))
+        out[:, :, c] = res
+    return out, clipped_all / float(3 * h * w)
+
+
+def estimate_times(bracket, inverse, n_samples=3000, seed=0):
+    """Relative exposures (shortest = 1) of a bracket with a known inverse curve: median ratios of g(z)."""
+    from .samples import sample_bracket
+
+    s = sample_bracket(bracket, n_samples=n_samples, seed=seed)
+    g = np.stack([np.interp(s.z[:, :, c], GRID, inverse[c]) for c in range(3)], axis=2)
+    lt = [0.0]
+    for j in range(1, s.n_exposures):
+        both = s.valid[:, j] & s.valid[:, j - 1] & (g[:, j - 1] > 0)
+        if both.sum() < 10:
+            raise ValidationError("cannot estimate the exposure ratios: exposures "
+                                  f"{s.order[j - 1]} and {s.order[j]} share no usable pixels; give the times")
+        lt.append(lt[-1] + float(np.median(np.log(g[:, j][both] / g[:, j - 1][both]))))
+    out = np.empty(s.n_exposures)
+    out[s.order] = np.exp(lt)
+    return out

@@ -1,0 +1,248 @@
+"""The solver interface, the registry, and helpers shared by the solvers."""
+
+import inspect
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...curves.curve import GRID
+from ...errors import UnknownNameError, ValidationError
+
+SOLVERS = {}
+_ALIASES = {}
+_ENTRY_POINTS_LOADED = False
+
+
+@dataclass
+class SolverResult:
+    """What a solver returns for N problems (channels, or bootstrap draws x channels).
+
+    Attributes
+    ----------
+    inverse : ndarray (N, 1024)
+        Inverse CRFs on :data:`crfkit.GRID`: monotone, ``g(0) = 0``, ``g(1) = 1``
+        (1 is the irradiance that just reaches the clipping level).
+    log_times : ndarray (N, J)
+        Log relative exposures used (given, or estimated), first exposure at 0.
+    info : dict
+    """
+
+    inverse: np.ndarray
+    log_times: np.ndarray
+    info: dict = field(default_factory=dict)
+
+
+class BracketSolver:
+    """Base class: recovers inverse CRFs from bracket samples.
+
+    Subclasses set ``name``, store their options in ``__init__`` (scikit-learn
+    style: no work there) and implement :meth:`solve`.
+
+    Attributes
+    ----------
+    estimates_times : bool
+        True when the solver can estimate unknown exposure ratios itself.
+    """
+
+    name = "base"
+    aliases = ()
+    estimates_times = False
+    label = "base"
+
+    def solve(self, z, valid, log_times, code_max=255, start=None):
+        """Recover inverse CRFs.
+
+        Parameters
+        ----------
+        z : ndarray (N, P, J)
+            Normalised codes in [0, 1] of P pixels in J exposures (shortest first) for N problems.
+        valid : ndarray (N, P, J) bool
+            Entries usable (not clipped, not at the noise floor).
+        log_times : ndarray (N, J) or None
+            Log exposures (None: unknown, estimated when :attr:`estimates_times`).
+        code_max : int
+            255 for 8-bit codes, 65535 for 16-bit.
+        start : ndarray, optional
+            A previous solution's ``info['params']`` (N, p) to start from (bootstrap
+            draws start from the full fit); solvers without parameters ignore it.
+
+        Returns
+        -------
+        SolverResult
+        """
+        raise NotImplementedError
+
+    def __repr__(self):
+        opts = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({opts})"
+
+
+def register_solver(cls):
+    """Class decorator adding a :class:`BracketSolver` subclass to :data:`SOLVERS`."""
+    SOLVERS[cls.name] = cls
+    for alias in cls.aliases:
+        _ALIASES[alias] = cls.name
+    return cls
+
+
+def _load_entry_points():
+    global _ENTRY_POINTS_LOADED
+    if _ENTRY_POINTS_LOADED:
+        return
+    _ENTRY_POINTS_LOADED = True
+    from ...plugins import load_group
+
+    for obj in load_group("crfkit.bracket_solvers"):
+        if isinstance(obj, type) and issubclass(obj, BracketSolver):
+            register_solver(obj)
+
+
+def get_solver_class(name):
+    _load_entry_points()
+    key = str(name).lower().replace("_", "-")
+    key = _ALIASES.get(key, key)
+    if key not in SOLVERS:
+        raise UnknownNameError(f"unknown bracket method {name!r}; valid methods: {', '.join(sorted(SOLVERS))}")
+    return SOLVERS[key]
+
+
+def get_solver(name, **options):
+    """Instantiate a registered solver; unknown options raise a ValidationError naming the valid ones."""
+    if isinstance(name, BracketSolver):
+        if options:
+            raise ValidationError("options cannot be given with a solver instance")
+        return name
+    cls = get_solver_class(name)
+    valid = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
+    has_kwargs = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
+    unknown = set(options) - valid
+    if unknown and not has_kwargs:
+        raise ValidationError(f"unknown option(s) {sorted(unknown)} for bracket method {cls.name!r}; "
+                              f"valid: {', '.join(sorted(valid)) or 'none'}")
+    return cls(**options)
+
+
+# -- shared helpers ----------------------------------------------------------------------------
+def levels_to_inverse(g_levels, seen=None):
+    """Linear inverse response per code level (N, L) -> inverse curves on the grid (N, 1024).
+
+    Levels no sample reached (``seen`` False) are interpolated from their
+    neighbours, never left undefined; level 0 is 0 (f(0) = 0); the curve is made
+    non-decreasing and scaled so that the top level is 1 (f(1) = 1 at clipping).
+    """
+    g = np.array(g_levels, dtype=np.float64, copy=True)
+    n, levels = g.shape
+    idx = np.arange(levels)
+    for i in range(n):
+        ok = np.isfinite(g[i]) & (g[i] > 0)
+        if seen is not None:
+            ok &= seen[i]
+        ok[0] = False
+        if ok.sum() < 2:
+            raise ValidationError("too few code levels were reached to define a response")
+        good = np.flatnonzero(ok)
+        gi = np.interp(idx, good, g[i, good])  # flat beyond the last seen level...
+        hi = good[-1]
+        if hi < levels - 1:  # ...except at the top: continue the slope of the last seen levels (log domain)
+            lo = good[max(0, len(good) - 8)]
+            slope = (np.log(g[i, hi]) - np.log(g[i, lo])) / max(hi - lo, 1)
+            gi[hi + 1:] = g[i, hi] * np.exp(slope * (idx[hi + 1:] - hi))
+        gi[0] = 0.0
+        gi = np.maximum.accumulate(np.maximum(gi, 0.0))
+        g[i] = gi / gi[-1]
+    x_levels = idx / (levels - 1)
+    return np.stack([np.interp(GRID, x_levels, gi) for gi in g])
+
+
+_TOP_WIDTHS = (0.025, 0.05, 0.1, 0.2, 0.3)
+_TOP_CACHE = {}
+
+
+def _top_features(log_g, ic):
+    """Log-slopes of curves (N, 1024) over windows ending at grid index ic (N, len(_TOP_WIDTHS))."""
+    zc = GRID[ic]
+    cols = []
+    for w in _TOP_WIDTHS:
+        il = max(int(np.rint((zc - w) * (GRID.size - 1))), 1)
+        cols.append((log_g[:, ic] - log_g[:, il]) / max(GRID[ic] - GRID[il], 1e-9))
+    return np.column_stack(cols)
+
+
+def _learned_top(ic):
+    """Regression of log(g(1) / g(z_c)) on the log-slopes below z_c, learned from the 191
+    DoRF training curves (never the 10 test curves); None when DoRF is not available."""
+    if ic in _TOP_CACHE:
+        return _TOP_CACHE[ic]
+    try:
+        from ...data import load_curves
+
+        train = load_curves("dorf-train").inverse().values
+    except Exception:  # no DoRF here: the straight extrapolation is used instead
+        _TOP_CACHE[ic] = None
+        return None
+    lg = np.log(np.maximum(train, 1e-9))
+    X = np.column_stack([np.ones(len(lg)), _top_features(lg, ic) * (1.0 - GRID[ic])])
+    y = lg[:, -1] - lg[:, ic]
+    coef = np.linalg.lstsq(X, y, rcond=None)[0]
+    _TOP_CACHE[ic] = coef
+    return coef
+
+
+def normalise_top(inverse, z_top, width=0.05, rule="straight"):
+    """Set the scale of inverse curves from their shape below the highest valid code.
+
+    No sample lies above the clipping threshold ``z_top``, so a curve's values
+    there, and with ``g(1) = 1`` its whole scale, are an extrapolation.
+
+    Parameters
+    ----------
+    inverse : ndarray (N, 1024)
+    z_top : ndarray (N,)
+        Highest valid code of each problem.
+    rule : {'straight', 'learned'}
+        ``'straight'``: continue the log-slope of the last ``width`` of the
+        curve up to code 1.  ``'learned'``: predict ``log g(1) - log g(z_top)``
+        from the curve's log-slopes below ``z_top`` by a linear regression learned
+        on the DoRF training curves (falls back to straight without DoRF).
+
+    Returns
+    -------
+    ndarray (N, 1024): curves with ``g(1) = 1``, extrapolated above ``z_top``.
+    """
+    out = np.array(inverse, dtype=np.float64, copy=True)
+    for i in range(out.shape[0]):
+        zc = float(np.clip(z_top[i], 2 * width, 1.0 - 1.0 / (GRID.size - 1)))
+        ic = int(np.rint(zc * (GRID.size - 1)))
+        il = int(np.rint((zc - width) * (GRID.size - 1)))
+        gc, gl = out[i, ic], out[i, il]
+        if not (gc > 0 and gl > 0 and gc > gl):
+            continue
+        log_rise = (np.log(gc) - np.log(gl)) / (GRID[ic] - GRID[il]) * (1.0 - GRID[ic])
+        coef = _learned_top(ic) if rule == "learned" else None
+        if coef is not None:
+            f = _top_features(np.log(np.maximum(out[i:i + 1], 1e-12)), ic)[0] * (1.0 - GRID[ic])
+            if np.all(np.isfinite(f)):
+                log_rise = max(float(coef[0] + f @ coef[1:]), 0.0)
+        frac = (GRID[ic:] - GRID[ic]) / (1.0 - GRID[ic])
+        ext = gc * np.exp(log_rise * frac)
+        out[i, ic:] = ext
+        out[i] /= ext[-1]
+    return out
+
+
+def quantise(z, levels):
+    """Codes in [0, 1] -> level indices 0..levels-1."""
+    return np.clip(np.rint(z * (levels - 1)), 0, levels - 1).astype(np.int64)
+
+
+def hat_weight(z, floor=0.0, clip=1.0):
+    """Debevec & Malik's triangle weight on [floor, clip], 0 outside, peaked mid-range."""
+    mid = 0.5 * (floor + clip)
+    w = np.where(z <= mid, z - floor, clip - z) / (clip - floor) * 2
+    return np.clip(w, 0.0, None)
+
+
+def log_times_or_fail(log_times, solver):
+    if log_times is None:
+        raise ValidationError(f"bracket method {solver!r} needs exposure times (estimate them first)")
+    return np.asarray(log_times, dtype=np.float64)

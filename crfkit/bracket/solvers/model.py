@@ -1,0 +1,347 @@
+"""Self-calibration constrained by a crfkit model (EMoR, PCA, GGCM, polynomial, gamma).
+
+The inverse CRF is a model curve ``g(z; c)`` with ``g(0) = 0`` and ``g(1) = 1``
+(1 = the irradiance that just reaches the clipping level).  For pixel ``p`` in
+exposure ``j``, ``log g(z_pj) = log E_p + log t_j``; the unknown irradiances
+are eliminated per pixel (variable projection), so the solver works on the
+model's few coefficients only (and, with unknown times, the log exposure
+ratios).  Residuals are weighted by their inverse variance: a code's
+quantisation and noise, seen through the curve (``(g / g')^2``), so dark codes,
+whose log values are noisy, count less.  A weak prior pulls the curve towards
+the model's mean curve: it keeps the fit stable when the samples cover little
+of the range, and it resolves the exponential ambiguity of unknown exposure
+ratios (``g^gamma`` with ratios ``r^gamma`` explains the data equally well).
+Monotonicity of linear models is a hard constraint on the 1024 grid
+(Lawson-Hanson least distance programming, :func:`crfkit.models.base.monotone_lstsq`).
+
+All problems (channels, bootstrap draws) are solved together: one batched
+Gauss-Newton iteration serves every curve, no Python loop over problems.
+"""
+
+import warnings
+
+import numpy as np
+
+from ...curves.curve import GRID
+from ...errors import FitError, ValidationError
+from .base import BracketSolver, SolverResult, normalise_top, register_solver
+
+_PRIOR_STRIDE = 8  # prior rows on every 8th grid point: 128 rows carry the curve shape
+_GRID_PRIOR = GRID[::_PRIOR_STRIDE]
+
+
+def _interp_grid(values, z):
+    """Row-wise linear interpolation of (N, 1024) grid values at z (N, m)."""
+    pos = np.clip(z, 0.0, 1.0) * (GRID.size - 1)
+    lo = np.minimum(pos.astype(np.int64), GRID.size - 2)
+    t = pos - lo
+    a = np.take_along_axis(values, lo, axis=1)
+    b = np.take_along_axis(values, lo + 1, axis=1)
+    return a + (b - a) * t
+
+
+@register_solver
+class ModelSolver(BracketSolver):
+    """Model-constrained self-calibration (crfkit's default bracket method).
+
+    Parameters
+    ----------
+    model : str
+        A model from :data:`crfkit.MODELS` fitted as an inverse curve:
+        ``'emor'``, ``'pca'`` (with ``basis=``), ``'ggcm'``, ``'polynomial'``, ``'gamma'``.
+    k : int, optional
+        Number of model parameters (the model's default when omitted).
+    prior : float
+        Weight of the pull towards the model's mean curve (relative to the
+        mean weighted squared log residual); 0 disables it.
+    top_weight : float
+        Weight of the straight extrapolation above the highest valid code,
+        which fixes the scale through ``g(1) = 1`` (no data reach there).
+    model_error : float
+        Typical absolute misfit of the model to real curves (EMoR-5 fits DoRF to
+        about 0.002): it keeps dark codes, where a small absolute misfit is a
+        large relative one, from dominating the log-domain fit.
+    normalise : bool
+        Set the scale by a straight extrapolation above the highest valid code
+        (:func:`~crfkit.bracket.solvers.base.normalise_top`), as the level-based
+        methods do, instead of by the model's own shape there.
+    top_rule : {'learned', 'straight'}
+        How the curve continues above the highest valid code (it sets the
+        scale): predicted from the curve's shape by a regression learned on the
+        DoRF training curves (default), or a straight log-domain extrapolation.
+    noise : float
+        Standard deviation of a code's noise (fraction of full scale) besides
+        quantisation: JPEG compression, sensor noise.
+    max_iter : int
+    tol : float
+        Stop when no curve moves by more than this between iterations.
+    **model_options
+        Passed to the model (``basis=`` for ``'pca'``, ``path=`` for ``'emor'``).
+    """
+
+    name = "model"
+    aliases = ("self-calibration", "crfkit")
+    estimates_times = True
+
+    def __init__(self, model="emor", k=None, prior=0.03, noise=0.004, top_weight=0.0, normalise=True, max_iter=30,
+                 model_error=0.002, top_rule="learned", tol=1e-5, **model_options):
+        self.model = model
+        self.tol = tol
+        self.top_rule = top_rule
+        self.model_error = model_error
+        self.top_weight = top_weight
+        self.normalise = normalise
+        self.k = k
+        self.prior = prior
+        self.noise = noise
+        self.max_iter = max_iter
+        self.model_options = model_options
+
+    # -- model plumbing ---------------------------------------------------------------------
+    def _model(self):
+        from ...models import get_model
+
+        if not np.isfinite(self.prior) or self.prior < 0:
+            raise ValidationError(f"prior must be >= 0, got {self.prior!r}")
+        if not np.isfinite(self.noise) or self.noise < 0:
+            raise ValidationError(f"noise must be >= 0, got {self.noise!r}")
+        return get_model(self.model, k=self.k, kind="inverse", **self.model_options)
+
+    @property
+    def label(self):
+        try:
+            return f"self-calibration ({self._model().label})"
+        except Exception:  # label only; errors surface in solve()
+            return f"self-calibration ({self.model})"
+
+    @staticmethod
+    def _eval(m, theta, x):
+        """Curve values (N, m) and Jacobian (N, m, k) at x (N, m) for parameters theta (N, k)."""
+        if m.linear:
+            a, B = m.design(x.ravel())
+            B = B.reshape(x.shape + (B.shape[1],))
+            g = a.reshape(x.shape) + np.einsum("nmk,nk->nm", B, theta)
+            return g, B
+        gs, Js = zip(*(m.value_and_jacobian(theta[i:i + 1], x[i]) for i in range(x.shape[0])))
+        return np.concatenate(gs), np.concatenate(Js)
+
+    def _prior_curve(self, m):
+        """The curve the prior pulls towards: the model's own mean (basis models), else sRGB's inverse."""
+        if hasattr(m, "basis_arrays"):
+            return m.basis_arrays()[0]
+        from ...curves.curve import Curve
+
+        return Curve.srgb().inverse().values
+
+    # -- the solve ----------------------------------------------------------------------------
+    def solve(self, z, valid, log_times, code_max=255, start=None):
+        m = self._model()
+        z = np.asarray(z, dtype=np.float64)
+        n, p, j = z.shape
+        prior_curve = self._prior_curve(m)
+        # Starting point and prior: the model fitted to the prior curve.
+        theta0 = m.fit_samples(GRID, prior_curve[None], monotone=m.linear)[0]
+        k = theta0.size
+        estimate = log_times is None
+        if estimate:
+            logt = self._initial_log_times(m, theta0, z, valid)
+        else:
+            logt = np.broadcast_to(np.asarray(log_times, np.float64), (n, j)).copy()
+            logt -= logt[:, :1]
+        theta = np.tile(theta0, (n, 1)) if start is None else np.array(start, dtype=np.float64).reshape(n, k)
+        x = z.reshape(n, p * j)
+        full_grid = np.broadcast_to(GRID, (n, GRID.size))
+        prior_grid = np.broadcast_to(_GRID_PRIOR, (n, _GRID_PRIOR.size))
+        if m.linear:
+            # The design at the samples and on the grid does not change between iterations.
+            a_x, B_x = m.design(x.ravel())
+            a_x, B_x = a_x.reshape(x.shape), B_x.reshape(x.shape + (B_x.shape[1],))
+            a_g, B_g = m.design(GRID)
+            a_p, B_p = m.design(_GRID_PRIOR)
+
+        def at(theta, where):
+            """Values (N, m) and Jacobian at the samples ('x'), the grid ('grid') or the prior points ('prior')."""
+            if m.linear:
+                a, B = {"x": (a_x, B_x), "grid": (a_g, B_g), "prior": (a_p, B_p)}[where]
+                if B.ndim == 2:
+                    return a[None, :] + theta @ B.T, np.broadcast_to(B, (n,) + B.shape)
+                return a + np.einsum("nmk,nk->nm", B, theta), B
+            pts = {"x": x, "grid": full_grid, "prior": prior_grid}[where]
+            return self._eval(m, theta, np.ascontiguousarray(pts))
+        sigma2 = (1.0 / code_max) ** 2 / 12.0 + self.noise ** 2
+        prior_target = np.broadcast_to(prior_curve[::_PRIOR_STRIDE], (n, _GRID_PRIOR.size))
+        if m.linear:
+            G = np.diff(B_g, axis=0)
+            h = -np.diff(a_g)
+        n_extra = j - 1 if estimate else 0
+        q = k + n_extra
+        valid_f = valid.astype(np.float64)
+        n_valid = np.maximum(valid_f.reshape(n, -1).sum(axis=1), 1.0)
+        lam = float(self.prior)
+
+        def pieces(theta, logt):
+            g, Jg = at(theta, "x")
+            return g, Jg, at(theta, "grid")[0]
+
+        def weights(g, grid_vals):
+            slope = np.gradient(grid_vals, GRID, axis=1)
+            gp = np.maximum(_interp_grid(slope, x), 1e-6)
+            # Log-domain variance of a sample: code noise through the curve, plus the model's
+            # own misfit (an absolute error of about model_error in g): w = g^2 / (g'^2 s^2 + e^2).
+            w = np.maximum(g, 1e-9) ** 2 / (gp * gp * sigma2 + self.model_error ** 2)
+            w = w.reshape(n, p, j) * valid_f
+            scale = w.reshape(n, -1).sum(axis=1) / n_valid
+            w /= np.maximum(scale, 1e-300)[:, None, None]
+            return np.minimum(w, 50.0)  # no single code may dominate (flat spots of the curve)
+
+        def residual(g, logt, W):
+            L = np.log(np.maximum(g, 1e-9)).reshape(n, p, j) - logt[:, None, :]
+            Wp = W.sum(axis=2)
+            logE = (W * L).sum(axis=2) / np.maximum(Wp, 1e-300)
+            return L - logE[:, :, None], Wp
+
+        def cost(theta, logt, W):
+            g = np.maximum(at(theta, "x")[0], 1e-9)
+            r, _ = residual(g, logt, W)
+            data = (W * r * r).reshape(n, -1).sum(axis=1) / n_valid
+            if lam:
+                gpr = at(theta, "prior")[0]
+                data = data + lam * np.mean((gpr - prior_target) ** 2, axis=1)
+            if self.top_weight:
+                gg = at(theta, "grid")[0]
+                data = data + self.top_weight * np.einsum("ng,ng->n", top_phi, gg) ** 2
+            return data
+
+        top_phi = self._top_functional(z, valid)
+        prev = None
+        iters = 0
+        for it in range(int(self.max_iter)):
+            iters = it + 1
+            g, Jg, grid_vals = pieces(theta, logt)
+            W = weights(g, grid_vals)
+            r, Wp = residual(g, logt, W)
+            Wn = W / np.maximum(Wp, 1e-300)[:, :, None]
+            D = (Jg / np.maximum(g, 1e-9)[:, :, None]).reshape(n, p, j, k)
+            Dc = D - np.einsum("npj,npjk->npk", Wn, D)[:, :, None, :]
+            cols = [Dc]
+            if estimate:
+                # d r_pj / d logt_i (i >= 1) = -[j == i] + Wn_pi
+                T = np.broadcast_to(Wn[:, :, None, 1:], (n, p, j, j - 1)).copy()
+                T[:, :, np.arange(1, j), np.arange(j - 1)] -= 1.0
+                cols.append(T)
+            Jr = np.concatenate(cols, axis=3).reshape(n, p * j, q)
+            sw = np.sqrt(W.reshape(n, p * j) / n_valid[:, None])
+            state = np.concatenate([theta, logt[:, 1:]], axis=1) if estimate else theta
+            A = sw[:, :, None] * Jr
+            b = sw * (np.einsum("nmq,nq->nm", Jr, state) - r.reshape(n, p * j))
+            if lam:
+                if m.linear:
+                    Bp = np.broadcast_to(B_p, (n,) + B_p.shape)
+                    rhs = prior_target - a_p
+                else:
+                    gpr, Bp = at(theta, "prior")
+                    rhs = prior_target - gpr + np.einsum("nmk,nk->nm", Bp, theta)
+                s = np.sqrt(lam / _GRID_PRIOR.size)
+                Ap = np.concatenate([s * Bp, np.zeros((n, _GRID_PRIOR.size, n_extra))], axis=2)
+                A = np.concatenate([A, Ap], axis=1)
+                b = np.concatenate([b, s * rhs], axis=1)
+            # The top: no code above the clipping threshold is observed, so g there is an
+            # extrapolation, and it sets the scale (g(1) = 1).  Keep the slope above the
+            # highest valid code equal to the slope just below it: a straight extrapolation.
+            if m.linear:
+                top_J = np.einsum("ng,gk->nk", top_phi, B_g)[:, None, :]
+                top_rhs = -(top_phi @ a_g)[:, None]
+            else:
+                gg, Jgg = at(theta, "grid")
+                top_J = np.einsum("ng,ngk->nk", top_phi, Jgg)[:, None, :]
+                top_rhs = (np.einsum("nk,nk->n", top_J[:, 0], theta) - np.einsum("ng,ng->n", top_phi, gg))[:, None]
+            st = np.sqrt(self.top_weight)
+            A = np.concatenate([A, np.concatenate([st * top_J, np.zeros((n, 1, n_extra))], axis=2)], axis=1)
+            b = np.concatenate([b, st * top_rhs], axis=1)
+            # A little damping keeps the step of ill-determined directions small.
+            damp = 1e-8 * np.eye(q)
+            A = np.concatenate([A, np.broadcast_to(damp, (n, q, q))], axis=1)
+            b = np.concatenate([b, np.einsum("qr,nr->nq", damp, state)], axis=1)
+            new = self._step(m, A, b, G if m.linear else None, h if m.linear else None, k, n_extra, theta)
+            # Backtracking per problem: the first of 1, 1/2, 1/4, 1/8 that lowers the cost.
+            c0 = cost(theta, logt, W)
+            best_t, best_l, best_c = theta.copy(), logt.copy(), c0.copy()
+            for alpha in (1.0, 0.5, 0.25, 0.125):
+                cand = state + alpha * (new - state)
+                th = cand[:, :k]
+                if not m.linear:
+                    th = m.project(th)
+                lt = logt.copy()
+                if estimate:
+                    lt[:, 1:] = cand[:, k:]
+                cc = cost(th, lt, W)
+                better = cc < best_c - 1e-15
+                best_t[better], best_l[better], best_c[better] = th[better], lt[better], cc[better]
+                if better.all():
+                    break
+            theta, logt = best_t, best_l
+            cur = at(theta, "grid")[0]
+            if prev is not None and np.max(np.abs(cur - prev)) < self.tol and (not estimate or it > 2):
+                break
+            prev = cur
+        inverse = at(theta, "grid")[0]
+        if not np.all(np.isfinite(inverse)):
+            raise FitError(f"bracket self-calibration with {m.label} produced non-finite curves")
+        drop = np.diff(inverse, axis=1).min(axis=1)
+        if m.linear and np.any(drop < -1e-6):
+            raise FitError(f"bracket self-calibration with {m.label}: the monotone constraint failed "
+                           f"(largest drop {-drop.min():.2g})")
+        if not m.linear and np.any(drop < -1e-4):
+            raise FitError(f"bracket self-calibration with {m.label} gave a decreasing curve (drop {-drop.min():.2g}); "
+                           "use a linear model (emor, pca, polynomial) for a guaranteed monotone fit")
+        inverse = np.maximum.accumulate(np.clip(inverse, 0.0, 1.0), axis=1)
+        if self.normalise:
+            z_top = np.array([z[i][valid[i]].max() if valid[i].any() else 1.0 for i in range(n)])
+            inverse = normalise_top(inverse, z_top, rule=self.top_rule)
+        return SolverResult(inverse, logt, {"model": m.label, "iterations": iters, "params": theta})
+
+    @staticmethod
+    def _top_functional(z, valid, width=0.05):
+        """Per problem, weights phi (N, 1024) on grid values: phi . g = slope above the top valid code minus slope below."""
+        n = z.shape[0]
+        zc = np.array([z[i][valid[i]].max() if valid[i].any() else 0.98 for i in range(n)])
+        zc = np.clip(zc, 2 * width, 1 - 1.0 / 1023)
+        ic = np.rint(zc * 1023).astype(int)
+        il = np.rint((zc - width) * 1023).astype(int)
+        phi = np.zeros((n, GRID.size))
+        r = np.arange(n)
+        up = 1.0 / (1.0 - GRID[ic])
+        down = 1.0 / (GRID[ic] - GRID[il])
+        phi[r, -1] += up
+        phi[r, ic] -= up + down
+        phi[r, il] += down
+        return phi
+
+    @staticmethod
+    def _step(m, A, b, G, h, k, n_extra, theta):
+        from ...models.base import _batched_lstsq, monotone_lstsq
+
+        if G is None:
+            return _batched_lstsq(A, b)
+        Gq = np.concatenate([G, np.zeros((G.shape[0], n_extra))], axis=1)
+        try:
+            return monotone_lstsq(A, b, Gq, h)
+        except (np.linalg.LinAlgError, FitError):
+            return _batched_lstsq(A, b)  # the cost check and the final monotone check still apply
+
+    def _initial_log_times(self, m, theta0, z, valid):
+        """Exposure ratios of consecutive shots through the starting curve (median over pixels)."""
+        n, p, j = z.shape
+        g0 = self._eval(m, np.tile(theta0, (n, 1)), z.reshape(n, p * j))[0].reshape(n, p, j)
+        lg = np.log(np.maximum(g0, 1e-9))
+        logt = np.zeros((n, j))
+        for i in range(1, j):
+            both = valid[:, :, i] & valid[:, :, i - 1]
+            d = np.where(both, lg[:, :, i] - lg[:, :, i - 1], np.nan)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # rows without overlap: handled below
+                step = np.nanmedian(d, axis=1)
+            # Shots with no overlapping valid pixels: assume one stop.
+            step = np.where(np.isfinite(step) & (step > 0), step, np.log(2.0))
+            logt[:, i] = logt[:, i - 1] + step
+        return logt

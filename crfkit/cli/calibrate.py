@@ -1,0 +1,112 @@
+"""``crfkit calibrate``: camera response curves from an exposure bracket of any scene."""
+
+import sys
+
+
+def add_bracket_arguments(p):
+    """Options shared by ``calibrate`` and ``merge``: the inputs and how to calibrate."""
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR",
+                   help="two or more images of one scene (JPEG, PNG, TIFF; 8/16-bit; or RAW files), or a folder")
+    p.add_argument("--times", nargs="+", metavar="T",
+                   help="exposure times in seconds, one per image in order (1/60 style allowed); default: EXIF")
+    p.add_argument("--unknown-times", action="store_true",
+                   help="ignore EXIF: estimate the exposure ratios together with the curve")
+    p.add_argument("--method", default="model",
+                   help="model (default: self-calibration constrained by --model), debevec, robertson, mitsunaga-nayar")
+    p.add_argument("--model", default="emor", help="model for --method model: emor (default), pca, ggcm, polynomial, gamma")
+    p.add_argument("-k", type=int, default=None, help="model parameters (mitsunaga-nayar: polynomial degree)")
+    p.add_argument("--basis", help="pca: curve set (dorf-train, dorf, a .crfs) or basis file (.npz)")
+    p.add_argument("--shared", action="store_true", help="one curve for the three channels")
+    p.add_argument("--samples", type=int, default=3000, help="pixels sampled (default 3000)")
+    p.add_argument("--seed", type=int, default=0, help="sampling and bootstrap seed (default 0)")
+    p.add_argument("--align", action="store_true", help="align the images first (OpenCV median-threshold bitmaps)")
+
+
+def register(sub):
+    p = sub.add_parser(
+        "calibrate",
+        help="recover the camera response from an exposure bracket (no chart needed)",
+        description="Calibrates a camera's response curves (one per channel) from differently exposed photos of "
+        "one static scene and saves them as a curve set (.crfs) for `crfkit merge`, `crfkit linearize`...",
+    )
+    add_bracket_arguments(p)
+    p.add_argument("-o", "--output", metavar="FILE.crfs", help="save the forward curves (.crfs)")
+    p.add_argument("--plot", metavar="FILE", help="plot the curves, their bootstrap bands and the samples")
+    p.add_argument("--bootstrap", type=int, default=20, help="bootstrap draws for the uncertainty band (0: none)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def calibration_options(args):
+    opts = dict(method=args.method, model=args.model, k=args.k, shared=args.shared, n_samples=args.samples,
+                seed=args.seed, align=args.align)
+    if args.basis:
+        opts["basis"] = args.basis
+    return opts
+
+
+def check_crfs_output(path):
+    from pathlib import Path
+
+    from ..errors import ValidationError
+
+    out = Path(path)
+    if out.suffix.lower() != ".crfs":
+        raise ValidationError(f"output {out}: use a .crfs file name (a crfkit curve set)")
+    if out.is_dir():
+        raise ValidationError(f"output {out} is a folder")
+    if not out.parent.exists():
+        raise ValidationError(f"output {out}: folder {out.parent} does not exist")
+    return out
+
+
+def read_inputs(args):
+    from ..bracket import read_bracket
+
+    return read_bracket(args.inputs, times=args.times, unknown_times=args.unknown_times)
+
+
+def summary_lines(cal, bracket):
+    import numpy as np
+
+    lines = [f"calibrated {len(bracket)} images ({', '.join(bracket.names[:6])}{' ...' if len(bracket) > 6 else ''}) "
+             f"with {cal.method}"]
+    lines.append("exposures (" + cal.times_source + "): " + ", ".join(f"{t:.6g}" for t in cal.times))
+    st = cal.stats
+    if st:
+        lines.append(f"samples: {st.get('samples', 0)} pixels of {st.get('candidates', 0)} screened; rejected: "
+                     f"{st.get('moving_share', 0):.1%} moving, {st.get('all_clipped_share', 0):.1%} clipped in all, "
+                     f"{st.get('all_dark_share', 0):.1%} dark in all")
+    bw = cal.band_width
+    lines.append("fit residual (RMS code error) R/G/B: " + " / ".join(f"{v:.4f}" for v in cal.rmse)
+                 + ("" if not np.all(np.isfinite(bw)) else "; 95% band width (max) " + " / ".join(f"{v:.4f}" for v in bw)))
+    return lines
+
+
+def run(args):
+    import json
+
+    from ..bracket import calibrate_bracket
+    from ._common import check_plot_path
+
+    if args.output:
+        check_crfs_output(args.output)
+    if args.plot:
+        check_plot_path(args.plot)
+    bracket = read_inputs(args)
+    opts = calibration_options(args)
+    cal = calibrate_bracket(bracket, bootstrap=args.bootstrap, **opts)
+    if bracket.raw:
+        print("RAW bracket: the values are linear already, no curve is needed (use `crfkit merge` to merge it)",
+              file=sys.stderr)
+    if args.json:
+        print(json.dumps({"inputs": bracket.names, **cal.to_dict()}, indent=1))
+    else:
+        print("\n".join(summary_lines(cal, bracket)))
+    if args.output:
+        cal.save(args.output)
+        print(f"wrote {args.output}", file=sys.stderr)
+    if args.plot:
+        cal.plot(args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0

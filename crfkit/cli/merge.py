@@ -1,0 +1,61 @@
+"""``crfkit merge``: merge an exposure bracket into a linear HDR image (.exr or .hdr)."""
+
+import sys
+
+
+def register(sub):
+    from .calibrate import add_bracket_arguments
+
+    p = sub.add_parser(
+        "merge",
+        help="merge an exposure bracket into a linear HDR image (calibrates first when no curve is given)",
+        description="Merges differently exposed photos of one scene into one linear HDR image (.exr or .hdr), "
+        "with noise-aware weights. The camera curve comes from --crf (a .crfs from `crfkit calibrate`, srgb, "
+        "gamma:2.2...) or is calibrated from the bracket itself. RAW brackets are merged linearly.",
+    )
+    add_bracket_arguments(p)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="output .exr or .hdr")
+    p.add_argument("--crf", help="camera curve: a .crfs from `crfkit calibrate`, srgb, gamma:G, linear, a curve file")
+    p.add_argument("--weighting", default="noise", choices=["noise", "hat", "uniform"],
+                   help="noise (default: inverse variance, Hanji et al. 2020 noise model), hat, uniform")
+    p.add_argument("--half", action="store_true", help="write 16-bit half floats (.exr)")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from .._io import atomic_write_text
+    from ..bracket import merge_bracket
+    from ..errors import ValidationError
+    from ..restoration.pipeline import check_output_path, write_hdr_image
+    from .calibrate import calibration_options, read_inputs
+
+    out = check_output_path(args.output)
+    bracket = read_inputs(args)
+    if args.crf:
+        given = {k for k in ("basis",) if getattr(args, k)} | ({"method"} if args.method != "model" else set())
+        if given:
+            raise ValidationError("--crf gives the curve: calibration options (--method, --basis) do not apply")
+        hdr, info = merge_bracket(bracket, crf=args.crf, weighting=args.weighting, align=args.align,
+                                  return_info=True)
+    else:
+        opts = calibration_options(args)
+        opts.pop("align")
+        hdr, info = merge_bracket(bracket, weighting=args.weighting, align=args.align, return_info=True,
+                                  bootstrap=0, **opts)
+    write_hdr_image(out, hdr, half=args.half)
+    sidecar = Path(str(out) + ".json")
+    meta = {"inputs": bracket.names, "output": out.name, **info,
+            "value_range": [float(np.min(hdr)), float(np.max(hdr))]}
+    atomic_write_text(sidecar, json.dumps(meta, indent=1))
+    h, w = hdr.shape[:2]
+    print(f"merged {len(bracket)} images -> {out}: {w}x{h}; curve: {info['crf']}; exposures ({info['times_source']}): "
+          + ", ".join(f"{t:.6g}" for t in info["times"]), file=sys.stderr)
+    print(f"weighting: {info['weighting']}; {info['clipped_in_all_share']:.2%} of values clipped in every exposure",
+          file=sys.stderr)
+    print(f"wrote {out} and {sidecar}", file=sys.stderr)
+    return 0
