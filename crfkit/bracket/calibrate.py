@@ -18,6 +18,29 @@ CHANNELS = ("R", "G", "B")
 DEFAULT_METHOD = "model"
 DEFAULT_MODEL = "emor"
 DEFAULT_K = 5
+DEFAULT_TIMES_PRIOR = "emor"
+#: Components and prior weight of the model that estimates unknown exposure ratios:
+#: few components, so that the curve family cannot trade shape for exposure.
+TIMES_K, TIMES_PRIOR_WEIGHT = 3, 0.3
+
+
+def times_solver(times_prior=DEFAULT_TIMES_PRIOR):
+    """The model solver that estimates unknown exposure ratios, with the curve family ``times_prior``."""
+    if isinstance(times_prior, str) and times_prior.lower() == "emor":
+        return get_solver("model", model="emor", k=TIMES_K, prior=TIMES_PRIOR_WEIGHT)
+    from ..curves import CurveSet as _CS
+
+    if not isinstance(times_prior, (str, _CS)) and not hasattr(times_prior, "__fspath__"):
+        raise ValidationError(f"times_prior must be 'emor', a curve set name or file, or a CurveSet, "
+                              f"got {type(times_prior).__name__}")
+    if not isinstance(times_prior, _CS):
+        from ..data import load_curves
+
+        times_prior = load_curves(str(times_prior))
+    k = min(TIMES_K, len(times_prior) - 1)
+    if k < 1:
+        raise ValidationError("times_prior needs at least 2 curves")
+    return get_solver("model", model="pca", basis=times_prior, k=k, prior=TIMES_PRIOR_WEIGHT)
 
 
 @dataclass
@@ -127,7 +150,8 @@ def _fit_residual(inverse, z, valid, log_times):
 
 
 def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_MODEL, k=None, *, shared=False,
-                      n_samples=3000, seed=0, bootstrap=20, align=False, clip=CLIP, floor=FLOOR, **options):
+                      n_samples=3000, seed=0, bootstrap=20, align=False, clip=CLIP, floor=FLOOR,
+                      times_prior=DEFAULT_TIMES_PRIOR, **options):
     """Recover a camera's response curves from an exposure bracket of any scene.
 
     Parameters
@@ -162,6 +186,14 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
         Align the images first (OpenCV's median-threshold-bitmap alignment; ``crfkit[charts]``).
     clip, floor : float
         Codes (fraction of full scale) at or above ``clip`` count as clipped, at or below ``floor`` as noise.
+    times_prior : str, Path or CurveSet
+        Unknown times only: the curves whose typical shape settles the exposure
+        ratios (a bracket alone cannot tell a curve ``g`` with ratios ``r`` from
+        ``g^gamma`` with ``r^gamma``): ``'emor'`` (the EMoR mean and 3
+        components, from DoRF: film and early digital cameras), or a curve set
+        (``'dorf-train'``, a ``.crfs`` built with ``crfkit build-dataset`` from
+        modern cameras: better for them).  The curve itself is then fitted with
+        ``method``/``model`` at the estimated ratios.
     **options
         Solver options (``prior``, ``noise``, ``basis`` for the model solver;
         ``smoothness`` for Debevec; ...).
@@ -227,11 +259,11 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
         log_times = np.tile(np.log(s.times), (n, 1))
     else:
         # Unknown exposures: estimate them with the curve, per channel, then share one set.
-        est = solver if solver.estimates_times else get_solver("model", model=DEFAULT_MODEL)
+        est = solver if cls.name == "mitsunaga-nayar" else times_solver(times_prior)
         first = _solve(est, z, valid, None, code_max)
         lt = first.log_times.mean(axis=0)
         log_times = np.tile(lt - lt[0], (n, 1))
-        times_source = "estimated" if solver.estimates_times else f"estimated (by {est.label})"
+        times_source = f"estimated (by {est.label})"
     result = _solve(solver, z, valid, log_times, code_max)
     inverse = result.inverse
     rmse, points = _fit_residual(inverse, z, valid, log_times)

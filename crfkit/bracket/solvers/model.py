@@ -84,7 +84,7 @@ class ModelSolver(BracketSolver):
     estimates_times = True
 
     def __init__(self, model="emor", k=None, prior=0.03, noise=0.004, top_weight=0.0, normalise=True, max_iter=30,
-                 model_error=0.002, top_rule="learned", tol=1e-5, **model_options):
+                 model_error=0.02, top_rule="learned", tol=1e-5, **model_options):
         self.model = model
         self.tol = tol
         self.top_rule = top_rule
@@ -186,9 +186,17 @@ class ModelSolver(BracketSolver):
         def weights(g, grid_vals):
             slope = np.gradient(grid_vals, GRID, axis=1)
             gp = np.maximum(_interp_grid(slope, x), 1e-6)
-            # Log-domain variance of a sample: code noise through the curve, plus the model's
-            # own misfit (an absolute error of about model_error in g): w = g^2 / (g'^2 s^2 + e^2).
-            w = np.maximum(g, 1e-9) ** 2 / (gp * gp * sigma2 + self.model_error ** 2)
+            g = np.maximum(g, 1e-9)
+            if estimate:
+                # Unknown exposures: g^gamma with ratios r^gamma explains the data equally well.
+                # Inverse-variance weights (g / g')^2 (rescaled: invariant to gamma) and residuals
+                # divided by the spread of the log exposures keep the data term exactly invariant
+                # to gamma, so that the prior alone picks it.
+                w = (g / gp) ** 2 / sigma2
+            else:
+                # Log-domain variance of a sample: code noise through the curve, plus the
+                # model's own misfit (an absolute error of about model_error in g).
+                w = g * g / (gp * gp * sigma2 + self.model_error ** 2)
             w = w.reshape(n, p, j) * valid_f
             scale = w.reshape(n, -1).sum(axis=1) / n_valid
             w /= np.maximum(scale, 1e-300)[:, None, None]
@@ -200,10 +208,18 @@ class ModelSolver(BracketSolver):
             logE = (W * L).sum(axis=2) / np.maximum(Wp, 1e-300)
             return L - logE[:, :, None], Wp
 
+        def spread(logt):
+            """RMS spread of the log exposures (N,) and its derivative w.r.t. logt[1:] (N, J-1)."""
+            dev = logt - logt.mean(axis=1, keepdims=True)
+            sp = np.maximum(np.sqrt(np.mean(dev * dev, axis=1)), 1e-6)
+            return sp, dev[:, 1:] / (j * sp[:, None])
+
         def cost(theta, logt, W):
             g = np.maximum(at(theta, "x")[0], 1e-9)
             r, _ = residual(g, logt, W)
             data = (W * r * r).reshape(n, -1).sum(axis=1) / n_valid
+            if estimate:
+                data = data / spread(logt)[0] ** 2
             if lam:
                 gpr = at(theta, "prior")[0]
                 data = data + lam * np.mean((gpr - prior_target) ** 2, axis=1)
@@ -230,10 +246,17 @@ class ModelSolver(BracketSolver):
                 T[:, :, np.arange(1, j), np.arange(j - 1)] -= 1.0
                 cols.append(T)
             Jr = np.concatenate(cols, axis=3).reshape(n, p * j, q)
+            rf = r.reshape(n, p * j)
+            if estimate:
+                # Residuals relative to the spread of the log exposures (see weights()).
+                sp, dsp = spread(logt)
+                Jr = Jr / sp[:, None, None]
+                Jr[:, :, k:] -= (rf / sp[:, None] ** 2)[:, :, None] * dsp[:, None, :]
+                rf = rf / sp[:, None]
             sw = np.sqrt(W.reshape(n, p * j) / n_valid[:, None])
             state = np.concatenate([theta, logt[:, 1:]], axis=1) if estimate else theta
             A = sw[:, :, None] * Jr
-            b = sw * (np.einsum("nmq,nq->nm", Jr, state) - r.reshape(n, p * j))
+            b = sw * (np.einsum("nmq,nq->nm", Jr, state) - rf)
             if lam:
                 if m.linear:
                     Bp = np.broadcast_to(B_p, (n,) + B_p.shape)
