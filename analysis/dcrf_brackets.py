@@ -14,7 +14,7 @@ Brackets in CRFKIT_DATA:
 
 Every result is turned into a forward CRF on the 1024 grid (inverse responses
 clipped at 0, levels 0 and 255 replaced as clipped codes (see
-``from_inverse_levels``), made monotone, normalised to 1 at level 255, inverted; non-finite
+``bracket_peers.from_inverse_levels``), made monotone, normalised to 1 at level 255, inverted; non-finite
 levels, which OpenCV's Robertson leaves for levels it never saw, are
 interpolated from their neighbours) and the
 methods are compared by RMSE (mean over R, G, B).
@@ -23,6 +23,7 @@ Writes analysis/results/dcrf/brackets.{json,md} and brackets.png.
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,51 +34,11 @@ from crfkit.calibration import fit_crf, samples_from_bracket_files
 from crfkit.charts import ChartLayout
 from crfkit.curves import GRID
 
+sys.path.insert(0, str(Path(__file__).parent))
+from bracket_peers import from_inverse_levels, opencv_methods  # noqa: E402
+
 OUT = Path(__file__).parent / "results" / "dcrf"
 FROBISHER_CORNERS = [[404.5, 212.9], [440.5, 212.9], [440.5, 234.6], [404.5, 234.6]]
-
-
-def from_inverse_levels(resp):
-    """(256, 3) linear response per 8-bit level -> 3 forward Curves on the grid.
-
-    Levels 0 and 255 are clipped codes, not response values: OpenCV's Robertson
-    sets each level's radiance to the (weighted) mean of the pixels at that level,
-    and its weights are not 0 at the ends, so level 255 gets the mean radiance of
-    every saturated pixel (on Memorial 17x level 254) and level 0 that of every
-    black one.  Normalising at level 255 then squashed the whole curve.  So level
-    255 is extrapolated from 253-254 (E = 1 where the curve reaches the top code,
-    crfkit's f(1) = 1) and level 0 is 0 (f(0) = 0), for every method alike.
-    """
-    out = []
-    resp = np.asarray(resp, float)
-    bad = ~np.isfinite(resp)
-    if bad.mean() > 0.2:
-        raise ValueError(f"non-finite response ({int(bad.sum())} of {resp.size} values)")
-    for c in range(3):
-        g = resp[:, c].copy()
-        ok = np.isfinite(g)
-        g[~ok] = np.interp(np.flatnonzero(~ok), np.flatnonzero(ok), g[ok])  # levels the method never saw
-        g[0], g[255] = 0.0, g[254] + max(g[254] - g[253], 0.0)
-        g = np.maximum.accumulate(np.clip(g, 0, None))
-        g = g / g[-1]
-        inv = crfkit.Curve(np.interp(GRID, np.arange(256) / 255.0, g), "inverse", validate="none").monotonized()
-        out.append(inv.inverse())
-    return out
-
-
-def opencv_methods(images, times):
-    import cv2
-
-    imgs = [np.ascontiguousarray(i[..., ::-1]) for i in images]  # OpenCV wants BGR
-    t = np.asarray(times, np.float32)
-    res, failed = {}, {}
-    for name, calib in [("OpenCV Debevec", cv2.createCalibrateDebevec()),
-                        ("OpenCV Robertson", cv2.createCalibrateRobertson())]:
-        try:
-            res[name] = from_inverse_levels(calib.process(imgs, t)[:, 0, ::-1])
-        except ValueError as exc:
-            failed[name] = str(exc)
-    return res, failed
 
 
 def compare(curves):

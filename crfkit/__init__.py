@@ -32,6 +32,8 @@ _LAZY = {
     "compare_models": ("crfkit.evaluation.table", "compare_models"),
     "estimate": ("crfkit.estimators", "estimate"),
     "restore": ("crfkit.restoration", "restore"),
+    "calibrate_bracket": ("crfkit.bracket", "calibrate_bracket"),
+    "merge_bracket": ("crfkit.bracket", "merge_bracket"),
 }
 
 

@@ -7,7 +7,9 @@ unknown for the solver to estimate.
 """
 
 import math
+import os
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -71,7 +73,7 @@ def parse_time(text):
     s = str(text).strip()
     try:
         value = float(Fraction(s)) if "/" in s else float(s)
-    except (ValueError, ZeroDivisionError):
+    except (ValueError, ZeroDivisionError, OverflowError):
         raise ValidationError(f"exposure time {text!r} is not a number or a fraction such as 1/60") from None
     if not math.isfinite(value) or value <= 0:
         raise ValidationError(f"exposure time {text!r} must be a positive number of seconds")
@@ -84,7 +86,7 @@ def check_times(times, n, names=None):
         raise ValidationError(f"times must be a sequence of {n} numbers, got the string {times!r}")
     try:
         vals = [parse_time(t) if isinstance(t, str) else float(t) for t in times]
-    except TypeError:
+    except (TypeError, OverflowError):
         raise ValidationError(f"times must be a sequence of {n} numbers, got {type(times).__name__}") from None
     t = np.asarray(vals, dtype=np.float64)
     if t.ndim != 1 or t.size != n:
@@ -150,10 +152,14 @@ def times_from_exif(paths):
 
 def expand_inputs(inputs):
     """Files and folders -> a sorted list of image files (folders: their images, by name)."""
-    if isinstance(inputs, (str, Path)):
+    if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
+    if not isinstance(inputs, Iterable) or isinstance(inputs, bytes):
+        raise ValidationError(f"images must be a folder, a file or a list of files, got {type(inputs).__name__}")
     files = []
     for item in inputs:
+        if not isinstance(item, (str, os.PathLike)):
+            raise ValidationError(f"images must be file or folder paths, got {type(item).__name__}")
         p = Path(item)
         if p.is_dir():
             found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in LDR_SUFFIXES + RAW_SUFFIXES
@@ -260,13 +266,16 @@ def as_bracket(images, times=None):
         raise ValidationError(f"a bracket needs at least 2 images, got {len(images)}")
     arrs = []
     for i, im in enumerate(images):
-        a = np.asarray(im)
+        try:
+            a = np.asarray(im)
+        except (ValueError, TypeError) as exc:
+            raise ValidationError(f"image {i}: not an array ({exc})") from None
         if a.ndim == 2:
             a = np.repeat(a[:, :, None], 3, axis=2)
         if a.dtype not in (np.uint8, np.uint16):
             if np.issubdtype(a.dtype, np.floating) and a.size and np.all(np.isfinite(a)) \
                     and a.min() >= 0 and a.max() <= 1:
-                a = np.round(a * 65535).astype(np.uint16)
+                a = np.round(a.astype(np.float64) * 65535).astype(np.uint16)  # float16 * 65535 overflows
             else:
                 raise ValidationError(f"image {i}: expected uint8, uint16, or float in [0, 1], got {a.dtype}"
                                       + (" with values outside [0, 1] or NaN" if np.issubdtype(a.dtype, np.floating) else ""))

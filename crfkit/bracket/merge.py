@@ -64,7 +64,12 @@ def align_images(images, reference=None):
         if i == ref:
             out.append(im)
             continue
-        dx, dy = (int(v) for v in mtb.calculateShift(ref_gray, gray8(im)))
+        try:
+            dx, dy = (int(v) for v in mtb.calculateShift(ref_gray, gray8(im)))
+        except cv2.error as exc:  # e.g. images under 64 pixels on a side (AlignMTB's pyramid)
+            msg = " ".join(str(exc).split())
+            raise ValidationError(f"cannot align the images of {ref_gray.shape[1]}x{ref_gray.shape[0]} pixels "
+                                  f"(OpenCV AlignMTB: {msg})") from None
         out.append(_shift(im, dy, dx))
     return out
 
@@ -152,12 +157,19 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
         raise ValidationError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
     try:
         noise = tuple(float(v) for v in noise)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValidationError(f"noise must be two numbers (a, b), got {noise!r}") from None
     if len(noise) != 2 or not all(np.isfinite(noise)) or min(noise) < 0:
         raise ValidationError(f"noise must be two numbers >= 0 (a, b), got {noise!r}")
+    try:
+        clip = float(clip)
+        code_noise = None if code_noise is None else float(code_noise)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError(f"clip and code_noise must be numbers, got {clip!r}, {code_noise!r}") from None
     if not 0 < clip <= 1:
         raise ValidationError(f"clip must be in (0, 1], got {clip!r}")
+    if code_noise is not None and not (np.isfinite(code_noise) and code_noise >= 0):
+        raise ValidationError(f"code_noise must be a number >= 0, got {code_noise!r}")
     bracket = as_bracket(images, times)
     if align:
         bracket.images = align_images(bracket.images)

@@ -23,6 +23,9 @@ FLOOR = 0.02
 #: A pixel whose value drops by more than this (fraction of full scale) from one
 #: exposure to a longer one is inconsistent: it moved, or the exposures are misordered.
 ORDER_TOL = 0.04
+#: A pixel differing from a 4-neighbour by more than this (fraction of full scale, in an
+#: exposure where both are valid) sits on an edge and is not used.
+EDGE_TOL = 0.1
 
 
 @dataclass
@@ -88,7 +91,7 @@ def exposure_order(images, times):
 
 
 def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, order_tol=ORDER_TOL,
-                   n_candidates=None, brightness_bins=32, regions=(4, 4)):
+                   n_candidates=None, brightness_bins=32, regions=(4, 4), edge_tol=EDGE_TOL):
     """Draw pixel samples from a bracket.
 
     Parameters
@@ -103,6 +106,9 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
     order_tol : float
         Largest drop of a pixel's code from one exposure to a longer one before
         the pixel is rejected as moving.
+    edge_tol : float or None
+        Pixels differing from a neighbour by more than this in some exposure are
+        on an edge and rejected (None: keep them).
     n_candidates : int, optional
         Random positions screened (default ``max(30 n_samples, 60000)``).
     brightness_bins, regions
@@ -121,6 +127,10 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
 
     n_samples = check_int(n_samples, "n_samples", 10, 10_000_000)
     seed = check_int(seed, "seed", 0, 2**63 - 1)
+    try:
+        floor, clip, order_tol = float(floor), float(clip), float(order_tol)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError(f"floor, clip and order_tol must be numbers, got {floor!r}, {clip!r}, {order_tol!r}") from None
     if not (0.0 <= floor < clip <= 1.0):
         raise ValidationError(f"need 0 <= floor < clip <= 1, got floor={floor}, clip={clip}")
     images = bracket.images
@@ -136,6 +146,15 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
     top = 1.0 if bracket.raw else float(2 ** bracket.bits - 1)
     z = np.stack([np.asarray(images[j])[rows, cols, :3] for j in order], axis=1).astype(np.float64) / top
     n_cand = z.shape[0]
+    # Edges: a pixel whose value differs strongly from a neighbour's mixes two surfaces; the
+    # slightest misalignment, demosaicking or sharpening halo changes it between exposures.
+    edge = np.zeros(n_cand, bool)
+    if edge_tol is not None and edge_tol < 1:
+        for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+            rn, cn = np.clip(rows + dr, 0, h - 1), np.clip(cols + dc, 0, w - 1)
+            zn = np.stack([np.asarray(images[j])[rn, cn, :3] for j in order], axis=1).astype(np.float64) / top
+            both = (z > floor) & (z < clip) & (zn > floor) & (zn < clip)
+            edge |= (both & (np.abs(z - zn) > edge_tol)).any(axis=(1, 2))
     # Ordering: a longer exposure may not be darker (beyond noise) unless already clipped.
     # Dark codes are dominated by noise (steep curves amplify it): only codes above 0.1 are judged.
     drop = (z[:, :-1] - z[:, 1:] > order_tol) & (z[:, :-1] < clip) & (z[:, :-1] > 0.1)
@@ -143,10 +162,11 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
     valid = (z > floor) & (z < clip)
     all_clipped = (z >= clip).all(axis=1).all(axis=1)
     all_dark = (z <= floor).all(axis=1).all(axis=1)
-    usable = ~moving & ((valid.sum(axis=1) >= 2).any(axis=1))
+    usable = ~moving & ~edge & ((valid.sum(axis=1) >= 2).any(axis=1))
     stats = {
         "candidates": int(n_cand),
         "moving_share": float(moving.mean()),
+        "edge_share": float(edge.mean()),
         "all_clipped_share": float(all_clipped.mean()),
         "all_dark_share": float(all_dark.mean()),
         "usable_share": float(usable.mean()),

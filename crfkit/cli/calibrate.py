@@ -13,9 +13,14 @@ def add_bracket_arguments(p):
                    help="ignore EXIF: estimate the exposure ratios together with the curve")
     p.add_argument("--method", default="model",
                    help="model (default: self-calibration constrained by --model), debevec, robertson, mitsunaga-nayar")
-    p.add_argument("--model", default="emor", help="model for --method model: emor (default), pca, ggcm, polynomial, gamma")
-    p.add_argument("-k", type=int, default=None, help="model parameters (mitsunaga-nayar: polynomial degree)")
-    p.add_argument("--basis", help="pca: curve set (dorf-train, dorf, a .crfs) or basis file (.npz)")
+    p.add_argument("--model", default="pca",
+                   help="model for --method model: pca (default, with --basis), emor, ggcm, polynomial, gamma")
+    p.add_argument("-k", type=int, default=None,
+                   help="model parameters (default 15 for pca and emor; mitsunaga-nayar: polynomial degree)")
+    p.add_argument("--basis", help="pca: curve set (dorf-train (default), dorf, a .crfs of your cameras) or basis (.npz)")
+    p.add_argument("--times-prior", default="emor",
+                   help="unknown times: curves whose typical shape settles the exposure ratios: emor (default), "
+                   "dorf-train, or a .crfs built from cameras like yours")
     p.add_argument("--shared", action="store_true", help="one curve for the three channels")
     p.add_argument("--samples", type=int, default=3000, help="pixels sampled (default 3000)")
     p.add_argument("--seed", type=int, default=0, help="sampling and bootstrap seed (default 0)")
@@ -42,6 +47,8 @@ def calibration_options(args):
                 seed=args.seed, align=args.align)
     if args.basis:
         opts["basis"] = args.basis
+    if args.times_prior != "emor":
+        opts["times_prior"] = args.times_prior
     return opts
 
 

@@ -155,6 +155,8 @@ def levels_to_inverse(g_levels, seen=None):
 
 
 _TOP_WIDTHS = (0.025, 0.05, 0.1, 0.2, 0.3)
+#: The learned continuation stays within this factor of the straight one (log rise).
+TOP_CAP = 3.0
 _TOP_CACHE = {}
 
 
@@ -188,6 +190,39 @@ def _learned_top(ic):
     return coef
 
 
+_TOP_MODEL = {}
+
+
+def _model_top(g, ic, window=0.4, k=5):
+    """Continue a curve above grid index ic with the EMoR shape that best matches it below.
+
+    The EMoR-k curve ``m`` (``m(1) = 1``) and a free scale ``s`` are fitted by least
+    squares to ``s * g`` over ``[z_c - window, z_c]``; returns ``(s, m[ic:] / m[ic])``,
+    the continuation relative to the curve's value at ``z_c``; None without EMoR data.
+    """
+    if "basis" not in _TOP_MODEL:
+        try:
+            from ...data import load_emor
+
+            b = load_emor(inverse=True)
+            _TOP_MODEL["basis"] = (b.mean, b.components[:k])
+        except Exception:
+            _TOP_MODEL["basis"] = None
+    basis = _TOP_MODEL["basis"]
+    if basis is None:
+        return None
+    mean, comps = basis
+    il = max(int(np.rint((GRID[ic] - window) * (GRID.size - 1))), 1)
+    sl = slice(il, ic + 1)
+    # unknowns: c (k), t = 1/s:  mean + comps^T c - g t = 0  (least squares, g given)
+    A = np.column_stack([comps[:, sl].T, -g[sl]])
+    sol, *_ = np.linalg.lstsq(A, -mean[sl], rcond=None)
+    m = mean + sol[:-1] @ comps
+    if not (m[ic] > 0 and np.all(np.diff(m[ic:]) >= -1e-9)):
+        return None
+    return 1.0 / sol[-1], m[ic:] / m[ic]
+
+
 def normalise_top(inverse, z_top, width=0.05, rule="straight"):
     """Set the scale of inverse curves from their shape below the highest valid code.
 
@@ -199,11 +234,13 @@ def normalise_top(inverse, z_top, width=0.05, rule="straight"):
     inverse : ndarray (N, 1024)
     z_top : ndarray (N,)
         Highest valid code of each problem.
-    rule : {'straight', 'learned'}
+    rule : {'straight', 'learned', 'model'}
         ``'straight'``: continue the log-slope of the last ``width`` of the
         curve up to code 1.  ``'learned'``: predict ``log g(1) - log g(z_top)``
         from the curve's log-slopes below ``z_top`` by a linear regression learned
         on the DoRF training curves (falls back to straight without DoRF).
+        ``'model'``: continue with the EMoR-5 curve that best matches the curve's
+        top 40 % up to a free scale (straight when that continuation is not monotone).
 
     Returns
     -------
@@ -218,11 +255,22 @@ def normalise_top(inverse, z_top, width=0.05, rule="straight"):
         if not (gc > 0 and gl > 0 and gc > gl):
             continue
         log_rise = (np.log(gc) - np.log(gl)) / (GRID[ic] - GRID[il]) * (1.0 - GRID[ic])
+        if rule == "model":
+            ratio = _model_top(out[i], ic)
+            if ratio is not None:
+                frac = (GRID[ic:] - GRID[ic]) / (1.0 - GRID[ic])
+                shape = ratio[1]
+                out[i, ic:] = gc * shape
+                out[i] /= out[i, -1]
+                continue
         coef = _learned_top(ic) if rule == "learned" else None
         if coef is not None:
             f = _top_features(np.log(np.maximum(out[i:i + 1], 1e-12)), ic)[0] * (1.0 - GRID[ic])
             if np.all(np.isfinite(f)):
-                log_rise = max(float(coef[0] + f @ coef[1:]), 0.0)
+                # Trust the regression near the straight continuation only: far from the
+                # curves it was learned on (steep, noisy tops) it extrapolates wildly.
+                straight = log_rise
+                log_rise = float(np.clip(coef[0] + f @ coef[1:], straight / TOP_CAP, straight * TOP_CAP))
         frac = (GRID[ic:] - GRID[ic]) / (1.0 - GRID[ic])
         ext = gc * np.exp(log_rise * frac)
         out[i, ic:] = ext
@@ -240,6 +288,20 @@ def hat_weight(z, floor=0.0, clip=1.0):
     mid = 0.5 * (floor + clip)
     w = np.where(z <= mid, z - floor, clip - z) / (clip - floor) * 2
     return np.clip(w, 0.0, None)
+
+
+def check_option(value, name, low=None, high=None, integer=False):
+    """A numeric solver option as an int or float within [low, high]; a ValidationError otherwise."""
+    try:
+        if isinstance(value, (str, bytes)):
+            raise TypeError
+        v = int(value) if integer else float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError(f"option {name} must be {'an integer' if integer else 'a number'}, got {value!r}") from None
+    if (low is not None and not v >= low) or (high is not None and not v <= high):
+        bounds = f"in {low}..{high}" if low is not None and high is not None else (f">= {low}" if low is not None else f"<= {high}")
+        raise ValidationError(f"option {name} must be {bounds}, got {value!r}")
+    return v
 
 
 def log_times_or_fail(log_times, solver):

@@ -10,7 +10,7 @@ solved through its normal equations with a sparse Cholesky-like solve.
 
 import numpy as np
 
-from .base import BracketSolver, SolverResult, hat_weight, levels_to_inverse, log_times_or_fail, quantise, register_solver
+from .base import BracketSolver, SolverResult, check_option, hat_weight, levels_to_inverse, log_times_or_fail, quantise, register_solver
 
 
 @register_solver
@@ -36,9 +36,10 @@ class DebevecSolver(BracketSolver):
     def solve(self, z, valid, log_times, code_max=255, start=None):
         from ...errors import ValidationError
 
-        if not np.isfinite(self.smoothness) or self.smoothness < 0:
+        smoothness = check_option(self.smoothness, "smoothness")
+        if not np.isfinite(smoothness) or smoothness < 0:
             raise ValidationError(f"smoothness must be >= 0, got {self.smoothness!r}")
-        L = int(self.levels)
+        L = check_option(self.levels, "levels", integer=True)
         if not 16 <= L <= 4096:
             raise ValidationError(f"levels must be in 16..4096, got {L}")
         logt = log_times_or_fail(log_times, self.name)
@@ -55,7 +56,7 @@ class DebevecSolver(BracketSolver):
         for i in range(n):
             zi = quantise(z[i], L)
             w2 = np.where(valid[i], (hat_weight(zi / (L - 1)) + 1e-3) ** 2, 0.0)  # squared row weights (P, J)
-            lam = self.smoothness * max(w2.sum() / L, 1.0)
+            lam = smoothness * max(w2.sum() / L, 1.0)
             # Normal equations in (G, log E); each log E_p couples only to its own samples, so it is
             # eliminated exactly (Schur complement) and an L x L system remains.
             Dp = w2.sum(axis=1)  # (P,)

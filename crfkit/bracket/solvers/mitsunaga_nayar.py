@@ -13,7 +13,7 @@ error favours curves that are small over the sampled range.
 import numpy as np
 
 from ...errors import ValidationError
-from .base import BracketSolver, SolverResult, register_solver
+from .base import BracketSolver, SolverResult, check_option, register_solver
 
 
 @register_solver
@@ -41,7 +41,8 @@ class MitsunagaNayarSolver(BracketSolver):
         from ...models.polynomial import PolynomialModel
         from ...curves.curve import GRID
 
-        deg = int(self.degree)
+        deg = check_option(self.degree, "degree", integer=True)
+        max_iter = check_option(self.max_iter, "max_iter", integer=True)
         if not 1 <= deg <= 10:
             raise ValidationError(f"degree must be in 1..10, got {self.degree!r}")
         model = PolynomialModel(k=max(deg - 1, 1), kind="inverse", pin_zero=True) if deg > 1 else None
@@ -59,7 +60,12 @@ class MitsunagaNayarSolver(BracketSolver):
         a1, a2 = a1.reshape(shape), a2.reshape(shape)
         B1, B2 = B1.reshape(shape + (-1,)), B2.reshape(shape + (-1,))
         pw = pair.reshape(shape).astype(float)
-        if estimate:
+        if estimate and start is not None:
+            # Ratios from a times prior (see calibrate_bracket): their total range is kept
+            # below, which settles the exponential ambiguity; their pattern is refined.
+            lt0 = np.asarray(start, float)
+            R = np.exp(lt0[:, :-1] - lt0[:, 1:])
+        elif estimate:
             # Start from gamma 2.2: R = median of (M_j / M_{j+1})^2.2
             ratio = np.where(pair, (np.maximum(z1, 1e-6) / np.maximum(z2, 1e-6)) ** 2.2, np.nan)
             with np.errstate(all="ignore"):
@@ -72,7 +78,7 @@ class MitsunagaNayarSolver(BracketSolver):
         G, h = np.diff(Bg, axis=0), -np.diff(ag)
         c = model.fit_samples(GRID, GRID[None] ** 2.2)[0]
         c = np.tile(c, (n, 1))
-        for _ in range(int(self.max_iter)):
+        for _ in range(max_iter):
             Rr = np.broadcast_to(R[:, None, :], (n, p, j - 1)).reshape(shape)
             g1 = a1 + np.einsum("nmk,nk->nm", B1, c)
             g2 = a2 + np.einsum("nmk,nk->nm", B2, c)
@@ -91,7 +97,11 @@ class MitsunagaNayarSolver(BracketSolver):
                 g2 = a2 + np.einsum("nmk,nk->nm", B2, c)
                 num = (pw * g1 * g2).reshape(n, p, j - 1).sum(axis=1)
                 den = (pw * g2 * g2).reshape(n, p, j - 1).sum(axis=1)
-                R = np.clip(num / np.maximum(den, 1e-300), 1e-6, 1 - 1e-6)
+                R_new = np.clip(num / np.maximum(den, 1e-300), 1e-6, 1 - 1e-6)
+                if start is not None:
+                    total = np.log(R).sum(axis=1, keepdims=True)
+                    R_new = np.exp(np.log(R_new) * total / np.log(R_new).sum(axis=1, keepdims=True))
+                R = R_new
             if change < 1e-8:
                 break
         inverse = model.evaluate(c, GRID)

@@ -24,7 +24,7 @@ import numpy as np
 
 from ...curves.curve import GRID
 from ...errors import FitError, ValidationError
-from .base import BracketSolver, SolverResult, normalise_top, register_solver
+from .base import BracketSolver, SolverResult, check_option, normalise_top, register_solver
 
 _PRIOR_STRIDE = 8  # prior rows on every 8th grid point: 128 rows carry the curve shape
 _GRID_PRIOR = GRID[::_PRIOR_STRIDE]
@@ -38,6 +38,22 @@ def _interp_grid(values, z):
     a = np.take_along_axis(values, lo, axis=1)
     b = np.take_along_axis(values, lo + 1, axis=1)
     return a + (b - a) * t
+
+
+def _compress(A, b):
+    """(N, m, q), (N, m) -> (N, q, q), (N, q) with the same least-squares solutions:
+    ``R`` upper triangular with ``R^T R = A^T A`` and ``R^T y = A^T b``."""
+    At = A.transpose(0, 2, 1)
+    M = At @ A
+    v = (At @ b[..., None])[..., 0]
+    q = M.shape[1]
+    jitter = 1e-12 * np.maximum(np.einsum("nqq->n", M) / q, 1e-300)
+    try:
+        L = np.linalg.cholesky(M + jitter[:, None, None] * np.eye(q))
+    except np.linalg.LinAlgError:
+        return A, b
+    y = np.linalg.solve(L, v[..., None])[..., 0]
+    return L.transpose(0, 2, 1), y
 
 
 @register_solver
@@ -83,7 +99,7 @@ class ModelSolver(BracketSolver):
     aliases = ("self-calibration", "crfkit")
     estimates_times = True
 
-    def __init__(self, model="emor", k=None, prior=0.03, noise=0.004, top_weight=0.0, normalise=True, max_iter=30,
+    def __init__(self, model="emor", k=None, prior=0.003, noise=0.004, top_weight=0.0, normalise=True, max_iter=30,
                  model_error=0.02, top_rule="learned", tol=1e-5, **model_options):
         self.model = model
         self.tol = tol
@@ -99,12 +115,26 @@ class ModelSolver(BracketSolver):
 
     # -- model plumbing ---------------------------------------------------------------------
     def _model(self):
-        from ...models import get_model
+        import inspect
 
+        from ...models import get_model
+        from ...models.registry import get_model_class
+
+        for name in ("prior", "noise", "top_weight", "model_error", "tol"):
+            check_option(getattr(self, name), name)
+        check_option(self.max_iter, "max_iter", integer=True)
         if not np.isfinite(self.prior) or self.prior < 0:
             raise ValidationError(f"prior must be >= 0, got {self.prior!r}")
         if not np.isfinite(self.noise) or self.noise < 0:
             raise ValidationError(f"noise must be >= 0, got {self.noise!r}")
+        params = inspect.signature(get_model_class(self.model).__init__).parameters
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            unknown = set(self.model_options) - set(params)
+            if unknown:
+                mine = set(inspect.signature(type(self).__init__).parameters) - {"self", "model_options"}
+                valid = sorted(mine | set(params) - {"self", "kind"})
+                raise ValidationError(f"unknown option(s) {sorted(unknown)} for bracket method 'model' with model "
+                                      f"{self.model!r}; valid: {', '.join(valid)}")
         return get_model(self.model, k=self.k, kind="inverse", **self.model_options)
 
     @property
@@ -165,7 +195,7 @@ class ModelSolver(BracketSolver):
                 a, B = {"x": (a_x, B_x), "grid": (a_g, B_g), "prior": (a_p, B_p)}[where]
                 if B.ndim == 2:
                     return a[None, :] + theta @ B.T, np.broadcast_to(B, (n,) + B.shape)
-                return a + np.einsum("nmk,nk->nm", B, theta), B
+                return a + (B @ theta[:, :, None])[..., 0], B
             pts = {"x": x, "grid": full_grid, "prior": prior_grid}[where]
             return self._eval(m, theta, np.ascontiguousarray(pts))
         sigma2 = (1.0 / code_max) ** 2 / 12.0 + self.noise ** 2
@@ -238,7 +268,7 @@ class ModelSolver(BracketSolver):
             r, Wp = residual(g, logt, W)
             Wn = W / np.maximum(Wp, 1e-300)[:, :, None]
             D = (Jg / np.maximum(g, 1e-9)[:, :, None]).reshape(n, p, j, k)
-            Dc = D - np.einsum("npj,npjk->npk", Wn, D)[:, :, None, :]
+            Dc = D - (Wn[:, :, None, :] @ D)
             cols = [Dc]
             if estimate:
                 # d r_pj / d logt_i (i >= 1) = -[j == i] + Wn_pi
@@ -256,7 +286,7 @@ class ModelSolver(BracketSolver):
             sw = np.sqrt(W.reshape(n, p * j) / n_valid[:, None])
             state = np.concatenate([theta, logt[:, 1:]], axis=1) if estimate else theta
             A = sw[:, :, None] * Jr
-            b = sw * (np.einsum("nmq,nq->nm", Jr, state) - rf)
+            b = sw * ((Jr @ state[:, :, None])[..., 0] - rf)
             if lam:
                 if m.linear:
                     Bp = np.broadcast_to(B_p, (n,) + B_p.shape)
@@ -344,6 +374,9 @@ class ModelSolver(BracketSolver):
     def _step(m, A, b, G, h, k, n_extra, theta):
         from ...models.base import _batched_lstsq, monotone_lstsq
 
+        # The least-squares problems have thousands of rows and a few dozen columns: reduce
+        # each to its q x q triangular factor (Cholesky of the normal matrix) first.
+        A, b = _compress(A, b)
         if G is None:
             return _batched_lstsq(A, b)
         Gq = np.concatenate([G, np.zeros((G.shape[0], n_extra))], axis=1)

@@ -8,7 +8,7 @@ from their neighbours instead of being left undefined (NaN or infinite).
 
 import numpy as np
 
-from .base import BracketSolver, SolverResult, levels_to_inverse, log_times_or_fail, quantise, register_solver
+from .base import BracketSolver, SolverResult, check_option, levels_to_inverse, log_times_or_fail, quantise, register_solver
 
 
 @register_solver
@@ -35,7 +35,9 @@ class RobertsonSolver(BracketSolver):
     def solve(self, z, valid, log_times, code_max=255, start=None):
         logt = log_times_or_fail(log_times, self.name)
         n, p, j = z.shape
-        L = int(self.levels)
+        L = check_option(self.levels, "levels", low=2, integer=True)
+        max_iter = check_option(self.max_iter, "max_iter", integer=True)
+        tol = check_option(self.tol, "tol")
         t = np.exp(logt - logt[:, :1])
         x = np.arange(L) / (L - 1)
         # Robertson's Gaussian-like certainty, zero for unusable samples.
@@ -49,7 +51,7 @@ class RobertsonSolver(BracketSolver):
             g = x.copy()  # linear start
             g[0] = 0.0
             ti = t[i][None, :]
-            for _ in range(int(self.max_iter)):
+            for _ in range(max_iter):
                 gz = g[zi]
                 E = (wv * ti * gz).sum(axis=1) / np.maximum((wv * ti * ti).sum(axis=1), 1e-300)
                 target = (ti * E[:, None])[valid[i]]
@@ -61,7 +63,7 @@ class RobertsonSolver(BracketSolver):
                     np.argmin(np.abs(np.flatnonzero(seen[i]) - L // 2))]], np.nan)))
                 ok = np.flatnonzero(seen[i])
                 g = np.interp(np.arange(L), ok, new[ok])
-                if change < self.tol:
+                if change < tol:
                     break
             out[i] = g
         inverse = levels_to_inverse(out, seen)
