@@ -233,7 +233,7 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
         from .merge import align_images
 
         bracket.images = align_images(bracket.images)
-    sample_options = {key: options.pop(key) for key in ("edge_tol", "brightness_bins", "regions", "order_tol")
+    sample_options = {key: options.pop(key) for key in ("edge_tol", "brightness_bins", "regions", "order_tol", "clip_margin")
                       if key in options}
     solver_opts = dict(options)
     cls = get_solver_class(method)

@@ -26,6 +26,26 @@ ORDER_TOL = 0.04
 #: A pixel differing from a 4-neighbour by more than this (fraction of full scale, in an
 #: exposure where both are valid) sits on an edge and is not used.
 EDGE_TOL = 0.1
+#: Blocks of this size (pixels) around clipped pixels can be distrusted in that exposure
+#: (0: off; on validation brackets the robust loss of the solvers did better without it).
+CLIP_MARGIN = 0
+
+
+def _near_clipped(image, level, block):
+    """(ceil(H/block), ceil(W/block)) bool: the block or one of its 8 neighbours holds a clipped pixel."""
+    h, w = image.shape[:2]
+    hb, wb = -(-h // block), -(-w // block)
+    clipped = (image >= level).any(axis=2)
+    pad = np.zeros((hb * block, wb * block), bool)
+    pad[:h, :w] = clipped
+    blocks = pad.reshape(hb, block, wb, block).any(axis=(1, 3))
+    grown = blocks.copy()
+    grown[1:] |= blocks[:-1]
+    grown[:-1] |= blocks[1:]
+    g2 = grown.copy()
+    g2[:, 1:] |= grown[:, :-1]
+    g2[:, :-1] |= grown[:, 1:]
+    return g2
 
 
 @dataclass
@@ -91,7 +111,8 @@ def exposure_order(images, times):
 
 
 def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, order_tol=ORDER_TOL,
-                   n_candidates=None, brightness_bins=32, regions=(4, 4), edge_tol=EDGE_TOL):
+                   n_candidates=None, brightness_bins=32, regions=(4, 4), edge_tol=EDGE_TOL,
+                   clip_margin=CLIP_MARGIN):
     """Draw pixel samples from a bracket.
 
     Parameters
@@ -109,6 +130,9 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
     edge_tol : float or None
         Pixels differing from a neighbour by more than this in some exposure are
         on an edge and rejected (None: keep them).
+    clip_margin : int or None
+        Block size (pixels): an exposure is not used for pixels in a block next
+        to (or holding) a clipped pixel of that exposure (None or 0: no margin).
     n_candidates : int, optional
         Random positions screened (default ``max(30 n_samples, 60000)``).
     brightness_bins, regions
@@ -160,6 +184,12 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
     drop = (z[:, :-1] - z[:, 1:] > order_tol) & (z[:, :-1] < clip) & (z[:, :-1] > 0.1)
     moving = drop.any(axis=(1, 2))
     valid = (z > floor) & (z < clip)
+    if clip_margin:
+        # JPEG ringing and chroma subsampling spread clipped areas into codes just below
+        # the clipping level around them: distrust an exposure near any clipped pixel.
+        for k, j in enumerate(order):
+            near = _near_clipped(np.asarray(images[j]), clip * top, clip_margin)
+            valid[:, k, :] &= ~near[rows // clip_margin, cols // clip_margin][:, None]
     all_clipped = (z >= clip).all(axis=1).all(axis=1)
     all_dark = (z <= floor).all(axis=1).all(axis=1)
     usable = ~moving & ~edge & ((valid.sum(axis=1) >= 2).any(axis=1))
