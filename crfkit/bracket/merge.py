@@ -43,34 +43,54 @@ def describe_weighting(weighting):
 def align_images(images, reference=None):
     """Align a bracket by median-threshold bitmaps (Ward 2003) with OpenCV's ``AlignMTB``.
 
-    Translations only; each image is shifted onto the reference (the middle
-    exposure by default), edges replicated.  Needs ``crfkit[charts]`` (OpenCV).
+    Translations only.  Shifts are measured between neighbours in brightness (they
+    look most alike) and chained to the reference (the middle exposure by default);
+    the search range is limited to 1/16 of the smaller image side.  A pair whose
+    bitmaps carry no information (median code below 12 or above 243: mostly black
+    or clipped) or whose search ends at its limit is not shifted, with a warning.
+    Edges are replicated.  Needs ``crfkit[charts]`` (OpenCV).
     """
+    import warnings
+
     from .._optional import require
 
     cv2 = require("cv2", "charts", feature="aligning a bracket (--align)")
     imgs = [np.asarray(i) for i in images]
-    ref = len(imgs) // 2 if reference is None else int(reference)
+    n = len(imgs)
 
     def gray8(im):
         g = im.mean(axis=2)
         top = 255.0 if im.dtype == np.uint8 else (65535.0 if im.dtype == np.uint16 else 1.0)
         return np.ascontiguousarray(np.clip(g / top * 255.0, 0, 255).astype(np.uint8))
 
-    mtb = cv2.createAlignMTB()
-    ref_gray = gray8(imgs[ref])
-    out = []
-    for i, im in enumerate(imgs):
-        if i == ref:
-            out.append(im)
+    grays = [gray8(im) for im in imgs]
+    order = np.argsort([float(np.mean(g)) for g in grays], kind="stable")
+    ref_pos = len(order) // 2 if reference is None else int(np.flatnonzero(order == int(reference))[0])
+    h, w = grays[0].shape
+    max_bits = int(np.clip(np.floor(np.log2(max(min(h, w) / 16.0, 1.0))), 1, 6))
+    mtb = cv2.createAlignMTB(max_bits)
+    limit = 2 ** max_bits - 1
+    step = np.zeros((n, 2), int)  # shift of order[k] relative to order[k - 1]
+    for k in range(1, n):
+        a, b = grays[order[k - 1]], grays[order[k]]
+        med = (float(np.median(a)), float(np.median(b)))
+        if min(med) < 12 or max(med) > 243:
+            warnings.warn(f"image {order[k]} not aligned to image {order[k - 1]}: too dark or too clipped for "
+                          "median-threshold bitmaps", stacklevel=2)
             continue
-        try:
-            dx, dy = (int(v) for v in mtb.calculateShift(ref_gray, gray8(im)))
-        except cv2.error as exc:  # e.g. images under 64 pixels on a side (AlignMTB's pyramid)
-            msg = " ".join(str(exc).split())
-            raise ValidationError(f"cannot align the images of {ref_gray.shape[1]}x{ref_gray.shape[0]} pixels "
-                                  f"(OpenCV AlignMTB: {msg})") from None
-        out.append(_shift(im, dy, dx))
+        dx, dy = (int(v) for v in mtb.calculateShift(a, b))
+        if max(abs(dx), abs(dy)) >= limit:
+            warnings.warn(f"image {order[k]} not aligned: the shift search reached its limit ({limit} px)",
+                          stacklevel=2)
+            continue
+        step[k] = (dx, dy)
+    total = np.cumsum(step, axis=0)
+    total -= total[ref_pos]
+    out = list(imgs)
+    for k, i in enumerate(order):
+        dx, dy = total[k]
+        if dx or dy:
+            out[i] = _shift(imgs[i], dy, dx)
     return out
 
 
@@ -108,8 +128,12 @@ def _weight_lut(inv, levels, t, weighting, clip, noise, code_noise):
         slope = np.interp(z, GRID, np.gradient(inv, GRID))
         q = 1.0 / (levels - 1)
         var = noise[0] * g + noise[1] + slope ** 2 * (q * q / 12.0 + code_noise ** 2)
-        w = t * t / np.maximum(var, 1e-30)
+        w = 1.0 / np.maximum(var, 1e-30)
     w = w / w.max()
+    if weighting == "noise":
+        # var(g(z) / t) = var(g(z)) / t^2: scaled after the normalisation, so that longer exposures
+        # count more (t is relative to the longest exposure, so the weights stay <= 1).
+        w = w * (t * t)
     w[z >= clip] = 0.0
     w[0] = 0.0
     return w.astype(np.float32)
@@ -224,7 +248,7 @@ def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise):
         num = np.zeros((h, w), np.float32)
         den = np.zeros((h, w), np.float32)
         for j in order:
-            wl = _weight_lut(inv[c], levels, t[j], weighting, clip, noise, code_noise)
+            wl = _weight_lut(inv[c], levels, t[j] / t[long_], weighting, clip, noise, code_noise)
             code = np.ascontiguousarray(imgs[j][:, :, c])
             wj = wl[code]
             num += wj * (lin / np.float32(t[j]))[code]

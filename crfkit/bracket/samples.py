@@ -117,7 +117,7 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
 
     Parameters
     ----------
-    bracket : Bracket
+    bracket : Bracket (or what :func:`calibrate_bracket` accepts: arrays, files, a folder)
     n_samples : int
         Pixels to keep (fewer when the image has fewer usable ones).
     seed : int
@@ -148,7 +148,9 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
         No pixel is usable (all saturated, all black, or all moving).
     """
     from .._validation import check_int
+    from .inputs import as_bracket
 
+    bracket = as_bracket(bracket)  # a Bracket as it is; arrays or files read into one
     n_samples = check_int(n_samples, "n_samples", 10, 10_000_000)
     seed = check_int(seed, "seed", 0, 2**63 - 1)
     try:
@@ -157,8 +159,23 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
         raise ValidationError(f"floor, clip and order_tol must be numbers, got {floor!r}, {clip!r}, {order_tol!r}") from None
     if not (0.0 <= floor < clip <= 1.0):
         raise ValidationError(f"need 0 <= floor < clip <= 1, got floor={floor}, clip={clip}")
+    brightness_bins = check_int(brightness_bins, "brightness_bins", 1, 100_000)
+    if not isinstance(regions, (tuple, list, np.ndarray)) or np.ndim(regions) != 1 or len(regions) != 2:
+        raise ValidationError(f"regions must be (rows, columns), got {regions!r}")
+    regions = (check_int(regions[0], "regions[0]", 1, 100_000), check_int(regions[1], "regions[1]", 1, 100_000))
+    if n_candidates is not None:
+        n_candidates = check_int(n_candidates, "n_candidates", 0, 10**9)
+    if edge_tol is not None:
+        try:
+            edge_tol = float(edge_tol)
+        except (TypeError, ValueError, OverflowError):
+            raise ValidationError(f"edge_tol must be a number or None, got {edge_tol!r}") from None
+    if clip_margin is not None:
+        clip_margin = check_int(clip_margin, "clip_margin", 0, 10**9)
     images = bracket.images
     h, w = images[0].shape[:2]
+    if clip_margin:
+        clip_margin = min(clip_margin, max(h, w))  # one block over the whole image: same result, bounded memory
     order = exposure_order(images, bracket.times)
     rng = np.random.default_rng(seed)
     m = int(n_candidates or max(30 * n_samples, 60000))

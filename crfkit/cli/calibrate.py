@@ -84,6 +84,8 @@ def summary_lines(cal, bracket):
         lines.append(f"samples: {st.get('samples', 0)} pixels of {st.get('candidates', 0)} screened; rejected: "
                      f"{st.get('moving_share', 0):.1%} moving, {st.get('all_clipped_share', 0):.1%} clipped in all, "
                      f"{st.get('all_dark_share', 0):.1%} dark in all")
+    if cal.raw:
+        return lines
     bw = cal.band_width
     lines.append("fit residual (RMS code error) R/G/B: " + " / ".join(f"{v:.4f}" for v in cal.rmse)
                  + ("" if not np.all(np.isfinite(bw)) else "; 95% band width (max) " + " / ".join(f"{v:.4f}" for v in bw)))

@@ -1,0 +1,357 @@
+"""``crfkit calibrate`` and ``crfkit merge`` end to end, in-process, on small files written here.
+
+A user's mistake must be one line on stderr (``crfkit CMD: error: ...``) and exit
+status 2, never a traceback.  The brackets are the synthetic ones of
+test_bracket.py (sRGB camera, exposures one stop apart), written as PNG or as
+JPEG with an EXIF exposure time.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+import crfkit
+from crfkit.cli import main
+from crfkit.io.images import write_image
+
+from test_bracket import CURVES, GAMMA_PRIOR, H, W, bracket, relative_errors, scene, textured_bracket
+
+TIMES = ("1", "2", "4", "8")
+DATA_FREE = ("--model", "polynomial")  # the default model (PCA of DoRF) needs CRFKIT_DATA
+
+
+def run(capsys, *args):
+    """``crfkit ARGS`` in-process: (exit status, stdout, stderr)."""
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return rc, out, err
+
+
+def assert_one_line_error(rc, err, command, *fragments):
+    assert rc == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"crfkit {command}: error: "), err
+    for frag in fragments:
+        assert frag in lines[0], err
+
+
+@pytest.fixture
+def pngs(tmp_path):
+    """Four PNGs (no EXIF) in tmp_path/bracket: the exposures 1, 2, 4, 8 of an sRGB camera."""
+    folder = tmp_path / "bracket"
+    folder.mkdir()
+    paths = []
+    for i, im in enumerate(bracket(times=(1.0, 2.0, 4.0, 8.0))):
+        p = folder / f"shot{i}.png"
+        write_image(p, im)
+        paths.append(p)
+    return paths
+
+
+@pytest.fixture
+def jpegs(tmp_path):
+    """Three JPEGs with EXIF exposure times 1/100, 1/50, 1/25 s."""
+    from PIL import Image
+
+    folder = tmp_path / "jpegs"
+    folder.mkdir()
+    paths = []
+    for i, (im, t) in enumerate(zip(bracket(times=(1.0, 2.0, 4.0)), (0.01, 0.02, 0.04))):
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x829A] = t  # ExposureTime, in the Exif sub-IFD as cameras write it
+        p = folder / f"IMG_{i}.jpg"
+        Image.fromarray(im).save(p, quality=95, exif=exif)
+        paths.append(p)
+    return paths
+
+
+@pytest.fixture
+def gamma_prior(tmp_path):
+    """A .crfs times prior that needs no data files."""
+    path = tmp_path / "gammas.crfs"
+    GAMMA_PRIOR.save(path)
+    return path
+
+
+# ----------------------------------------------------------------------------- calibrate
+def test_calibrate_writes_curves_and_plot(capsys, tmp_path, pngs):
+    pytest.importorskip("matplotlib")
+    out_crfs, out_png = tmp_path / "camera.crfs", tmp_path / "crf.png"
+    rc, out, err = run(capsys, "calibrate", *pngs, "--times", *TIMES, *DATA_FREE, "--bootstrap", "5",
+                       "-o", out_crfs, "--plot", out_png)
+    assert rc == 0, err
+    assert "calibrated 4 images" in out and "exposures (given): 1, 2, 4, 8" in out
+    assert "fit residual" in out and "95% band width" in out
+    assert f"wrote {out_crfs}" in err and f"wrote {out_png}" in err and "warning" not in err
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cs = crfkit.load_curves(out_crfs)
+    assert cs.kind == "forward" and len(cs) == 3 and cs.names == ["R", "G", "B"]
+    meta = cs.attrs["bracket"]
+    assert meta["times"] == [1.0, 2.0, 4.0, 8.0] and meta["times_source"] == "given"
+    assert np.array(meta["band"]).shape == (3, 2, 1024)
+    assert cs.inverse().rmse(CURVES["srgb"].inverse().values).max() < 0.01
+
+
+def test_calibrate_json_summary(capsys, pngs):
+    rc, out, err = run(capsys, "calibrate", pngs[0].parent, "--times", *TIMES, *DATA_FREE, "--bootstrap", "0",
+                       "--json", "--shared")
+    assert rc == 0, err
+    data = json.loads(out)
+    assert data["inputs"] == [p.name for p in pngs]
+    assert data["times"] == [1.0, 2.0, 4.0, 8.0] and data["times_source"] == "given"
+    assert len(data["rmse"]) == 3 and data["rmse"][0] == data["rmse"][1] == data["rmse"][2]
+    assert data["band_width"] == [None, None, None]
+
+
+def test_calibrate_reads_exif_times(capsys, tmp_path, jpegs):
+    out_crfs = tmp_path / "cam.crfs"
+    rc, out, err = run(capsys, "calibrate", *jpegs, *DATA_FREE, "--bootstrap", "0", "-o", out_crfs)
+    assert rc == 0, err
+    assert "warning" not in err
+    assert "exposures (exif): 0.01, 0.02, 0.04" in out
+    assert crfkit.load_curves(out_crfs).attrs["bracket"]["times"] == pytest.approx([0.01, 0.02, 0.04])
+    # --times wins over EXIF; --unknown-times ignores it
+    rc, out, err = run(capsys, "calibrate", *jpegs, *DATA_FREE, "--bootstrap", "0", "--times", "1/4", "1/2", "1")
+    assert rc == 0 and "exposures (given): 0.25, 0.5, 1" in out
+
+
+def test_calibrate_without_exif_warns_and_estimates(capsys, pngs, gamma_prior):
+    rc, out, err = run(capsys, "calibrate", *pngs, *DATA_FREE, "--bootstrap", "0", "--times-prior", gamma_prior)
+    assert rc == 0, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("crfkit calibrate: warning: no EXIF exposure time"), err
+    assert "exposures (estimated" in out
+    times = [float(v) for v in out.split("exposures (")[1].split(": ")[1].splitlines()[0].split(", ")]
+    np.testing.assert_allclose(times, [1, 2, 4, 8], rtol=0.1)
+    # asked for: no warning
+    rc, out, err = run(capsys, "calibrate", *pngs, *DATA_FREE, "--bootstrap", "0", "--unknown-times",
+                       "--times-prior", gamma_prior)
+    assert rc == 0 and err == "", err
+    # Mitsunaga-Nayar and Debevec with unknown times
+    for method in ("mitsunaga-nayar", "debevec"):
+        rc, out, err = run(capsys, "calibrate", *pngs, "--method", method, "--bootstrap", "0", "--unknown-times",
+                           "--times-prior", gamma_prior)
+        assert rc == 0 and "exposures (estimated" in out, err
+
+
+@pytest.mark.realdata("dorfCurves.txt", "emor.txt", "invemor.txt")
+def test_calibrate_and_merge_with_defaults(capsys, tmp_path, pngs):
+    """The default model and times prior (they need the DoRF and EMoR files)."""
+    rc, out, err = run(capsys, "calibrate", *pngs, "--times", *TIMES, "--bootstrap", "0", "-o", tmp_path / "c.crfs")
+    assert rc == 0, err
+    assert "PCA(dorf-train)" in out
+    assert crfkit.load_curves(tmp_path / "c.crfs").inverse().rmse(CURVES["srgb"].inverse().values).max() < 0.01
+    # no EXIF, no --times: a warning, the ratios estimated with the EMoR prior (biased for an sRGB camera,
+    # see test_bracket.py::test_unknown_times_of_an_srgb_camera_with_the_default_prior)
+    rc, out, err = run(capsys, "merge", pngs[0].parent, "-o", tmp_path / "s.exr")
+    assert rc == 0, err
+    assert err.startswith("crfkit merge: warning: no EXIF exposure time")
+    assert (tmp_path / "s.exr").is_file() and (tmp_path / "s.exr.json").is_file()
+    assert json.loads((tmp_path / "s.exr.json").read_text())["times_source"].startswith("estimated")
+
+
+# ----------------------------------------------------------------------------- merge
+def test_merge_writes_exr_and_sidecar(capsys, tmp_path, pngs):
+    from crfkit.io.hdr import read_exr
+
+    out_exr = tmp_path / "scene.exr"
+    rc, out, err = run(capsys, "merge", pngs[0].parent, "-o", out_exr, "--times", *TIMES, *DATA_FREE)
+    assert rc == 0, err
+    assert f"wrote {out_exr} and {out_exr}.json" in err
+    hdr = read_exr(out_exr)
+    assert hdr.dtype == np.float32 and hdr.shape == (H, W, 3) and np.all(np.isfinite(hdr))
+    assert np.percentile(relative_errors(hdr, scene()), 99) < 0.02
+    meta = json.loads((tmp_path / "scene.exr.json").read_text())
+    assert meta["inputs"] == [p.name for p in pngs] and meta["output"] == "scene.exr"
+    assert meta["times"] == [1.0, 2.0, 4.0, 8.0] and meta["times_source"] == "given"
+    assert "calibrated from this bracket" in meta["crf"] and "noise-aware" in meta["weighting"]
+    assert meta["value_range"] == pytest.approx([float(hdr.min()), float(hdr.max())], rel=1e-6)
+    assert meta["clipped_in_all_share"] == 0.0
+
+
+def test_merge_with_the_calibrated_crfs(capsys, tmp_path, pngs):
+    from crfkit.io.hdr import read_exr
+
+    crfs = tmp_path / "camera.crfs"
+    rc, _, err = run(capsys, "calibrate", *pngs, "--times", *TIMES, *DATA_FREE, "--bootstrap", "0", "-o", crfs)
+    assert rc == 0, err
+    rc, _, err = run(capsys, "merge", *pngs, "--crf", crfs, "-o", tmp_path / "a.exr", "--times", *TIMES)
+    assert rc == 0, err
+    hdr = read_exr(tmp_path / "a.exr")
+    ref = crfkit.merge_bracket([crfkit.io.images.read_image(p) for p in pngs], [1, 2, 4, 8], crf=str(crfs))
+    np.testing.assert_allclose(hdr, ref, rtol=1e-6)
+    meta = json.loads((tmp_path / "a.exr.json").read_text())
+    assert meta["times_source"] == "given"
+    # without --times: the ratios are estimated with the curve
+    rc, _, err = run(capsys, "merge", *pngs, "--crf", crfs, "-o", tmp_path / "b.exr", "--weighting", "hat")
+    assert rc == 0, err
+    meta = json.loads((tmp_path / "b.exr.json").read_text())
+    assert meta["times_source"].startswith("estimated")
+    np.testing.assert_allclose(meta["times"], [1, 2, 4, 8], rtol=0.03)
+    assert "triangle" in meta["weighting"]
+
+
+def test_merge_half_exr_and_hdr(capsys, tmp_path, pngs):
+    from crfkit.io.hdr import read_exr
+
+    common = [*pngs, "--crf", "srgb", "--times", *TIMES]
+    rc, _, err = run(capsys, "merge", *common, "-o", tmp_path / "f.exr")
+    assert rc == 0, err
+    full = read_exr(tmp_path / "f.exr")
+    rc, _, err = run(capsys, "merge", *common, "--half", "-o", tmp_path / "h.exr")
+    assert rc == 0, err
+    np.testing.assert_allclose(read_exr(tmp_path / "h.exr"), full, rtol=1e-3)  # half floats
+    pytest.importorskip("cv2")
+    rc, _, err = run(capsys, "merge", *common, "-o", tmp_path / "r.hdr")
+    assert rc == 0, err
+    assert (tmp_path / "r.hdr").stat().st_size > 0 and (tmp_path / "r.hdr.json").is_file()
+
+
+def test_merge_align(capsys, tmp_path):
+    """--align puts back a shifted shot (a textured 192x256 scene: AlignMTB needs texture and size)."""
+    pytest.importorskip("cv2")
+    from crfkit.io.hdr import read_exr
+
+    imgs, radiance = textured_bracket()
+    imgs[0] = np.roll(imgs[0], (3, -4), axis=(0, 1))
+    paths = []
+    for i, im in enumerate(imgs):
+        paths.append(tmp_path / f"s{i}.png")
+        write_image(paths[-1], im)
+    common = [*paths, "--crf", "srgb", "--times", *TIMES]
+    rc, _, err = run(capsys, "merge", *common, "--align", "-o", tmp_path / "al.exr")
+    assert rc == 0, err
+    rc, _, err = run(capsys, "merge", *common, "-o", tmp_path / "no.exr")
+    assert rc == 0, err
+    inner = (slice(8, -8), slice(8, -8))
+    aligned = relative_errors(read_exr(tmp_path / "al.exr")[inner], radiance[inner])
+    shifted = relative_errors(read_exr(tmp_path / "no.exr")[inner], radiance[inner])
+    assert np.percentile(aligned, 99) < 0.02 < np.percentile(shifted, 99)
+
+
+# ----------------------------------------------------------------------------- user mistakes
+def _small_pngs(tmp_path, size=(48, 64)):
+    paths = []
+    for i, v in enumerate((60, 120)):
+        p = tmp_path / f"small{i}.png"
+        write_image(p, np.full(size + (3,), v, np.uint8))
+        paths.append(p)
+    return paths
+
+
+def _saturated_pngs(tmp_path):
+    paths = []
+    for i in range(2):
+        p = tmp_path / f"white{i}.png"
+        write_image(p, np.full((16, 16, 3), 255, np.uint8))
+        paths.append(p)
+    return paths
+
+
+def _other_size(tmp_path, pngs):
+    p = tmp_path / "other.png"
+    write_image(p, np.zeros((10, 12, 3), np.uint8))
+    return [pngs[0], p]
+
+
+def _corrupt(tmp_path, pngs):
+    p = tmp_path / "corrupt.png"
+    p.write_bytes(pngs[0].read_bytes()[:80])
+    return [pngs[0], p]
+
+
+def _empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no images here")
+    return [tmp_path / "empty"]
+
+
+# (id, inputs(tmp_path, pngs) -> list, extra arguments, message fragments); {tmp} is replaced by tmp_path
+CALIBRATE_ERRORS = [
+    ("missing file", lambda t, p: [p[0], t / "nope.png"], ["--times", "1", "2"], ["image not found", "nope.png"]),
+    ("output suffix", lambda t, p: p, ["--times", *TIMES, "-o", "{tmp}/camera.txt"], ["use a .crfs file name"]),
+    ("output folder missing", lambda t, p: p, ["--times", *TIMES, "-o", "{tmp}/no/camera.crfs"], ["does not exist"]),
+    ("output is a folder", lambda t, p: p, ["--times", *TIMES, "-o", "{tmp}/dir.crfs"], ["is a folder"]),
+    ("plot suffix", lambda t, p: p, ["--times", *TIMES, "--plot", "{tmp}/crf.bmp"], ["plot"]),
+    ("plot folder missing", lambda t, p: p, ["--times", *TIMES, "--plot", "{tmp}/no/crf.png"], ["does not exist"]),
+    ("too few times", lambda t, p: p, ["--times", "1", "2"], ["got 2 exposure time(s) for 4 image(s)"]),
+    ("too many times", lambda t, p: p, ["--times", *TIMES, "16"], ["got 5 exposure time(s) for 4 image(s)"]),
+    ("single image", lambda t, p: p[:1], [], ["at least 2 images, got 1"]),
+    ("single image with a time", lambda t, p: p[:1], ["--times", "1"], ["at least 2 images, got 1"]),
+    ("folder without images", lambda t, p: _empty_folder(t), [], ["holds no images"]),
+    ("corrupt image", _corrupt, ["--times", "1", "2"], ["corrupt.png"]),
+    ("different sizes", _other_size, ["--times", "1", "2"], ["differ in size"]),
+    ("same time twice", lambda t, p: p, ["--times", "1", "2", "2", "8"], ["same exposure 2 is given twice"]),
+    ("zero time", lambda t, p: p, ["--times", "0", "2", "4", "8"], ["positive"]),
+    ("text time", lambda t, p: p, ["--times", "1/0", "2", "4", "8"], ["not a number"]),
+    ("unknown method", lambda t, p: p, ["--times", *TIMES, "--method", "grossberg"], ["unknown bracket method"]),
+    ("unknown model", lambda t, p: p, ["--times", *TIMES, "--model", "spline"], ["unknown model 'spline'"]),
+    ("basis for a polynomial", lambda t, p: p, ["--times", *TIMES, "--basis", "dorf"],
+     ["unknown option(s) ['basis']"]),
+    ("k for debevec", lambda t, p: p, ["--times", *TIMES, "--method", "debevec", "-k", "3"], ["k applies"]),
+    ("k out of range", lambda t, p: p, ["--times", *TIMES, "-k", "0"], ["k for model 'polynomial'"]),
+    ("bad sample count", lambda t, p: p, ["--times", *TIMES, "--samples", "1"], ["n_samples"]),
+    ("negative bootstrap", lambda t, p: p, ["--times", *TIMES, "--bootstrap", "-1"], ["bootstrap"]),
+    ("all saturated", lambda t, p: _saturated_pngs(t), ["--times", "1", "2"], ["clipped in every exposure"]),
+    ("align small images", lambda t, p: _small_pngs(t), ["--times", "1", "2", "--align"], ["cannot align"]),
+    ("unknown times prior", lambda t, p: p, ["--unknown-times", "--times-prior", "nope"], ["nope"]),
+]
+
+MERGE_ERRORS = [
+    ("missing file", lambda t, p: [p[0], t / "nope.png"], ["-o", "{tmp}/s.exr", "--times", "1", "2"],
+     ["image not found"]),
+    ("output suffix", lambda t, p: p, ["-o", "{tmp}/scene.png"], ["use a .exr (OpenEXR) or .hdr"]),
+    ("output folder missing", lambda t, p: p, ["-o", "{tmp}/no/scene.exr"], ["does not exist"]),
+    ("output is a folder", lambda t, p: p, ["-o", "{tmp}/dir.exr"], ["is a folder"]),
+    ("too few times", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", "1"], ["got 1 exposure time(s) for 4"]),
+    ("single image", lambda t, p: p[:1], ["-o", "{tmp}/s.exr"], ["at least 2 images, got 1"]),
+    ("folder without images", lambda t, p: _empty_folder(t), ["-o", "{tmp}/s.exr"], ["holds no images"]),
+    ("corrupt image", _corrupt, ["-o", "{tmp}/s.exr", "--times", "1", "2"], ["corrupt.png"]),
+    ("unknown crf", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "curvy"], ["unknown crf"]),
+    ("missing crf file", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "{tmp}/none.crfs"],
+     ["not found"]),
+    ("crf and method", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb", "--method",
+                                        "debevec"], ["calibration options"]),
+    ("align small images", lambda t, p: _small_pngs(t), ["-o", "{tmp}/s.exr", "--times", "1", "2", "--crf", "srgb",
+                                                         "--align"], ["cannot align"]),
+]
+
+
+def _args(tmp_path, extra):
+    return [a.replace("{tmp}", str(tmp_path)) for a in extra]
+
+
+@pytest.mark.parametrize("make_inputs, extra, fragments", [c[1:] for c in CALIBRATE_ERRORS],
+                         ids=[c[0] for c in CALIBRATE_ERRORS])
+def test_calibrate_user_mistakes(capsys, tmp_path, pngs, make_inputs, extra, fragments):
+    (tmp_path / "dir.crfs").mkdir()
+    out_file = tmp_path / "never.crfs"
+    args = ["calibrate", *make_inputs(tmp_path, pngs), *DATA_FREE, "--bootstrap", "0", *_args(tmp_path, extra)]
+    if "-o" not in extra:
+        args += ["-o", out_file]
+    rc, out, err = run(capsys, *args)
+    assert_one_line_error(rc, err, "calibrate", *fragments)
+    assert not out_file.exists()
+
+
+@pytest.mark.parametrize("make_inputs, extra, fragments", [c[1:] for c in MERGE_ERRORS],
+                         ids=[c[0] for c in MERGE_ERRORS])
+def test_merge_user_mistakes(capsys, tmp_path, pngs, make_inputs, extra, fragments):
+    (tmp_path / "dir.exr").mkdir()
+    rc, out, err = run(capsys, "merge", *make_inputs(tmp_path, pngs), *DATA_FREE, *_args(tmp_path, extra))
+    assert_one_line_error(rc, err, "merge", *fragments)
+    assert not (tmp_path / "s.exr").exists() and not (tmp_path / "s.exr.json").exists()
+
+
+def test_argparse_mistakes_exit_2(capsys, pngs):
+    """Mistakes argparse itself catches (a missing -o, a bad choice) exit with status 2 too."""
+    for args in (["merge", *pngs], ["merge", *pngs, "-o", "x.exr", "--weighting", "max"],
+                 ["calibrate"], ["calibrate", *pngs, "--samples", "many"]):
+        with pytest.raises(SystemExit) as exc:
+            main([str(a) for a in args])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and "error:" in err.strip().splitlines()[-1]
