@@ -62,7 +62,9 @@ class BracketCalibration:
         ``'given'``, ``'exif'``, ``'exif (time x ISO / N^2)'`` or ``'estimated'``.
     rmse : ndarray (3,)
         Fit residual per channel: RMS difference between the observed codes and
-        the codes the curve predicts from each pixel's irradiance (fraction of full scale).
+        the codes the curve predicts from each pixel's irradiance (fraction of full
+        scale; the irradiance is the inverse-variance weighted mean over the
+        pixel's valid exposures).
     band : ndarray (3, 2, 1024) or None
         2.5 % and 97.5 % points of the forward curves over a bootstrap over
         sampled pixels (None when ``bootstrap=0``).
@@ -144,7 +146,11 @@ def _fit_residual(inverse, z, valid, log_times):
         w = valid[i] & (g > 0)
         lg = np.where(w, np.log(np.maximum(g, 1e-12)) - log_times[i][None, :], 0.0)
         cnt = w.sum(axis=1)
-        logE = lg.sum(axis=1) / np.maximum(cnt, 1)
+        # Each pixel's irradiance from its exposures weighted by their inverse log-domain
+        # variance, (g / g')^2: a dark code's log value is noise, a mid-tone's is not.
+        slope = np.interp(z[i], GRID, np.gradient(inverse[i], GRID))
+        wv = np.where(w, (np.maximum(g, 1e-12) / np.maximum(slope, 1e-6)) ** 2, 0.0)
+        logE = (wv * lg).sum(axis=1) / np.maximum(wv.sum(axis=1), 1e-300)
         x = np.exp(logE[:, None] + log_times[i][None, :])
         pred = np.interp(np.clip(x, 0, 1), inverse[i], GRID)
         use = w & (cnt[:, None] >= 2)
@@ -281,25 +287,37 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
             lt = mn.log_times.mean(axis=0)
             log_times = np.tile(lt - lt[0], (n, 1))
             times_source = f"estimated (Mitsunaga-Nayar, range from {est.label})"
-    result = _solve(solver, z, valid, log_times, code_max)
+    draws = None
+    if bootstrap:
+        rng = np.random.default_rng(seed + 1)
+        draws = rng.integers(0, z.shape[1], size=(bootstrap, z.shape[1]))
+    one_step = bootstrap and cls.name == "model"
+    if one_step:
+        counts = np.stack([np.bincount(d, minlength=z.shape[1]) for d in draws]).astype(float)
+        with single_threaded_blas():
+            result = solver.solve(z, valid, log_times, code_max, bootstrap_counts=np.repeat(counts[:, None], n, 1))
+    else:
+        result = _solve(solver, z, valid, log_times, code_max)
     inverse = result.inverse
     rmse, points = _fit_residual(inverse, z, valid, log_times)
     band = None
     if bootstrap:
-        rng = np.random.default_rng(seed + 1)
-        p = z.shape[1]
-        draws = rng.integers(0, p, size=(bootstrap, p))
-        zb = np.concatenate([z[:, d] for d in draws])  # (bootstrap * n, P, J)
-        vb = np.concatenate([valid[:, d] for d in draws])
-        params = result.info.get("params")
-        if params is not None and hasattr(solver, "max_iter"):
-            # Each draw starts at the full fit, a few steps away from its own optimum.
-            solver = copy.copy(solver)
-            solver.max_iter = min(int(solver.max_iter), 2)
-        res_b = _solve(solver, zb, vb, np.tile(log_times, (bootstrap, 1)), code_max,
-                       start=None if params is None else np.tile(params, (bootstrap, 1)))
+        if "bootstrap_inverse" in result.info:
+            # Linear models: each draw is one constrained Gauss-Newton step from the full fit.
+            boot_inverse = result.info["bootstrap_inverse"].reshape(bootstrap * n, -1)
+        else:
+            # Other solvers: refit on each resampled pixel set, starting from the full fit.
+            zb = np.concatenate([z[:, d] for d in draws])  # (bootstrap * n, P, J)
+            vb = np.concatenate([valid[:, d] for d in draws])
+            params = result.info.get("params")
+            boot_solver = solver
+            if params is not None and hasattr(solver, "max_iter"):
+                boot_solver = copy.copy(solver)
+                boot_solver.max_iter = min(int(solver.max_iter), 2)
+            boot_inverse = _solve(boot_solver, zb, vb, np.tile(log_times, (bootstrap, 1)), code_max,
+                                  start=None if params is None else np.tile(params, (bootstrap, 1))).inverse
         fwd = np.stack([Curve(v, "inverse", validate="none").monotonized().inverse().values
-                        for v in res_b.inverse]).reshape(bootstrap, n, -1)
+                        for v in boot_inverse]).reshape(bootstrap, n, -1)
         band = np.stack([np.percentile(fwd, 2.5, axis=0), np.percentile(fwd, 97.5, axis=0)], axis=1)
     if shared:
         inverse = np.repeat(inverse, 3, axis=0)

@@ -168,7 +168,7 @@ class ModelSolver(BracketSolver):
         return Curve.srgb().inverse().values
 
     # -- the solve ----------------------------------------------------------------------------
-    def solve(self, z, valid, log_times, code_max=255, start=None):
+    def solve(self, z, valid, log_times, code_max=255, start=None, bootstrap_counts=None):
         m = self._model()
         z = np.asarray(z, dtype=np.float64)
         n, p, j = z.shape
@@ -262,6 +262,15 @@ class ModelSolver(BracketSolver):
                 data = data + self.top_weight * np.einsum("ng,ng->n", top_phi, gg) ** 2
             return data
 
+        def robust_weights(g, logt, W):
+            """Cauchy weights (iteratively reweighted): samples the curve cannot explain (JPEG ringing
+            next to clipped areas, moving or misaligned pixels) lose their pull."""
+            r0, _ = residual(g, logt, W)
+            u = r0 * np.sqrt(W)
+            mad = np.array([np.median(np.abs(u[i][valid[i]])) if valid[i].any() else 1.0 for i in range(n)])
+            c = self.robust * 1.4826 * np.maximum(mad, 1e-12)
+            return W / (1.0 + (u / c[:, None, None]) ** 2)
+
         top_phi = self._top_functional(z, valid)
         prev = None
         iters = 0
@@ -270,13 +279,7 @@ class ModelSolver(BracketSolver):
             g, Jg, grid_vals = pieces(theta, logt)
             W = weights(g, grid_vals)
             if self.robust and it > 0:
-                # Cauchy weights (iteratively reweighted): samples the curve cannot explain (JPEG
-                # ringing next to clipped areas, moving or misaligned pixels) lose their pull.
-                r0, _ = residual(g, logt, W)
-                u = r0 * np.sqrt(W)
-                mad = np.array([np.median(np.abs(u[i][valid[i]])) if valid[i].any() else 1.0 for i in range(n)])
-                c = self.robust * 1.4826 * np.maximum(mad, 1e-12)
-                W = W / (1.0 + (u / c[:, None, None]) ** 2)
+                W = robust_weights(g, logt, W)
             r, Wp = residual(g, logt, W)
             Wn = W / np.maximum(Wp, 1e-300)[:, :, None]
             D = (Jg / np.maximum(g, 1e-9)[:, :, None]).reshape(n, p, j, k)
@@ -349,6 +352,11 @@ class ModelSolver(BracketSolver):
             if prev is not None and np.max(np.abs(cur - prev)) < self.tol and (not estimate or it > 2):
                 break
             prev = cur
+        boot = None
+        if bootstrap_counts is not None and m.linear and not estimate:
+            boot = self._one_step_bootstrap(np.asarray(bootstrap_counts, np.float64), theta, logt, pieces, weights,
+                                            robust_weights, residual, n_valid, lam, B_p, a_p, prior_target,
+                                            top_phi, B_g, a_g, G, h, (n, p, j, k))
         inverse = at(theta, "grid")[0]
         if not np.all(np.isfinite(inverse)):
             raise FitError(f"bracket self-calibration with {m.label} produced non-finite curves")
@@ -360,10 +368,72 @@ class ModelSolver(BracketSolver):
             raise FitError(f"bracket self-calibration with {m.label} gave a decreasing curve (drop {-drop.min():.2g}); "
                            "use a linear model (emor, pca, polynomial) for a guaranteed monotone fit")
         inverse = np.maximum.accumulate(np.clip(inverse, 0.0, 1.0), axis=1)
+        z_top = np.array([z[i][valid[i]].max() if valid[i].any() else 1.0 for i in range(n)])
         if self.normalise:
-            z_top = np.array([z[i][valid[i]].max() if valid[i].any() else 1.0 for i in range(n)])
             inverse = normalise_top(inverse, z_top, rule=self.top_rule)
-        return SolverResult(inverse, logt, {"model": m.label, "iterations": iters, "params": theta})
+        info = {"model": m.label, "iterations": iters, "params": theta}
+        if boot is not None:
+            nb = boot.shape[0]
+            boot = np.maximum.accumulate(np.clip(boot.reshape(nb * n, -1), 0.0, 1.0), axis=1)
+            if self.normalise:
+                boot = normalise_top(boot, np.tile(z_top, nb), rule=self.top_rule)
+            info["bootstrap_inverse"] = boot.reshape(nb, n, -1)
+        return SolverResult(inverse, logt, info)
+
+    def _one_step_bootstrap(self, counts, theta, logt, pieces, weights, robust_weights, residual, n_valid, lam,
+                            B_p, a_p, prior_target, top_phi, B_g, a_g, G, h, dims):
+        """Bootstrap draws of the pixels as one constrained Gauss-Newton step from the full fit.
+
+        A draw takes pixel ``p`` ``counts[b, i, p]`` times: every row of that pixel is weighted
+        by its count (its irradiance elimination is unchanged), so the Jacobian and residuals at
+        the full fit serve every draw and each draw costs one small weighted normal-equation
+        solve with the monotone constraint.  Returns inverse curves (B, N, 1024) before the top
+        continuation.
+        """
+        from ...models.base import monotone_lstsq
+
+        n, p, j, k = dims
+        nb = counts.shape[0]
+        g, Jg, grid_vals = pieces(theta, logt)
+        W = weights(g, grid_vals)
+        if self.robust:
+            W = robust_weights(g, logt, W)
+        r, Wp = residual(g, logt, W)
+        Wn = W / np.maximum(Wp, 1e-300)[:, :, None]
+        D = (Jg / np.maximum(g, 1e-9)[:, :, None]).reshape(n, p, j, k)
+        Jr = (D - (Wn[:, :, None, :] @ D)).reshape(n, p * j, k)
+        target = (Jr @ theta[:, :, None])[..., 0] - r.reshape(n, p * j)
+        # Fixed rows (prior, top, damping) as normal equations.
+        fixed = [(np.sqrt(lam / _GRID_PRIOR.size) * B_p, np.sqrt(lam / _GRID_PRIOR.size) * (prior_target - a_p))] \
+            if lam else []
+        st = np.sqrt(self.top_weight)
+        top_J = top_phi @ B_g  # (n, k)
+        top_rhs = -(top_phi @ a_g)
+        M0 = np.zeros((n, k, k))
+        v0 = np.zeros((n, k))
+        for Af, bf in fixed:
+            Af = np.broadcast_to(Af, (n,) + Af.shape[-2:])
+            M0 += Af.transpose(0, 2, 1) @ Af
+            v0 += (Af.transpose(0, 2, 1) @ bf[..., None])[..., 0]
+        M0 += st * st * top_J[:, :, None] * top_J[:, None, :]
+        v0 += st * st * top_J * top_rhs[:, None]
+        M0 += 1e-16 * np.eye(k)
+        out = np.empty((nb, n, GRID.size))
+        for i in range(n):
+            w = W[i].reshape(1, p, j) * counts[:, i, :, None] / n_valid[i]  # (B, P, J)
+            wf = w.reshape(nb, p * j)
+            JtW = Jr[i].T[None] * wf[:, None, :]  # (B, k, m)
+            M = JtW @ Jr[i] + M0[i]
+            v = JtW @ target[i] + v0[i]
+            jitter = 1e-12 * np.maximum(np.einsum("bkk->b", M) / k, 1e-300)
+            L = np.linalg.cholesky(M + jitter[:, None, None] * np.eye(k))
+            y = np.linalg.solve(L, v[..., None])[..., 0]
+            try:
+                th = monotone_lstsq(L.transpose(0, 2, 1), y, G, h)
+            except (np.linalg.LinAlgError, FitError):
+                th = np.linalg.solve(M, v[..., None])[..., 0]
+            out[:, i] = a_g[None, :] + th @ B_g.T
+        return out
 
     @staticmethod
     def _top_functional(z, valid, width=0.05):
