@@ -221,6 +221,9 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
         t = estimate_times(bracket, inv)
         source = "estimated with the curve"
     t = np.asarray(t, np.float64)
+    if np.any(t < 1e-30) or np.any(t > 1e30):
+        raise ValidationError(f"exposure times {t.min():g} .. {t.max():g} are outside 1e-30 .. 1e30: the merged "
+                              "values (code / time) would not fit in float32; give the times in other units")
     info["times"] = t.tolist()
     info["times_source"] = source
     imgs = bracket.images

@@ -5,42 +5,20 @@ packages add models through the ``crfkit.models`` entry-point group (a module
 whose import registers its classes, or a class object).
 """
 
-from ..errors import UnknownNameError
+from .._registry import Registry
 
-MODELS = {}
-_ALIASES = {}
-_ENTRY_POINTS_LOADED = False
+_REGISTRY = Registry("model", "crfkit.models", lambda obj: isinstance(obj, type) and hasattr(obj, "fit_samples"))
+MODELS = _REGISTRY.classes
 
 
 def register_model(cls):
     """Class decorator adding a :class:`~crfkit.models.base.CRFModel` subclass."""
-    key = cls.name.lower()
-    MODELS[key] = cls
-    for alias in getattr(cls, "aliases", ()):
-        _ALIASES[alias.lower()] = key
-    return cls
-
-
-def _load_entry_points():
-    global _ENTRY_POINTS_LOADED
-    if _ENTRY_POINTS_LOADED:
-        return
-    _ENTRY_POINTS_LOADED = True
-    from ..plugins import load_group
-
-    for obj in load_group("crfkit.models"):
-        if isinstance(obj, type) and hasattr(obj, "fit_samples"):
-            register_model(obj)
+    return _REGISTRY.register(cls)
 
 
 def get_model_class(name):
     """The model class registered as ``name`` (case-insensitive)."""
-    _load_entry_points()
-    key = str(name).lower()
-    key = _ALIASES.get(key, key)
-    if key not in MODELS:
-        raise UnknownNameError(f"unknown model {name!r}; valid models: {', '.join(sorted(MODELS))}")
-    return MODELS[key]
+    return _REGISTRY.get_class(name)
 
 
 def get_model(name, k=None, kind="forward", **options):

@@ -6,11 +6,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...curves.curve import GRID
-from ...errors import UnknownNameError, ValidationError
-
-SOLVERS = {}
-_ALIASES = {}
-_ENTRY_POINTS_LOADED = False
+from ..._registry import Registry
+from ...errors import ValidationError
 
 
 @dataclass
@@ -77,33 +74,20 @@ class BracketSolver:
         return f"{type(self).__name__}({opts})"
 
 
+_REGISTRY = Registry("bracket method", "crfkit.bracket_solvers",
+                     lambda obj: isinstance(obj, type) and issubclass(obj, BracketSolver),
+                     normalise=lambda name: name.lower().replace("_", "-"), plural="methods")
+SOLVERS = _REGISTRY.classes
+
+
 def register_solver(cls):
     """Class decorator adding a :class:`BracketSolver` subclass to :data:`SOLVERS`."""
-    SOLVERS[cls.name] = cls
-    for alias in cls.aliases:
-        _ALIASES[alias] = cls.name
-    return cls
-
-
-def _load_entry_points():
-    global _ENTRY_POINTS_LOADED
-    if _ENTRY_POINTS_LOADED:
-        return
-    _ENTRY_POINTS_LOADED = True
-    from ...plugins import load_group
-
-    for obj in load_group("crfkit.bracket_solvers"):
-        if isinstance(obj, type) and issubclass(obj, BracketSolver):
-            register_solver(obj)
+    return _REGISTRY.register(cls)
 
 
 def get_solver_class(name):
-    _load_entry_points()
-    key = str(name).lower().replace("_", "-")
-    key = _ALIASES.get(key, key)
-    if key not in SOLVERS:
-        raise UnknownNameError(f"unknown bracket method {name!r}; valid methods: {', '.join(sorted(SOLVERS))}")
-    return SOLVERS[key]
+    """The solver class registered as ``name`` (case-insensitive, ``_`` as ``-``)."""
+    return _REGISTRY.get_class(name)
 
 
 def get_solver(name, **options):
