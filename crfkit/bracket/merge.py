@@ -83,6 +83,8 @@ def align_images(images, reference=None):
             warnings.warn(f"image {order[k]} not aligned: the shift search reached its limit ({limit} px)",
                           stacklevel=2)
             continue
+        if (dx or dy) and not _shift_helps(a, b, dx, dy):
+            continue  # the search found nothing better than no shift: keep the images where they are
         step[k] = (dx, dy)
     total = np.cumsum(step, axis=0)
     total -= total[ref_pos]
@@ -92,6 +94,24 @@ def align_images(images, reference=None):
         if dx or dy:
             out[i] = _shift(imgs[i], dy, dx)
     return out
+
+
+def _bitmaps(gray, exclude=4):
+    med = np.median(gray)
+    return gray > med, np.abs(gray.astype(np.int16) - med) > exclude
+
+
+def _shift_helps(a, b, dx, dy, margin=0.9):
+    """True when shifting ``b`` by (dx, dy) makes its median-threshold bitmap agree with ``a``'s
+    clearly better (fewer than ``margin`` times the disagreements) than not shifting it."""
+    ba, ma = _bitmaps(a)
+
+    def disagreement(img):
+        bb, mb = _bitmaps(img)
+        use = ma & mb
+        return np.count_nonzero((ba != bb) & use) / max(np.count_nonzero(use), 1)
+
+    return disagreement(_shift(b, dy, dx)) < margin * disagreement(b)
 
 
 def _shift(img, dy, dx):
