@@ -265,9 +265,10 @@ def test_unknown_times_with_the_default_emor_prior(method):
 
 
 @pytest.mark.realdata("dorfCurves.txt", "emor.txt", "invemor.txt")
-@pytest.mark.xfail(strict=False, raises=AssertionError, reason="known limitation: the default times prior (EMoR, from DoRF) settles the "
+@pytest.mark.xfail(strict=False, raises=AssertionError,
+                   reason="known limitation: the default times prior (EMoR, from DoRF) settles the "
                    "exponential ambiguity towards its own mean curve, so an sRGB camera's one-stop ratios come "
-                   "out about 1.64x instead of 2x (measured; 16x total estimated as 7.1x); times_prior= a "
+                   "out about 1.65x instead of 2x (measured; 16x total estimated as 7.4x); times_prior= a "
                    "curve set of similar cameras fixes it")
 def test_unknown_times_of_an_srgb_camera_with_the_default_prior():
     cal = calibrate_bracket(bracket("srgb"), None, bootstrap=0)
@@ -418,18 +419,20 @@ def test_align_images_undoes_shifts():
     assert np.percentile(relative_errors(hdr[inner], radiance[inner]), 99) < 0.02
 
 
-@pytest.mark.xfail(strict=False, raises=AssertionError,
-                   reason="OpenCV AlignMTB's search (ties resolved towards (-1, -1) at every pyramid level) "
-                   "returns shifts of up to 63 px between identical images when the bitmaps carry little "
-                   "information (small or smooth images, median code clipped or near black); align_images "
-                   "does not guard against it")
 def test_align_images_keeps_a_small_static_bracket():
+    """OpenCV's AlignMTB alone finds shifts of up to 63 px between identical smooth 96x128 images (its
+    search drifts when the bitmaps carry little information); align_images must not move them."""
     pytest.importorskip("cv2")
     from crfkit.bracket.merge import align_images
 
     imgs = bracket()
-    for a, b in zip(align_images(imgs), imgs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "not aligned" warnings are fine
+        aligned = align_images(imgs)
+        tiny = align_images([np.full((8, 8, 3), v, np.uint8) for v in (60, 120)])  # no OpenCV error either
+    for a, b in zip(aligned, imgs):
         np.testing.assert_array_equal(a, b)
+    assert [t.shape for t in tiny] == [(8, 8, 3)] * 2
 
 
 # ----------------------------------------------------------------------------- results and determinism
@@ -683,6 +686,8 @@ BAD_CALLS = [
     ("bad merge clip", lambda: merge_bracket(bracket(), TIMES, crf="srgb", clip=0), ValidationError, "clip"),
     ("NaN code_noise", lambda: merge_bracket(bracket(), TIMES, crf="srgb", code_noise=float("nan")),
      ValidationError, "code_noise"),
+    ("times too small for float32", lambda: merge_bracket(bracket()[:3], [1.0, 1e-147, 2.0], crf="srgb"),
+     ValidationError, "outside 1e-30 .. 1e30"),
 ]
 
 
@@ -813,8 +818,10 @@ def test_memorial_calibrates_and_merges():
 
 @pytest.mark.realdata("dorfCurves.txt")
 @pytest.mark.xfail(strict=False, raises=AssertionError,
-                   reason="align_images shifts the dark half of the (already aligned) Memorial bracket by about "
-                   "63 px: their median code is ~16, OpenCV AlignMTB's bitmaps are near empty and its search drifts")
+                   reason="align_images shifts the eight darkest frames of the (already aligned) Memorial bracket "
+                   "by 17 px left and 9 px up: AlignMTB's step between memorial0068 and memorial0069 (median codes "
+                   "20 and 17) is a spurious (17, 9) that passes the guards (median >= 12, below the 31 px limit) "
+                   "and is chained to every darker frame")
 def test_memorial_align_keeps_an_aligned_bracket():
     pytest.importorskip("cv2")
     from crfkit.bracket.merge import align_images
@@ -823,5 +830,10 @@ def test_memorial_align_keeps_an_aligned_bracket():
     from crfkit.io.images import read_image
 
     imgs = [read_image(folder / f) for f in MEMORIAL[:-1]]
-    moved = [i for i, (a, b) in enumerate(zip(align_images(imgs), imgs)) if not np.array_equal(a, b)]
-    assert len(moved) <= 2, f"images shifted: {moved}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "not aligned" warnings are fine
+        aligned = align_images(imgs)
+    inner = (slice(40, -40), slice(40, -40))
+    for i, (a, b) in enumerate(zip(aligned, imgs)):  # the tripod shots differ by a pixel at most
+        assert any(np.array_equal(a[inner], np.roll(b, (dy, dx), axis=(0, 1))[inner])
+                   for dy in (-1, 0, 1) for dx in (-1, 0, 1)), f"{MEMORIAL[i]} moved by more than 1 px"

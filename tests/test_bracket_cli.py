@@ -210,6 +210,17 @@ def test_merge_half_exr_and_hdr(capsys, tmp_path, pngs):
     assert (tmp_path / "r.hdr").stat().st_size > 0 and (tmp_path / "r.hdr.json").is_file()
 
 
+def test_align_on_small_images_is_no_error(capsys, tmp_path):
+    """AlignMTB cannot work on 48x64 pixels: warnings, the images merged as they are (OpenCV's error once escaped)."""
+    pytest.importorskip("cv2")
+    paths = _small_pngs(tmp_path)
+    rc, out, err = run(capsys, "merge", *paths, "--times", "1", "2", "--crf", "srgb", "--align", "-o",
+                       tmp_path / "s.exr")
+    assert rc == 0, err
+    rc, out, err = run(capsys, "calibrate", *paths, "--times", "1", "2", *DATA_FREE, "--align", "--bootstrap", "0")
+    assert rc in (0, 2) and "Traceback" not in err  # flat images: nothing to calibrate, but no crash
+
+
 def test_merge_align(capsys, tmp_path):
     """--align puts back a shifted shot (a textured 192x256 scene: AlignMTB needs texture and size)."""
     pytest.importorskip("cv2")
@@ -296,7 +307,6 @@ CALIBRATE_ERRORS = [
     ("bad sample count", lambda t, p: p, ["--times", *TIMES, "--samples", "1"], ["n_samples"]),
     ("negative bootstrap", lambda t, p: p, ["--times", *TIMES, "--bootstrap", "-1"], ["bootstrap"]),
     ("all saturated", lambda t, p: _saturated_pngs(t), ["--times", "1", "2"], ["clipped in every exposure"]),
-    ("align small images", lambda t, p: _small_pngs(t), ["--times", "1", "2", "--align"], ["cannot align"]),
     ("unknown times prior", lambda t, p: p, ["--unknown-times", "--times-prior", "nope"], ["nope"]),
 ]
 
@@ -315,8 +325,6 @@ MERGE_ERRORS = [
      ["not found"]),
     ("crf and method", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb", "--method",
                                         "debevec"], ["calibration options"]),
-    ("align small images", lambda t, p: _small_pngs(t), ["-o", "{tmp}/s.exr", "--times", "1", "2", "--crf", "srgb",
-                                                         "--align"], ["cannot align"]),
 ]
 
 
