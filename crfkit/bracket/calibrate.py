@@ -280,13 +280,13 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
         first = _solve(est, z, valid, None, code_max)
         lt = first.log_times.mean(axis=0)
         log_times = np.tile(lt - lt[0], (n, 1))
-        times_source = f"estimated (by {est.label})"
+        times_source = f"estimated, times prior {est.label.replace('self-calibration ', '').strip('()')}"
         if cls.name == "mitsunaga-nayar":
             # Mitsunaga-Nayar refines the ratios' pattern from there, their range kept.
             mn = _solve(solver, z, valid, None, code_max, start=log_times)
             lt = mn.log_times.mean(axis=0)
             log_times = np.tile(lt - lt[0], (n, 1))
-            times_source = f"estimated (Mitsunaga-Nayar, range from {est.label})"
+            times_source = "estimated by Mitsunaga-Nayar, range from the times prior"
     draws = None
     if bootstrap:
         rng = np.random.default_rng(seed + 1)
