@@ -35,13 +35,23 @@ def run(args):
     from .calibrate import calibration_options, read_inputs
 
     out = check_output_path(args.output)
-    bracket = read_inputs(args)
+    crf = None
     if args.crf:
-        given = {k for k in ("basis",) if getattr(args, k)} | ({"method"} if args.method != "model" else set())
+        # Calibration options would be silently ignored with a given curve: refuse them.
+        defaults = {"method": "model", "model": "pca", "k": None, "basis": None, "shared": False,
+                    "samples": 3000, "seed": 0, "times_prior": "emor"}
+        given = sorted("--" + key.replace("_", "-") for key, default in defaults.items()
+                       if getattr(args, key) != default)
         if given:
-            raise ValidationError("--crf gives the curve: calibration options (--method, --basis) do not apply")
-        hdr, info = merge_bracket(bracket, crf=args.crf, weighting=args.weighting, align=args.align,
+            raise ValidationError(f"--crf gives the curve: calibration options ({', '.join(given)}) do not apply")
+        from ..restoration.pipeline import resolve_inverse_crf
+
+        crf = resolve_inverse_crf(args.crf)  # a bad curve fails before any image is read
+    bracket = read_inputs(args)
+    if crf is not None:
+        hdr, info = merge_bracket(bracket, crf=crf, weighting=args.weighting, align=args.align,
                                   return_info=True)
+        info["crf"] = args.crf
     else:
         opts = calibration_options(args)
         opts.pop("align")
