@@ -5,7 +5,7 @@
 
 For each: crfkit's default calibration (curves with bootstrap bands and
 samples: ``*_curves.png``), the noise-aware merge (tone-mapped for viewing:
-``*_merge.png``), and the RMSE of crfkit's curves against OpenCV's Debevec and
+``local/*_merge.png``, git-ignored: the photographs may not be redistributed), and the RMSE of crfkit's curves against OpenCV's Debevec and
 colour-hdri's stored Debevec-1997 curves (frobisher) for reference.
 Writes analysis/results/bracket/classic.{md,json} and the figures.
 Usage: CRFKIT_DATA=../shared/data python analysis/bracket_classic.py
@@ -28,6 +28,9 @@ from crfkit._io import atomic_write_text  # noqa: E402
 from crfkit.bracket import calibrate_bracket, merge_bracket, read_bracket  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "bracket"
+#: The tone-mapped merges show the photographs themselves, whose terms do not allow
+#: redistribution: they are written here, a folder git ignores, never committed.
+LOCAL = OUT / "local"
 
 
 def tone_map(hdr):
@@ -70,7 +73,8 @@ def main():
         hdr, info = merge_bracket(bracket, crf=cal, return_info=True)
         t_merge = time.perf_counter() - t0
         cal.plot(OUT / f"{name}_curves.png", title=f"{name}: {cal.method}")
-        write_image(OUT / f"{name}_merge.png", tone_map(hdr)[::2, ::2])
+        LOCAL.mkdir(parents=True, exist_ok=True)
+        write_image(LOCAL / f"{name}_merge.png", tone_map(hdr)[::2, ::2])
         fwd = list(cal.curves)
         refs = {}
         try:
@@ -92,7 +96,8 @@ def main():
                       f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in refs.items()),
                   f"- calibration {t_cal:.2f} s, merge {t_merge:.2f} s; merged dynamic range (0.1 to 99.9 percentile) "
                   f"{r['hdr_dynamic_range_stops']:.1f} stops; weighting: {info['weighting']}",
-                  f"- figures: `{name}_curves.png` (curves, bands, samples), `{name}_merge.png` (tone-mapped merge, half size)", ""]
+                  f"- figures: `{name}_curves.png` (curves, bands, samples); the tone-mapped merge (half size) is written to "
+                  f"`local/{name}_merge.png`, not committed (the photographs' terms do not allow redistribution)", ""]
     atomic_write_text(OUT / "classic.md", "\n".join(lines))
     atomic_write_text(OUT / "classic.json", json.dumps(results, indent=1, default=str))
     print("\n".join(lines))
