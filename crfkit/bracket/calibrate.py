@@ -132,9 +132,14 @@ class BracketCalibration:
                 f"rmse={np.round(self.rmse, 4).tolist()})")
 
 
-def _solve(solver, z, valid, log_times, code_max, start=None):
+def _solve(solver, z, valid, log_times, code_max, **hints):
     with single_threaded_blas():
-        return solver.solve(z, valid, log_times, code_max, start=start)
+        return solver.solve(z, valid, log_times, code_max, **hints)
+
+
+def _forward(inverse_values):
+    """Forward curve values (1024,) of inverse curve values."""
+    return Curve(inverse_values, "inverse", validate="none").monotonized().inverse().values
 
 
 def _fit_residual(inverse, z, valid, log_times):
@@ -280,7 +285,7 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
         first = _solve(est, z, valid, None, code_max)
         lt = first.log_times.mean(axis=0)
         log_times = np.tile(lt - lt[0], (n, 1))
-        times_source = f"estimated, times prior {est.label.replace('self-calibration ', '').strip('()')}"
+        times_source = f"estimated, times prior {first.info['model']}"
         if cls.name == "mitsunaga-nayar":
             # Mitsunaga-Nayar refines the ratios' pattern from there, their range kept.
             mn = _solve(solver, z, valid, None, code_max, start=log_times)
@@ -294,8 +299,7 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
     one_step = bootstrap and cls.name == "model"
     if one_step:
         counts = np.stack([np.bincount(d, minlength=z.shape[1]) for d in draws]).astype(float)
-        with single_threaded_blas():
-            result = solver.solve(z, valid, log_times, code_max, bootstrap_counts=np.repeat(counts[:, None], n, 1))
+        result = _solve(solver, z, valid, log_times, code_max, bootstrap_counts=np.repeat(counts[:, None], n, 1))
     else:
         result = _solve(solver, z, valid, log_times, code_max)
     inverse = result.inverse
@@ -316,15 +320,14 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
                 boot_solver.max_iter = min(int(solver.max_iter), 2)
             boot_inverse = _solve(boot_solver, zb, vb, np.tile(log_times, (bootstrap, 1)), code_max,
                                   start=None if params is None else np.tile(params, (bootstrap, 1))).inverse
-        fwd = np.stack([Curve(v, "inverse", validate="none").monotonized().inverse().values
-                        for v in boot_inverse]).reshape(bootstrap, n, -1)
+        fwd = np.stack([_forward(v) for v in boot_inverse]).reshape(bootstrap, n, -1)
         band = np.stack([np.percentile(fwd, 2.5, axis=0), np.percentile(fwd, 97.5, axis=0)], axis=1)
     if shared:
         inverse = np.repeat(inverse, 3, axis=0)
         rmse = np.repeat(rmse, 3)
         points = points * 3
         band = None if band is None else np.repeat(band, 3, axis=0)
-    fwd_curves = [Curve(v, "inverse", validate="none").monotonized().inverse().values for v in inverse]
+    fwd_curves = [_forward(v) for v in inverse]
     label = solver.label if cls.name != "model" else f"self-calibration ({result.info.get('model')})"
     names = [f"{c}" for c in CHANNELS]
     curves = CurveSet(np.stack(fwd_curves), "forward", names,

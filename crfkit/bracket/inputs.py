@@ -225,7 +225,7 @@ def read_bracket(inputs, times=None, unknown_times=False):
     elif unknown_times:
         t, source = None, "unknown"
     else:
-        t, source = times_from_exif(files) if not all(raw) else times_from_exif(files)
+        t, source = times_from_exif(files)
         if t is None:
             warnings.warn(f"{source}: exposure ratios will be estimated with the curve "
                           "(give --times to use known exposures)", stacklevel=2)

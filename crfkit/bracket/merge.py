@@ -18,7 +18,7 @@ black in every exposure the longest exposure's.
 
 import numpy as np
 
-from ..curves import Curve, CurveSet
+from ..curves import Curve
 from ..curves.curve import GRID
 from ..errors import ValidationError
 from .inputs import as_bracket
@@ -292,16 +292,20 @@ def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise):
 def estimate_times(bracket, inverse, n_samples=3000, seed=0):
     """Relative exposures (shortest = 1) of a bracket with a known inverse curve: median ratios of g(z)."""
     from .samples import sample_bracket
+    from .solvers.base import median_log_steps
 
     s = sample_bracket(bracket, n_samples=n_samples, seed=seed)
-    g = np.stack([np.interp(s.z[:, :, c], GRID, inverse[c]) for c in range(3)], axis=2)
-    lt = [0.0]
-    for j in range(1, s.n_exposures):
-        both = s.valid[:, j] & s.valid[:, j - 1] & (g[:, j - 1] > 0)
-        if both.sum() < 10:
-            raise ValidationError("cannot estimate the exposure ratios: exposures "
-                                  f"{s.order[j - 1]} and {s.order[j]} share no usable pixels; give the times")
-        lt.append(lt[-1] + float(np.median(np.log(g[:, j][both] / g[:, j - 1][both]))))
+    g = np.stack([np.interp(s.z[:, :, c], GRID, inverse[c]) for c in range(3)], axis=2)  # (P, J, C)
+    # Channels pooled: one problem of P * C values per exposure.
+    g = g.transpose(0, 2, 1).reshape(1, -1, s.n_exposures)
+    usable = s.valid.transpose(0, 2, 1).reshape(1, -1, s.n_exposures) & (g > 0)
+    steps = median_log_steps(np.log(np.maximum(g, 1e-300)), usable, min_pairs=10)[0]
+    bad = np.flatnonzero(~np.isfinite(steps))
+    if bad.size:
+        j = int(bad[0]) + 1
+        raise ValidationError("cannot estimate the exposure ratios: exposures "
+                              f"{s.order[j - 1]} and {s.order[j]} share no usable pixels; give the times")
+    lt = np.concatenate([[0.0], np.cumsum(steps)])
     out = np.empty(s.n_exposures)
     out[s.order] = np.exp(lt)
     return out

@@ -53,18 +53,9 @@ def calibration_options(args):
 
 
 def check_crfs_output(path):
-    from pathlib import Path
+    from ..restoration.pipeline import check_output_path
 
-    from ..errors import ValidationError
-
-    out = Path(path)
-    if out.suffix.lower() != ".crfs":
-        raise ValidationError(f"output {out}: use a .crfs file name (a crfkit curve set)")
-    if out.is_dir():
-        raise ValidationError(f"output {out} is a folder")
-    if not out.parent.exists():
-        raise ValidationError(f"output {out}: folder {out.parent} does not exist")
-    return out
+    return check_output_path(path, (".crfs",), "a .crfs file name (a crfkit curve set)")
 
 
 def read_inputs(args):

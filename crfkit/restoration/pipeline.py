@@ -361,11 +361,11 @@ def restore(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf_options=N
 
 
 # -- files -----------------------------------------------------------------------------------
-def check_output_path(output):
-    """Validate an output path before any work; returns it as a Path."""
+def check_output_path(output, suffixes=OUTPUT_SUFFIXES, expected="a .exr (OpenEXR) or .hdr (Radiance) file name"):
+    """Validate an output path before any work (suffix, folder, not a folder); returns it as a Path."""
     out = Path(output)
-    if out.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise ValidationError(f"output {out}: use a .exr (OpenEXR) or .hdr (Radiance) file name")
+    if out.suffix.lower() not in suffixes:
+        raise ValidationError(f"output {out}: use {expected}")
     if not out.parent.exists():
         raise ValidationError(f"output {out}: folder {out.parent} does not exist")
     if out.is_dir():

@@ -1,6 +1,7 @@
 """The solver interface, the registry, and helpers shared by the solvers."""
 
 import inspect
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -260,6 +261,30 @@ def normalise_top(inverse, z_top, width=0.05, rule="straight"):
         out[i, ic:] = ext
         out[i] /= ext[-1]
     return out
+
+
+def median_log_steps(log_g, usable, min_pairs=1):
+    """Log exposure steps between consecutive exposures: medians over the pixels usable in both.
+
+    Parameters
+    ----------
+    log_g : ndarray (N, P, J)
+        Log linearised values of P pixels in J exposures (shortest first), N problems.
+    usable : ndarray (N, P, J) bool
+    min_pairs : int
+        Fewest pixels usable in both exposures for a step to be measured.
+
+    Returns
+    -------
+    ndarray (N, J - 1)
+        ``median(log_g[:, :, j] - log_g[:, :, j - 1])``; NaN where fewer than ``min_pairs`` pixels.
+    """
+    both = usable[:, :, 1:] & usable[:, :, :-1]
+    d = np.where(both, np.diff(log_g, axis=2), np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # steps without pairs: NaN, handled by the callers
+        steps = np.nanmedian(d, axis=1)
+    return np.where(both.sum(axis=1) >= min_pairs, steps, np.nan)
 
 
 def quantise(z, levels):

@@ -18,13 +18,11 @@ All problems (channels, bootstrap draws) are solved together: one batched
 Gauss-Newton iteration serves every curve, no Python loop over problems.
 """
 
-import warnings
-
 import numpy as np
 
 from ...curves.curve import GRID
 from ...errors import FitError, ValidationError
-from .base import BracketSolver, SolverResult, check_option, normalise_top, register_solver
+from .base import BracketSolver, SolverResult, check_option, median_log_steps, normalise_top, register_solver
 
 _PRIOR_STRIDE = 8  # prior rows on every 8th grid point: 128 rows carry the curve shape
 _GRID_PRIOR = GRID[::_PRIOR_STRIDE]
@@ -143,10 +141,8 @@ class ModelSolver(BracketSolver):
 
     @property
     def label(self):
-        try:
-            return f"self-calibration ({self._model().label})"
-        except Exception:  # label only; errors surface in solve()
-            return f"self-calibration ({self.model})"
+        # The fitted model's own label (e.g. 'PCA(dorf-train)-15') is in SolverResult.info['model'].
+        return f"self-calibration ({self.model})"
 
     @staticmethod
     def _eval(m, theta, x):
@@ -471,15 +467,8 @@ class ModelSolver(BracketSolver):
         """Exposure ratios of consecutive shots through the starting curve (median over pixels)."""
         n, p, j = z.shape
         g0 = self._eval(m, np.tile(theta0, (n, 1)), z.reshape(n, p * j))[0].reshape(n, p, j)
-        lg = np.log(np.maximum(g0, 1e-9))
-        logt = np.zeros((n, j))
-        for i in range(1, j):
-            both = valid[:, :, i] & valid[:, :, i - 1]
-            d = np.where(both, lg[:, :, i] - lg[:, :, i - 1], np.nan)
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # rows without overlap: handled below
-                step = np.nanmedian(d, axis=1)
-            # Shots with no overlapping valid pixels: assume one stop.
-            step = np.where(np.isfinite(step) & (step > 0), step, np.log(2.0))
-            logt[:, i] = logt[:, i - 1] + step
+        steps = median_log_steps(np.log(np.maximum(g0, 1e-9)), valid)
+        # Shots with no overlapping valid pixels: assume one stop.
+        steps = np.where(np.isfinite(steps) & (steps > 0), steps, np.log(2.0))
+        logt = np.concatenate([np.zeros((n, 1)), np.cumsum(steps, axis=1)], axis=1)
         return logt
