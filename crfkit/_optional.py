@@ -18,13 +18,18 @@ def require(module, extra, feature=None):
         What the user tried to do, for the message.
     """
     try:
-        return importlib.import_module(module)
+        mod = importlib.import_module(module)
     except ImportError as exc:
         what = f"{feature}: needs" if feature else "this feature needs"
         raise MissingDependencyError(
             f"{what} the optional package '{module.split('.')[0]}', which is not installed: "
             f"install it with  pip install 'crfkit[{extra}]'  ({exc})"
         ) from None
+    if module == "torch":
+        from ._threads import configure_torch
+
+        configure_torch(mod)  # torch loaded inside a thread policy follows it
+    return mod
 
 
 def available(module):

@@ -47,7 +47,9 @@ def main(argv=None):
         print(f"crfkit {args.command}: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
 
     try:
-        with warnings.catch_warnings():
+        from .._threads import thread_policy
+
+        with warnings.catch_warnings(), thread_policy(getattr(args, "threads", None)):
             warnings.showwarning = show_warning  # restored on exit, so callers of main() keep theirs
             result = args.func(args)
     except CrfkitError as exc:

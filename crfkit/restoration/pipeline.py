@@ -362,15 +362,10 @@ def restore(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf_options=N
 
 # -- files -----------------------------------------------------------------------------------
 def check_output_path(output, suffixes=OUTPUT_SUFFIXES, expected="a .exr (OpenEXR) or .hdr (Radiance) file name"):
-    """Validate an output path before any work (suffix, folder, not a folder); returns it as a Path."""
-    out = Path(output)
-    if out.suffix.lower() not in suffixes:
-        raise ValidationError(f"output {out}: use {expected}")
-    if not out.parent.exists():
-        raise ValidationError(f"output {out}: folder {out.parent} does not exist")
-    if out.is_dir():
-        raise ValidationError(f"output {out} is a folder")
-    return out
+    """Validate an output path before any work (suffix, folder, writable, not a folder); returns a Path."""
+    from .._io import check_output_path as check
+
+    return check(output, suffixes, expected)
 
 
 def write_hdr_image(path, hdr, half=False):
