@@ -10,6 +10,8 @@ the last rename wins and every reader sees a complete file.
 import contextlib
 import os
 import tempfile
+import threading
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -73,13 +75,14 @@ def atomic_path(path):
         raise ValidationError(f"cannot write {path}: folder {path.parent} does not exist")
     if path.is_dir():
         raise ValidationError(f"cannot write {path}: it is a folder")
+    # Unique between processes, threads and calls (the pid alone is shared by threads); created
+    # with O_EXCL and mode 0o666 so that the umask decides the final file's permissions, as for
+    # any ordinary write (mkstemp would leave every output readable by its owner only).
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:12]}.tmp{path.suffix}")
     try:
-        # mkstemp: unique between processes, threads and calls (pid alone is shared by threads)
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except OSError as exc:
         raise ValidationError(f"cannot write {path}: {exc.strerror or exc}") from None
-    os.close(fd)
-    tmp = Path(name)
     try:
         yield tmp
         try:
