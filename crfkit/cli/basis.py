@@ -20,12 +20,10 @@ def run(args):
     from pathlib import Path
 
     from ..data import load_curves
-    from ..errors import ValidationError
     from ..models.pca import PCABasis
+    from .._io import check_output_path
 
-    out = Path(args.output)
-    if out.suffix != ".npz":
-        raise ValidationError(f"-o {out}: a basis file must end in .npz")
+    out = check_output_path(args.output, (".npz",), "a .npz file name (a basis file)", what="-o")
     cs = load_curves(args.source)
     if args.inverse:
         cs = cs.inverse()

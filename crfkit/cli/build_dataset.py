@@ -18,7 +18,7 @@ def register(sub):
     p.add_argument("--method", default="smooth", choices=("emor", "pca", "polynomial", "smooth"),
                    help="curve family (default smooth: model-free shape, so model comparisons on the set are fair)")
     p.add_argument("-k", type=int, default=4, help="model parameters (the scale search's EMoR-k for smooth; default 4)")
-    p.add_argument("-j", "--jobs", type=int, default=2, help="cameras in parallel (default 2)")
+    p.add_argument("-j", "--jobs", type=int, default=2, help="cameras in parallel (default 2; -1: one per core)")
     p.add_argument("--no-resume", action="store_true", help="ignore cached per-camera results")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -28,8 +28,12 @@ def run(args):
     from pathlib import Path
 
     from ..dcrf import build_dataset, load_manifest, middlebury_recipe
+    from ..dcrf.build import check_build_output, check_jobs
     from ..errors import ValidationError
 
+    # Before the build (minutes): an unusable output or -j would otherwise surface only at the end.
+    check_jobs(args.jobs)
+    check_build_output(args.output, what="-o")
     if args.source == "middlebury":
         if not args.root:
             raise ValidationError("build-dataset middlebury needs --root DIR (the folder of the camera folders)")
@@ -38,8 +42,6 @@ def run(args):
         if Path(args.source).suffix.lower() != ".toml":
             raise ValidationError(f"SOURCE {args.source!r} is neither 'middlebury' nor a .toml manifest")
         attrs, cams = load_manifest(args.source)
-    if Path(args.output).suffix.lower() != ".crfs":
-        raise ValidationError(f"-o {args.output}: the output must be a .crfs file")
     curves, failed = build_dataset(cams, args.output, method=args.method, k=args.k, n_jobs=args.jobs,
                                    resume=not args.no_resume, progress=not args.quiet, attrs=attrs)
     n_ok = len(curves) // 3

@@ -1,6 +1,6 @@
 """``crfkit evaluate-estimators``: held-out scores of the estimators and the baselines."""
 
-from ._common import write_output
+from ._common import check_output, write_output
 
 
 def register(sub):
@@ -26,9 +26,14 @@ def register(sub):
 def run(args):
     import json
 
-    from .._io import atomic_write_text
+    from .._io import atomic_write_text, check_output_path
     from ..errors import ValidationError
     from ..estimators.evaluation import run_evaluation
+
+    # Before the evaluation (minutes to hours): refuse outputs that could not be written.
+    check_output(args.output)
+    if args.json:
+        check_output_path(args.json, (".json",), what="--json")
 
     weights = {}
     for item in args.weights:

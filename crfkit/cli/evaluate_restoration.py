@@ -1,6 +1,6 @@
 """``crfkit evaluate-restoration``: restoration methods against ground-truth HDR crops."""
 
-from ._common import write_output
+from ._common import check_output, check_output_folder, write_output
 
 
 def register(sub):
@@ -31,19 +31,18 @@ def register(sub):
 def run(args):
     import json
     import sys
-    from pathlib import Path
 
     from .._io import atomic_write_text
-    from ..errors import ValidationError
     from ..restoration.base import TAU
     from ..restoration.evaluation import DEFAULT_CRF, DEFAULT_METHODS, run_evaluation
 
-    out = Path(args.output) if args.output else None
-    if out is not None:
-        if out.suffix.lower() != ".md":
-            raise ValidationError(f"-o {out}: use a .md file name (the .csv and .json are written beside it)")
-        if not out.parent.exists():
-            raise ValidationError(f"-o {out}: folder {out.parent} does not exist")
+    # Before the evaluation: refuse outputs that could not be written (the tables beside -o too).
+    out = check_output(args.output, (".md",), "a .md file name (the .csv and .json are written beside it)")
+    if out is not None and not args.no_tables:
+        for side in (out.with_suffix(".csv"), out.with_suffix(".json")):
+            check_output(side, what="-o's table")
+    if args.figures:
+        check_output_folder(args.figures, what="--figures")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else list(DEFAULT_METHODS)
     opts = {}
     for key in ("weights", "device", "threads"):

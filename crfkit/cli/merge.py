@@ -29,12 +29,14 @@ def run(args):
     import numpy as np
 
     from .._io import atomic_write_text
+    from .._io import check_output_path as _check_path
     from ..bracket import merge_bracket
     from ..errors import ValidationError
     from ..restoration.pipeline import check_output_path, write_hdr_image
     from .calibrate import calibration_options, read_inputs
 
     out = check_output_path(args.output)
+    sidecar = _check_path(Path(str(out) + ".json"), what="-o's sidecar")
     crf = None
     if args.crf:
         # Calibration options would be silently ignored with a given curve: refuse them.
@@ -58,7 +60,6 @@ def run(args):
         hdr, info = merge_bracket(bracket, weighting=args.weighting, align=args.align, return_info=True,
                                   bootstrap=0, **opts)
     write_hdr_image(out, hdr, half=args.half)
-    sidecar = Path(str(out) + ".json")
     meta = {"inputs": bracket.names, "output": out.name, **info,
             "value_range": [float(np.min(hdr)), float(np.max(hdr))]}
     atomic_write_text(sidecar, json.dumps(meta, indent=1))

@@ -18,8 +18,9 @@ def register(sub):
 
 
 def run(args):
-    from ..dcrf.report import write_report
+    from ..dcrf.report import check_report_folder, write_report
 
+    check_report_folder(args.output, what="-o")
     a = write_report(args.curves, args.output, plots=not args.no_plots)
     print(f"wrote {Path(args.output) / 'report.md'} ({a['n_cameras']} cameras)", file=sys.stderr)
     if "nearest" in a:

@@ -1,6 +1,8 @@
 """``crfkit table``: the model-comparison table (the main job)."""
 
-from ._common import check_plot_path, write_output
+import sys
+
+from ._common import check_output, check_plot_path, write_output
 
 
 def register(sub):
@@ -29,6 +31,7 @@ def run(args):
     from ..errors import ValidationError
     from ..evaluation.table import DEFAULT_COLUMNS, DEFAULT_PCA_K, compare_models
 
+    check_output(args.output)  # before the work: the table takes seconds to minutes
     plot = check_plot_path(args.plot)
     if args.cv_folds < 0 or args.cv_folds == 1:
         raise ValidationError(f"--cv-folds must be 0 (off) or at least 2, got {args.cv_folds}")
@@ -47,5 +50,5 @@ def run(args):
     write_output(text, args.output)
     if plot:
         table.plot(plot)
-        print(f"wrote {plot}", file=__import__("sys").stderr)
+        print(f"wrote {plot}", file=sys.stderr)
     return 0

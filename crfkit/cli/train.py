@@ -73,6 +73,9 @@ def register(sub):
 
 def run(args):
     from ..errors import ValidationError
+    from ._common import check_output_folder
+
+    check_output_folder(args.out, what="--out")  # before torch is loaded and images are read
 
     for name in ("steps", "batch_size", "checkpoint_every", "val_pairs"):
         if getattr(args, name) is not None and getattr(args, name) < 1:

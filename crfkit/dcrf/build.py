@@ -4,18 +4,31 @@ Each camera is calibrated independently (joblib, in parallel); a camera that
 fails (missing or corrupt file, no chart, too few usable patches, missing
 exposure times...) is listed with the reason and the build goes on.  Finished
 cameras are cached as JSON beside the output (``<output>.partial/``) keyed by
-their input files' sha256 and the options, so an interrupted build resumes
-where it stopped; the cache is removed once the output is written (atomically).
+their input files and the options, so an interrupted build resumes where it
+stopped; the cache is removed once the output is written (atomically).
+
+Crash and concurrency safety: a build holds an exclusive lock on
+``<output>.lock`` (an OS lock, released by the kernel even when the process is
+killed) from before the first camera to the end, so a second build of the same
+output stops at once with a one-line error instead of racing on the cache; a
+build starts by removing the temporaries a killed build left (a half-written
+``.crfs`` beside the output, half-written cache entries), and leaves neither a
+lock file, nor a cache folder, nor a temporary behind when it ends, whether it
+succeeds or every camera fails.  A cache entry that cannot be written is
+skipped with a warning (the build goes on; only resuming is lost).
 """
 
+import contextlib
 import hashlib
 import json
+import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, check_output_path
 from ..curves import CurveSet
 from ..errors import CrfkitError, ValidationError
 
@@ -102,6 +115,103 @@ def _safe(name):
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
+def check_jobs(n_jobs):
+    """Validate a joblib ``n_jobs`` (before anything is created): an int, not 0."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise ValidationError(f"n_jobs (-j) must be a positive number of parallel cameras, or -1 for one per core; "
+                              f"got {n_jobs!r}")
+    return int(n_jobs)
+
+
+def check_build_output(output, what="output"):
+    """Check before any work that ``output`` can be written (a ``.crfs`` in a writable folder)."""
+    return check_output_path(output, (".crfs",), "a .crfs file name (a crfkit curve set)", what=what)
+
+
+class BuildLockedError(ValidationError):
+    """Another build of the same output is running."""
+
+
+@contextlib.contextmanager
+def _build_lock(output):
+    """Hold an exclusive OS lock on ``<output>.lock`` for the whole build; remove the file at the end.
+
+    The kernel drops the lock when its process dies (even by SIGKILL), so a killed build never
+    blocks the next one; a left lock file is reused.  After locking, the path must still name
+    the locked file: otherwise a finishing build removed it in between and we lock afresh.
+    """
+    path = output.with_name(output.name + ".lock")
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ValidationError(f"cannot write {path} (the build's lock file): {exc.strerror or exc}") from None
+        try:
+            _lock_fd(fd)
+        except BlockingIOError:
+            os.close(fd)
+            raise BuildLockedError(f"another build is writing {output} (its lock {path.name} is held); wait for it "
+                                   "to finish or choose another output") from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # while still locked, so no other build holds a lock on a removed file
+        os.close(fd)
+
+
+def _lock_fd(fd):
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            raise BlockingIOError from None
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _is_temporary(name, target):
+    """Is ``name`` a temporary that crfkit._io.atomic_path makes for ``target`` (``.NAME.XXXXXXXX.tmpSUFFIX``)?"""
+    return re.fullmatch(rf"\.{re.escape(target.name)}\.[A-Za-z0-9_]+\.tmp{re.escape(target.suffix)}", name) is not None
+
+
+def _remove_stale_temporaries(output, cache):
+    """Remove what killed builds left: a half-written output temporary, half-written cache entries.
+
+    Only called under the build lock, so no running build owns them.
+    """
+    for f in output.parent.glob(f".{output.name}.*"):
+        if _is_temporary(f.name, output):
+            with contextlib.suppress(OSError):
+                f.unlink()
+    if cache.is_dir():
+        for f in cache.iterdir():
+            if f.name.startswith("."):
+                with contextlib.suppress(OSError):
+                    f.unlink()
+
+
+def _remove_cache(cache):
+    if not cache.is_dir():
+        return
+    for f in cache.iterdir():
+        with contextlib.suppress(OSError):
+            f.unlink()
+    with contextlib.suppress(OSError):
+        cache.rmdir()
+
+
 def build_dataset(cameras, output, method="smooth", k=4, n_jobs=2, resume=True, progress=True, attrs=None):
     """Calibrate every camera and save the curve set.
 
@@ -116,7 +226,7 @@ def build_dataset(cameras, output, method="smooth", k=4, n_jobs=2, resume=True, 
         scale from EMoR-``k``, the shape model-free) so that the built curves do not
         lie in any model's span and the comparison table stays fair.
     n_jobs : int
-        Cameras calibrated in parallel (joblib).
+        Cameras calibrated in parallel (joblib; -1: one per core).
     resume : bool
         Reuse finished cameras cached in ``<output>.partial/``.
     progress : bool
@@ -134,52 +244,80 @@ def build_dataset(cameras, output, method="smooth", k=4, n_jobs=2, resume=True, 
     Raises
     ------
     ValidationError
-        No camera was given, or every camera failed (the reasons are in the message).
+        No camera was given, ``n_jobs`` is 0, the output cannot be written (checked
+        before any camera is built), another build of the same output is running
+        (:class:`BuildLockedError`), or every camera failed (the reasons are in
+        the message).
     """
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
-
     cameras = list(cameras)
     if not cameras:
         raise ValidationError("no cameras to build")
     names = [c.name for c in cameras]
     if len(set(names)) != len(names):
         raise ValidationError("camera names must be unique")
+    n_jobs = check_jobs(n_jobs)
+    output = check_build_output(output)
     if method in ("emor", "pca", "smooth"):
         # A missing basis file is one problem for the whole build, not one per camera
         # ('smooth' takes its irradiance scale from an EMoR fit).
         from ..models import get_model
 
         get_model("emor" if method == "smooth" else method, k=k).basis_arrays()
-    output = Path(output)
-    if not output.parent.exists():
-        raise ValidationError(f"cannot write {output}: folder {output.parent} does not exist")
     cache = output.with_name(output.name + ".partial")
-    cache.mkdir(exist_ok=True)
+    with _build_lock(output):
+        _remove_stale_temporaries(output, cache)
+        try:
+            cache.mkdir(exist_ok=True)
+        except OSError as exc:
+            warnings.warn(f"cannot create the resume cache {cache} ({exc.strerror or exc}); building without it")
+            cache = None
+        try:
+            curves, failed = _build(cameras, names, output, cache, method, k, n_jobs, resume, progress, attrs)
+        except BaseException:
+            if cache is not None and cache.is_dir() and not any(cache.iterdir()):
+                with contextlib.suppress(OSError):
+                    cache.rmdir()  # nothing to resume from (e.g. every camera failed): leave no empty folder
+            raise
+        if cache is not None:
+            _remove_cache(cache)
+    return curves, failed
+
+
+def _build(cameras, names, output, cache, method, k, n_jobs, resume, progress, attrs):
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
     results, todo = {}, []
     for spec in cameras:
         key = _cache_key(spec, method, k)
-        f = cache / f"{_safe(spec.name)}.json"
-        if resume and f.is_file():
+        f = None if cache is None else cache / f"{_safe(spec.name)}.json"
+        if resume and f is not None and f.is_file():
             try:
                 doc = json.loads(f.read_text())
                 if doc.get("key") == key:
                     results[spec.name] = doc["result"]
                     continue
-            except (ValueError, KeyError):
+            except (OSError, ValueError, KeyError, AttributeError):
                 pass  # a damaged cache entry is simply recomputed
         todo.append((spec, key, f))
 
     def run(spec, key, f):
         res = build_camera(spec, method, k)
-        if res["ok"]:  # failures are retried on the next run
-            atomic_write_text(f, json.dumps({"key": key, "result": res}))
-        return res
+        problem = None
+        if res["ok"] and f is not None:  # failures are retried on the next run
+            try:
+                atomic_write_text(f, json.dumps({"key": key, "result": res}))
+            except (CrfkitError, OSError) as exc:  # only resuming is lost: the build goes on
+                problem = f"cannot cache camera {spec.name!r} in {f.parent} ({' '.join(str(exc).split())}); " \
+                          "an interrupted build will recompute it"
+        return res, problem
 
     bar = tqdm(total=len(cameras), initial=len(results), desc="cameras", unit="camera", disable=not progress)
     try:
         jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(run)(*t) for t in todo)
-        for res in jobs:
+        for res, problem in jobs:
+            if problem:
+                warnings.warn(problem)
             results[res["camera"]] = res
             bar.set_postfix_str(res["camera"][:20])
             bar.update(1)
@@ -196,10 +334,4 @@ def build_dataset(cameras, output, method="smooth", k=4, n_jobs=2, resume=True, 
     curves = CurveSet(np.clip(values, 0, 1), "forward", curve_names, metas, set_attrs,
                       name=(attrs or {}).get("name", output.stem))
     curves.save(output)
-    for f in cache.glob("*.json"):
-        f.unlink()
-    try:
-        cache.rmdir()
-    except OSError:
-        pass
     return curves, failed

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_text
+from .._io import atomic_write_text, check_output_path
 from ..curves import GRID, Curve, CurveSet
 from ..errors import ValidationError
 
@@ -144,6 +144,22 @@ def _markdown(a):
     return "\n".join(lines) + "\n"
 
 
+def check_report_folder(outdir, what="output folder"):
+    """Check before any work that the report can be written to ``outdir``; returns it as a ``Path``.
+
+    The folder may exist (and must then take writes) or not (its parent must exist and take
+    writes); an existing file of that name is refused.
+    """
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise ValidationError(f"{what} {outdir} is a file; give a folder for the report (created if missing)")
+    if outdir.is_dir():
+        check_output_path(outdir / "report.md", what=what)  # probes the folder itself
+    else:
+        check_output_path(outdir, what=what)  # probes the parent, where the folder will be made
+    return outdir
+
+
 def write_report(curves, outdir, plots=True):
     """Write ``report.md``, ``report.json`` and figures for a built dataset.
 
@@ -151,7 +167,7 @@ def write_report(curves, outdir, plots=True):
     ----------
     curves : CurveSet or path of a ``.crfs`` file
     outdir : str or Path
-        Created if missing (its parent must exist).
+        Created if missing (its parent must exist); checked before any work.
     plots : bool
         Draw the figures (needs matplotlib).
 
@@ -160,13 +176,15 @@ def write_report(curves, outdir, plots=True):
     dict
         The analysis (as in :func:`analyse`).
     """
+    outdir = check_report_folder(outdir)
+    if plots:
+        from .._optional import require
+
+        require("matplotlib", "plot", feature="the report's figures (or use plots=False / --no-plots)")
     if not isinstance(curves, CurveSet):
         curves = CurveSet.load(curves)
-    outdir = Path(outdir)
-    if not outdir.parent.exists():
-        raise ValidationError(f"cannot write the report to {outdir}: folder {outdir.parent} does not exist")
+    a = analyse(curves)  # a set that is not a build fails here, before the folder is made
     outdir.mkdir(exist_ok=True)
-    a = analyse(curves)
     atomic_write_text(outdir / "report.json", json.dumps(a, indent=1))
     atomic_write_text(outdir / "report.md", _markdown(a))
     if plots:
