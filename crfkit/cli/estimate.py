@@ -1,8 +1,183 @@
-"""``crfkit estimate``: the inverse CRF of one photo from a single-image estimator."""
+"""``crfkit estimate``: the inverse CRF of photos from a single-image estimator.
+
+Also home of the batch helpers that ``linearize`` and ``restore`` share:
+several files or folders in, one output per input in an ``-o`` folder, the
+model built once, a progress bar, and a failing input reported in one line
+without stopping the others.
+"""
+
+import sys
+import warnings
+from pathlib import Path
 
 from ._common import check_plot_path, write_output
 
+#: exit status when some inputs of a batch failed (the others were written)
+EXIT_SOME_FAILED = 1
 
+BATCH_EPILOG = (
+    "Several inputs (files or folders of images) make a batch: -o then names a folder (created if missing) "
+    "that receives one output per input, named after it, with the suffix of --format. The model is loaded "
+    "once. An input that fails is reported in one line and skipped; the exit status is then 1 (0: all "
+    "written; 2: a mistake in the command itself, nothing done)."
+)
+
+CURVE_SUFFIXES = (".txt", ".csv", ".json", ".crfs")
+
+
+# -- batches --------------------------------------------------------------------------------
+def collect_inputs(items, what="image"):
+    """Expand folders into their images; returns (paths, batch) where batch says one output per input."""
+    from ..errors import DataNotFoundError
+    from ..io.images import LDR_SUFFIXES
+
+    paths, batch = [], len(items) > 1
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            batch = True
+            found = sorted(q for q in p.iterdir()
+                           if q.is_file() and not q.name.startswith(".") and q.suffix.lower() in LDR_SUFFIXES)
+            if not found:
+                raise DataNotFoundError(f"folder {p} holds no {what}s ({', '.join(LDR_SUFFIXES)})")
+            paths.extend(found)
+        else:
+            paths.append(p)
+    return paths, batch
+
+
+def plan_outputs(inputs, batch, output, suffixes, fmt, expected=None):
+    """Output path of each input (None where nothing is written), checked before any work.
+
+    One input: ``output`` is a file whose suffix picks the format.  A batch:
+    ``output`` is a folder (created when its parent exists) and each output is
+    named after its input with the ``fmt`` suffix.
+    """
+    from .._io import check_output_path
+    from ..errors import ValidationError
+
+    if output is None:
+        return [None] * len(inputs)
+    if not batch:
+        if fmt is not None:
+            raise ValidationError("--format names the outputs' type for several inputs; with one input the "
+                                  f"suffix of -o picks it (here {Path(output).suffix or 'none'})")
+        return [check_output_path(output, suffixes, expected, what="-o")]
+    suffix = "." + fmt.lower().lstrip(".")
+    if suffix not in suffixes:
+        raise ValidationError(f"--format {fmt}: use one of {', '.join(s[1:] for s in suffixes)}")
+    folder = Path(output)
+    if folder.exists() and not folder.is_dir():
+        raise ValidationError(f"-o {folder}: with several inputs -o names a folder (one output per input), "
+                              "and this is a file")
+    if not folder.exists():
+        if folder.suffix.lower() in suffixes:
+            raise ValidationError(f"-o {folder}: with several inputs -o names a folder (one output per input), "
+                                  "not a file")
+        check_output_path(folder, what="-o")  # its parent exists and takes writes
+    outs, seen = [], {}
+    resolved_inputs = {p.resolve() for p in inputs}
+    for src in inputs:
+        out = folder / (src.stem + suffix)
+        key = str(out)
+        if key in seen:
+            raise ValidationError(f"inputs {seen[key]} and {src} would both write {out}; rename one of them")
+        seen[key] = src
+        if out.resolve() in resolved_inputs:
+            raise ValidationError(f"the output {out} would overwrite the input {src}; choose another -o folder")
+        if out.is_dir():
+            raise ValidationError(f"output {out} is a folder; remove it or choose another -o folder")
+        outs.append(out)
+    if folder.exists():
+        check_output_path(outs[0], what="-o")  # the folder takes writes (probes once)
+    else:
+        folder.mkdir()
+    return outs
+
+
+class Batch:
+    """Run one job per input: progress on stderr, per-input errors in one line, a final exit status.
+
+    With one input (not a batch), a :class:`CrfkitError` propagates, so the
+    command fails as usual (one line, status 2).
+    """
+
+    def __init__(self, command, inputs, batch):
+        self.command, self.inputs, self.batch = command, list(inputs), batch
+        self.failed = []
+        self._bar = None
+
+    def say(self, text):
+        """A line on stderr that does not break the progress bar."""
+        if self._bar is not None:
+            self._bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
+
+    def warn(self, src, message):
+        text = " ".join(str(message).split())
+        if self.batch and str(src) not in text and src.name not in text:
+            text = f"{src}: {text}"
+        self.say(f"crfkit {self.command}: warning: {text}")
+
+    def run(self, job):
+        """Call ``job(index, src)`` for each input; returns the exit status."""
+        from tqdm.auto import tqdm
+
+        from ..errors import CrfkitError
+
+        show = self.batch and len(self.inputs) > 1 and sys.stderr.isatty()
+        self._bar = tqdm(total=len(self.inputs), unit="image", desc=self.command, file=sys.stderr,
+                         disable=not show, leave=False) if show else None
+        try:
+            for i, src in enumerate(self.inputs):
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    try:
+                        job(i, src)
+                    except CrfkitError as exc:
+                        if not self.batch:
+                            raise
+                        msg = " ".join(str(exc).split())
+                        if str(src) not in msg:
+                            msg = f"{src}: {msg}"
+                        self.say(f"crfkit {self.command}: error: {msg}")
+                        self.failed.append(src)
+                    finally:
+                        shown = set()
+                        for w in caught:
+                            # crfkit's warnings (UserWarning subclasses), not the libraries' resource or
+                            # deprecation notes that "always" also records
+                            if issubclass(w.category, UserWarning) and str(w.message) not in shown:
+                                shown.add(str(w.message))
+                                self.warn(src, w.message)
+                if self._bar is not None:
+                    self._bar.update(1)
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+        if self.failed:
+            self.say(f"crfkit {self.command}: {len(self.failed)} of {len(self.inputs)} inputs failed "
+                     f"({', '.join(p.name for p in self.failed[:5])}{' ...' if len(self.failed) > 5 else ''}); "
+                     "the others were done")
+            return EXIT_SOME_FAILED
+        return 0
+
+
+def read_photo(src, verb="estimation"):
+    """Read a display-referred photo; HDR/linear files are refused before OpenCV or imageio sees them."""
+    from ..errors import ValidationError
+    from ..io.hdr import HDR_SUFFIXES
+    from ..io.images import read_image
+
+    if src.suffix.lower() in HDR_SUFFIXES:
+        raise ValidationError(f"{src}: already a linear HDR image ({src.suffix}); {verb} takes a display-referred "
+                              "photo (PNG, JPEG, TIFF, 8 or 16 bits)")
+    return read_image(src, mode="any")
+
+
+# -- the estimator ----------------------------------------------------------------------------
 def add_estimator_options(p):
     p.add_argument("--method", "-m", default="linearization-net",
                    help="estimator (default linearization-net; `crfkit info` lists the plugins)")
@@ -10,14 +185,10 @@ def add_estimator_options(p):
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
 
 
-def estimate_from_args(args):
-    """Read the image and run the estimator; returns (image array, inverse curve)."""
-    import warnings
+def make_estimator(args):
+    """Build the estimator once for all inputs (weights are loaded here, before any image is read)."""
+    from ..estimators import get_estimator
 
-    from ..estimators import estimate
-    from ..io.images import read_image
-
-    img = read_image(args.image, mode="any")
     opts = {}
     if args.weights:
         opts["weights"] = args.weights
@@ -25,32 +196,42 @@ def estimate_from_args(args):
         opts["device"] = args.device
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        g = estimate(img, method=args.method, **opts)
-    import sys
-
+        estimator = get_estimator(args.method, **opts)
     for w in caught:
-        print(f"crfkit {args.command}: warning: {w.message}", file=sys.stderr)
+        print(f"crfkit {args.command}: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
+    return estimator
+
+
+def estimate_from_args(args):
+    """Read ``args.image`` and run the estimator; returns (image array, inverse curve)."""
+    img = read_photo(Path(args.image))
+    g = make_estimator(args).estimate(img)
     return img, g
 
 
+# -- the command ------------------------------------------------------------------------------
 def register(sub):
     p = sub.add_parser(
         "estimate",
-        help="estimate the inverse CRF of a photo (crf-net, linearization-net, plugins)",
-        description="Prints the estimated inverse CRF g (brightness -> irradiance) at a few levels, or writes all "
-        "1024 samples on linspace(0, 1, 1024) with -o (.txt: one value a line, .json, .crfs).",
+        help="estimate the inverse CRF of photos (crf-net, linearization-net, plugins)",
+        description="Prints the estimated inverse CRF g (brightness -> irradiance) of each photo at a few levels, "
+        "or writes all 1024 samples on linspace(0, 1, 1024) with -o (.txt: one value a line, .csv, .json, .crfs). "
+        + BATCH_EPILOG,
     )
-    p.add_argument("image", help="photo (PNG, JPEG, TIFF; 8-bit preferred)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="photos (PNG, JPEG, TIFF; 8-bit preferred) or folders")
     add_estimator_options(p)
-    p.add_argument("-o", "--output", metavar="FILE", help="write the curve (.txt, .json or .crfs)")
-    p.add_argument("--plot", metavar="FILE", help="plot the inverse CRF (.png/.pdf/.svg)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("-o", "--output", metavar="FILE_OR_DIR",
+                   help="write the curve (.txt, .csv, .json or .crfs); a folder for several inputs")
+    p.add_argument("--format", choices=[s[1:] for s in CURVE_SUFFIXES], default=None,
+                   help="type of the files written into the -o folder for several inputs (default json)")
+    p.add_argument("--plot", metavar="FILE", help="plot the inverse CRF(s), one line per photo (.png/.pdf/.svg)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (a list for several inputs)")
     p.set_defaults(func=run)
 
 
-def _write_curve(g, path):
+def write_curve(g, path):
+    """Write an inverse curve to ``path``; the suffix picks the format (.txt, .csv, .json, .crfs)."""
     import json
-    from pathlib import Path
 
     from .._io import atomic_write_text
     from ..curves import CurveSet
@@ -59,36 +240,84 @@ def _write_curve(g, path):
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".crfs":
-        CurveSet.from_curves([g]).save(path)
+        (g if isinstance(g, CurveSet) else CurveSet.from_curves([g])).save(path)
     elif suffix == ".json":
-        atomic_write_text(path, json.dumps({"kind": g.kind, "name": g.name, "values": [float(v) for v in g.values]}) + "\n")
+        if isinstance(g, CurveSet):
+            obj = {"kind": g.kind, "names": list(g.names), "values": [[float(v) for v in row] for row in g.values]}
+        else:
+            obj = {"kind": g.kind, "name": g.name, "values": [float(v) for v in g.values]}
+        atomic_write_text(path, json.dumps(obj) + "\n")
     elif suffix in (".txt", ".csv"):
-        atomic_write_text(path, "\n".join(f"{v:.8g}" for v in g.values) + "\n")
+        rows = g.values if isinstance(g, CurveSet) else [g.values]
+        sep = "," if suffix == ".csv" else " "
+        if len(rows) == 1:
+            text = "\n".join(f"{v:.8g}" for v in rows[0])
+        else:  # one curve per row, as crfkit's text readers take them
+            text = "\n".join(sep.join(f"{v:.8g}" for v in row) for row in rows)
+        atomic_write_text(path, text + "\n")
     else:
         raise ValidationError(f"-o {path}: use .txt, .csv, .json or .crfs")
+
+
+def _summary(src, method, g):
+    import numpy as np
+
+    from ..curves import CurveSet
+
+    first = g[0] if isinstance(g, CurveSet) else g
+    levels = [0.1, 0.25, 0.5, 0.75, 0.9]
+    at = " ".join(f"g({b:g})={float(first(b)):.4f}" for b in levels)
+    rmse = float(np.sqrt(np.mean((first.values - np.linspace(0, 1, 1024) ** 2.2) ** 2)))
+    return (f"image: {src}\nmethod: {method}\ninverse CRF: {at}\n"
+            f"monotone: {first.is_monotone()}, g(0)={first.values[0]:.4g}, g(1)={first.values[-1]:.4g}\n"
+            f"rmse to gamma 2.2 inverse: {rmse:.4f}")
 
 
 def run(args):
     import json
 
-    import numpy as np
+    from .._io import check_output_path
+    from ..curves import CurveSet
 
     plot = check_plot_path(args.plot)
-    _, g = estimate_from_args(args)
-    levels = [0.1, 0.25, 0.5, 0.75, 0.9]
-    if args.json:
-        write_output(json.dumps({"method": args.method, "kind": g.kind, "values": [float(v) for v in g.values]}))
-    else:
-        at = " ".join(f"g({b:g})={float(g(b)):.4f}" for b in levels)
-        write_output(f"method: {args.method}\ninverse CRF: {at}\n"
-                     f"monotone: {g.is_monotone()}, g(0)={g.values[0]:.4g}, g(1)={g.values[-1]:.4g}\n"
-                     f"rmse to gamma 2.2 inverse: {float(np.sqrt(np.mean((g.values - np.linspace(0, 1, 1024) ** 2.2) ** 2))):.4f}")
-    if args.output:
-        _write_curve(g, args.output)
     if plot:
+        check_output_path(plot, what="--plot")
+    inputs, batch = collect_inputs(args.images)
+    outputs = plan_outputs(inputs, batch, args.output, CURVE_SUFFIXES,
+                           (args.format or "json") if batch else args.format,
+                           "a .txt, .csv, .json or .crfs file name")
+    estimator = make_estimator(args)
+    curves, results = [], []
+    job_batch = Batch(args.command, inputs, batch)
+
+    def job(i, src):
+        g = estimator.estimate(read_photo(src))
+        g.name = src.name if not isinstance(g, CurveSet) else g.name
+        if outputs[i] is not None:
+            write_curve(g, outputs[i])
+        curves.append(g)
+        if args.json:
+            first = g[0] if isinstance(g, CurveSet) else g
+            results.append({"image": str(src), "method": args.method, "kind": first.kind,
+                            "values": [float(v) for v in first.values]})
+        else:
+            text = _summary(src, args.method, g)
+            if batch:
+                sys.stdout.write(text + "\n\n" if i < len(inputs) - 1 else text + "\n")
+            else:
+                write_output(text)
+        if outputs[i] is not None:
+            job_batch.say(f"wrote {outputs[i]}")
+
+    status = job_batch.run(job)
+    if args.json:
+        write_output(json.dumps(results if batch else results[0]) if results else "[]")
+    if plot and curves:
         from ..plotting import plot_curves
 
-        from pathlib import Path
-
-        plot_curves([g], path=plot, title=f"{args.method}: inverse CRF of {Path(args.image).name}")
-    return 0
+        flat = [c for g in curves for c in (g if isinstance(g, CurveSet) else [g])]
+        title = (f"{args.method}: inverse CRF of {inputs[0].name}" if not batch
+                 else f"{args.method}: inverse CRFs of {len(curves)} photos")
+        plot_curves(flat, path=plot, title=title)
+        print(f"wrote {plot} ({len(flat)} curve{'s' if len(flat) != 1 else ''})", file=sys.stderr)
+    return status

@@ -1,17 +1,29 @@
-"""``crfkit restore``: single-image HDR from one LDR photo (linearise, restore highlights, write EXR/HDR)."""
+"""``crfkit restore``: single-image HDR from LDR photos (linearise, restore highlights, write EXR/HDR)."""
+
+import sys
+from pathlib import Path
+
+from .estimate import BATCH_EPILOG, Batch, collect_inputs, plan_outputs, read_photo
+
+#: HDR outputs, by suffix (values above 1 are kept: no 16-bit TIFF here)
+HDR_OUTPUT_SUFFIXES = (".exr", ".hdr", ".npy")
+HDR_EXPECTED = "a .exr (OpenEXR), .hdr (Radiance) or .npy (NumPy float32) file name"
 
 
 def register(sub):
     p = sub.add_parser(
         "restore",
-        help="LDR photo -> linear HDR (.exr/.hdr): linearise and restore the saturated regions",
-        description="Linearises the photo with --crf, restores its clipped highlights with --method and writes linear "
-        "RGB as OpenEXR (.exr, 32-bit float) or Radiance (.hdr), atomically. The output's white (the input's "
-        "saturation level) is 1; restored highlights go above it. A photo with nothing above --tau comes back "
-        "as its linearisation without running the method.",
+        help="LDR photos -> linear HDR (.exr/.hdr): linearise and restore the saturated regions",
+        description="Linearises each photo with --crf, restores its clipped highlights with --method and writes "
+        "linear RGB as OpenEXR (.exr, 32-bit float), Radiance (.hdr) or NumPy (.npy), atomically. The output's "
+        "white (the input's saturation level) is 1; restored highlights go above it. A photo with nothing above "
+        "--tau comes back as its linearisation without running the method. " + BATCH_EPILOG,
     )
-    p.add_argument("image", help="LDR photo (PNG, JPEG, TIFF, ...; 8 or 16 bits)")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="output .exr or .hdr")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="LDR photos (PNG, JPEG, TIFF, ...; 8 or 16 bits) or folders")
+    p.add_argument("-o", "--output", required=True, metavar="FILE_OR_DIR",
+                   help="output .exr, .hdr or .npy; a folder for several inputs")
+    p.add_argument("--format", choices=[s[1:] for s in HDR_OUTPUT_SUFFIXES], default=None,
+                   help="type of the files written into the -o folder for several inputs (default exr)")
     p.add_argument("--crf", default="gamma:2.2",
                    help="inverse CRF: gamma:G, srgb, linear, an estimator (linearization-net, crf-net, plugins), or "
                    "a saved curve (.crfs, .json, .txt of 1024 inverse values; forward:FILE for a forward one); "
@@ -30,36 +42,93 @@ def register(sub):
     p.set_defaults(func=run)
 
 
-def run(args):
-    import sys
-    import warnings
+class _LazyRestorer:
+    """Builds the restorer (torch, weights) on the first image that needs it, then reuses it.
 
-    from ..restoration.base import TAU
-    from ..restoration.pipeline import check_output_path, restore_file
+    A batch of photos without clipped pixels never loads the network.
+    """
 
-    check_output_path(args.output)  # before reading or estimating anything
-    opts = {}
-    for key in ("weights", "device", "tile", "threads", "flips"):
-        if getattr(args, key) is not None:
-            opts[key] = getattr(args, key)
-    crf_opts = {"weights": args.crf_weights} if args.crf_weights else {}
-    if args.device and not crf_opts.get("device"):
-        crf_opts["device"] = args.device
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        info = restore_file(args.image, args.output, crf=args.crf, method=args.method,
-                            tau=args.tau if args.tau is not None else TAU, half=args.half,
-                            crf_options=crf_opts if _crf_is_estimator(args.crf) else None, **opts)
-    for w in caught:
-        print(f"crfkit {args.command}: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
-    h, w = info["shape"]
-    how = "no saturated pixels: linearisation only" if info["fast_path"] else f"method {info['method']}"
-    print(f"{info['input']} -> {info['output']}: {w}x{h}, {100 * info['saturated_fraction']:.2f}% saturated, "
-          f"{how}, crf {info['crf']}, {info['seconds']:.2f} s", file=sys.stderr)
-    return 0
+    def __init__(self, method, options):
+        self.method, self.options, self._restorer = method, options, None
+
+    def get(self):
+        if self._restorer is None:
+            from ..restoration import get_restorer
+
+            self._restorer = get_restorer(self.method, **self.options)
+        return self._restorer
 
 
 def _crf_is_estimator(spec):
     from ..estimators import available_estimators
 
     return spec in available_estimators()
+
+
+def run(args):
+    import warnings
+
+    import numpy as np
+
+    from ..errors import ValidationError
+    from ..restoration.base import TAU
+    from ..restoration.pipeline import _check_method_name, resolve_inverse_crf, restore_with_info
+    from .linearize import write_linear
+
+    if args.half and (Path(args.output).suffix.lower() not in ("", ".exr") or (args.format or "exr") != "exr"):
+        raise ValidationError("--half writes half floats in OpenEXR: it needs a .exr output")
+    tau = args.tau if args.tau is not None else TAU
+    if not 0.0 < tau < 1.0:
+        raise ValidationError(f"--tau must be a number in (0, 1), got {tau:g}")
+    _check_method_name(args.method)
+    inputs, batch = collect_inputs(args.images)
+    outputs = plan_outputs(inputs, batch, args.output, HDR_OUTPUT_SUFFIXES,
+                           (args.format or "exr") if batch else args.format, HDR_EXPECTED)
+    opts = {key: getattr(args, key) for key in ("weights", "device", "tile", "threads", "flips")
+            if getattr(args, key) is not None}
+    restorer = _LazyRestorer(args.method, opts)
+    # the inverse CRF: resolved once (a bad curve fails before any image is read); an estimator is built once
+    estimator = None
+    if _crf_is_estimator(args.crf):
+        from ..estimators import get_estimator
+
+        crf_opts = {"weights": args.crf_weights} if args.crf_weights else {}
+        if args.device:
+            crf_opts["device"] = args.device
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            estimator = get_estimator(args.crf, **crf_opts)
+        for w in caught:
+            print(f"crfkit {args.command}: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
+        crf = None
+    else:
+        if args.crf_weights:
+            raise ValidationError(f"--crf-weights applies to an estimator given as --crf, not to {args.crf!r}")
+        crf = resolve_inverse_crf(args.crf)
+    batch_run = Batch(args.command, inputs, batch)
+
+    def job(i, src):
+        img = read_photo(src, "restoration")
+        if img.ndim == 3 and img.shape[2] in (2, 4):
+            warnings.warn(f"{src}: alpha channel dropped", UserWarning, stacklevel=1)
+        elif img.ndim == 2 or img.shape[2] == 1:
+            warnings.warn(f"{src}: grayscale image; restored as gray RGB", UserWarning, stacklevel=1)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="restore: ")  # said above, naming the file
+            g = crf if estimator is None else estimator.estimate(img)
+            # the network is built only when this photo has clipped pixels
+            display = img if img.ndim == 3 else img[:, :, None]
+            top = np.iinfo(img.dtype).max if img.dtype.kind == "u" else 1.0
+            clipped = bool(np.any(display[:, :, :3] > tau * top))
+            method = restorer.get() if clipped else args.method
+            hdr, info = restore_with_info(img, crf=g, method=method, tau=tau)
+        info["method"] = args.method
+        if estimator is not None:
+            info["crf"] = f"{args.crf} (estimated)"
+        write_linear(outputs[i], hdr, half=args.half)
+        h, w = info["shape"]
+        how = "no saturated pixels: linearisation only" if info["fast_path"] else f"method {info['method']}"
+        batch_run.say(f"wrote {outputs[i]} from {src}: {w}x{h}, {100 * info['saturated_fraction']:.2f}% saturated, "
+                      f"{how}, crf {info['crf']}, {info['seconds']:.2f} s")
+
+    return batch_run.run(job)
