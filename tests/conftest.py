@@ -97,3 +97,33 @@ def emor_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("synthetic-emor")
     write_emor_pair(d)
     return d
+
+
+# OpenImageIO (imported by colour-science) is a nanobind extension that prints ~30 lines of
+# "nanobind: leaked ..." at interpreter exit, after pytest's summary.  The outermost pytest
+# run therefore ends the process right after its own last hook, once everything is written,
+# so the summary stays the last line.  In-process pytester runs are never the outermost.
+_OUTER_FLAG = "_CRFKIT_OUTER_PYTEST_PID"
+
+
+def pytest_configure(config):
+    if os.environ.get(_OUTER_FLAG) is None:
+        os.environ[_OUTER_FLAG] = str(os.getpid())
+        config._crfkit_outermost = True
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._crfkit_exitstatus = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    import sys
+
+    if not getattr(config, "_crfkit_outermost", False) or "OpenImageIO" not in sys.modules:
+        return
+    if os.environ.get(_OUTER_FLAG) != str(os.getpid()):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(getattr(config, "_crfkit_exitstatus", 0))
