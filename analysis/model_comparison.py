@@ -8,6 +8,11 @@ file and, when matplotlib is installed, the RMSE-vs-parameters plot.
 Usage::
 
     CRFKIT_DATA=../shared/data python analysis/model_comparison.py [--out analysis/results]
+
+The files are reproducible: they hold no timings (those are in BENCHMARKS.md) and
+values are rounded to 12 significant digits, below the last digits that the BLAS
+build or the thread count may change, so that a rerun leaves the committed files
+unchanged (a CI test checks this).
 """
 
 import argparse
@@ -20,6 +25,37 @@ import crfkit
 from crfkit._io import atomic_write_text
 from crfkit._optional import available
 from crfkit.evaluation.published import published_value
+
+
+SIGNIFICANT = 12
+
+
+def _rounded(obj):
+    """Round every float in a JSON-like structure to SIGNIFICANT digits."""
+    if isinstance(obj, float):
+        return float(f"{obj:.{SIGNIFICANT}g}") if np.isfinite(obj) else obj
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_rounded(v) for v in obj]
+    return obj
+
+
+def reproducible_json(table):
+    """The table as JSON without run-dependent fields (timings)."""
+    data = table.to_dict()
+    data.pop("timings_s", None)
+    return json.dumps(_rounded(data), indent=2) + "\n"
+
+
+def reproducible_csv(table):
+    """The table's CSV with every number rounded to SIGNIFICANT digits."""
+    lines = table.to_csv().splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        name, *cells = line.split(",")
+        out.append(",".join([name] + [repr(_rounded(float(c))) if c else "" for c in cells]))
+    return "\n".join(out) + "\n"
 
 
 def ratio_lines(table):
@@ -60,13 +96,14 @@ def main(argv=None):
         "",
     ]
     atomic_write_text(out / "model_comparison.md", "\n".join(md))
-    atomic_write_text(out / "model_comparison.csv", table.to_csv())
-    atomic_write_text(out / "model_comparison.json", table.to_json())
+    atomic_write_text(out / "model_comparison.csv", reproducible_csv(table))
+    atomic_write_text(out / "model_comparison.json", reproducible_json(table))
     per_curve = {
         f"{r}|{c}": {"mean": float(np.mean(v)), "median": float(np.median(v)), "max": float(np.max(v))}
         for (r, c), v in table.per_curve.items()
     }
-    atomic_write_text(out / "model_comparison_per_curve_summary.json", json.dumps(per_curve, indent=2))
+    atomic_write_text(out / "model_comparison_per_curve_summary.json",
+                      json.dumps(_rounded(per_curve), indent=2) + "\n")
     if available("matplotlib"):
         table.plot(out / "rmse_vs_params.png")
     print((out / "model_comparison.md").read_text())
