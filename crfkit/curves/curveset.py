@@ -233,7 +233,27 @@ class CurveSet:
 
     @classmethod
     def load(cls, path):
-        """Read a set written by :meth:`save`."""
+        """Read a set written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or Path
+            A ``.crfs`` file.
+
+        Returns
+        -------
+        CurveSet
+            Finite float64 values of shape (N, 1024), N >= 1.
+
+        Raises
+        ------
+        DataNotFoundError
+            The file does not exist.
+        ParseError
+            The file is not a readable curve set, or a member or ``meta.json``
+            field has the wrong type or shape; the message names the file and
+            the field.
+        """
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -243,24 +263,89 @@ class CurveSet:
                         f"{path}: not a crfkit curve set (members {sorted(members)}, expected values and meta.json)"
                     )
                 values = z["values"]
-                meta = json.loads(str(z["meta.json"]))
+                meta_arr = z["meta.json"]
         except FileNotFoundError:
             from ..errors import DataNotFoundError
 
             raise DataNotFoundError(f"curve set file not found: {path}") from None
         except ParseError:
             raise
-        except Exception as exc:  # zipfile/json/numpy errors on a corrupt file
+        except Exception as exc:  # zipfile/zlib/numpy errors on a corrupt file
             raise ParseError(f"{path}: cannot read curve set ({type(exc).__name__}: {exc})") from None
-        if meta.get("format") != FORMAT_NAME:
-            raise ParseError(f"{path}: format is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
-        if meta.get("version", 0) > FORMAT_VERSION:
+        meta = _parse_meta(meta_arr, path)
+        # Integers are exact in float64; anything else (complex, strings, bool) is not a curve
+        if values.dtype.kind not in "fiu" or values.ndim != 2 or values.shape[0] < 1 or values.shape[1] != GRID_SIZE:
             raise ParseError(
-                f"{path}: curve set format version {meta.get('version')} is newer than this crfkit "
-                f"supports ({FORMAT_VERSION}); upgrade crfkit"
+                f"{path}: invalid curve set contents: field values must be a real array of shape (N, {GRID_SIZE}) with N >= 1, "
+                f"got {values.dtype} {values.shape}"
             )
-        try:
-            return cls(values, meta["kind"], meta["names"], meta["metadata"], meta.get("attrs"), meta.get("name", ""))
-        except (KeyError, ValidationError) as exc:
-            raise ParseError(f"{path}: invalid curve set contents: {exc}") from None
+        if not np.all(np.isfinite(values)):
+            raise ParseError(f"{path}: invalid curve set contents: field values contains NaN or inf")
+        n = values.shape[0]
+        names = _meta_list(meta, "names", n, path, lambda v: isinstance(v, str), "strings")
+        metadata = _meta_list(meta, "metadata", n, path, lambda v: isinstance(v, dict), "JSON objects")
+        attrs = meta.get("attrs", {})
+        if attrs is None:
+            attrs = {}
+        if not isinstance(attrs, dict):
+            raise ParseError(f"{path}: invalid curve set contents: field attrs of meta.json must be a JSON object, got {_json_type(attrs)}")
+        name = meta.get("name", "")
+        if name is None:
+            name = ""
+        if not isinstance(name, str):
+            raise ParseError(f"{path}: invalid curve set contents: field name of meta.json must be a string, got {_json_type(name)}")
+        kind = meta.get("kind")
+        if kind not in ("forward", "inverse"):
+            raise ParseError(f"{path}: invalid curve set contents: field kind of meta.json must be 'forward' or 'inverse', got {kind!r:.60}")
+        return cls(values, kind, names, metadata, attrs, name)
 
+
+def _json_type(value):
+    """The JSON name of a parsed value's type, for messages."""
+    for t, label in ((bool, "a boolean"), (dict, "an object"), (list, "a list"), (str, "a string"),
+                     (int, "a number"), (float, "a number")):
+        if isinstance(value, t):
+            return f"{label} ({json.dumps(value)[:40]})"
+    return "null"
+
+
+def _parse_meta(arr, path):
+    """The ``meta.json`` member as a dict with a known format and a supported version."""
+    if arr.ndim != 0 or arr.dtype.kind != "U":
+        raise ParseError(f"{path}: invalid curve set contents: field meta.json must be one JSON string, got a {arr.dtype} array of shape {arr.shape}")
+    try:
+        meta = json.loads(str(arr))
+    except ValueError as exc:  # json.JSONDecodeError
+        raise ParseError(f"{path}: cannot read curve set: field meta.json is not valid JSON ({exc})") from None
+    except RecursionError:  # json recurses once per nesting level
+        raise ParseError(f"{path}: invalid curve set contents: field meta.json is nested too deeply") from None
+    if not isinstance(meta, dict):
+        raise ParseError(f"{path}: invalid curve set contents: field meta.json must be a JSON object, got {_json_type(meta)}")
+    if meta.get("format") != FORMAT_NAME:
+        raise ParseError(f"{path}: invalid curve set contents: field format of meta.json is {meta.get('format')!r:.60}, expected {FORMAT_NAME!r}")
+    version = meta.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ParseError(f"{path}: invalid curve set contents: field version of meta.json must be a positive integer, got {_json_type(version)}")
+    if version > FORMAT_VERSION:
+        raise ParseError(
+            f"{path}: curve set format version {version} is newer than this crfkit supports "
+            f"({FORMAT_VERSION}); upgrade crfkit"
+        )
+    return meta
+
+
+def _meta_list(meta, field, n, path, ok, what):
+    """``meta[field]``: a list of ``n`` items that pass ``ok``."""
+    if field not in meta:
+        raise ParseError(f"{path}: invalid curve set contents: field {field} of meta.json is missing")
+    value = meta[field]
+    if not isinstance(value, list):
+        raise ParseError(f"{path}: invalid curve set contents: field {field} of meta.json must be a list of {what}, got {_json_type(value)}")
+    if len(value) != n:
+        raise ParseError(f"{path}: invalid curve set contents: field {field} of meta.json has {len(value)} entries for {n} curves")
+    bad = [i for i, v in enumerate(value) if not ok(v)]
+    if bad:
+        raise ParseError(
+            f"{path}: invalid curve set contents: field {field} of meta.json must be a list of {what}; entry {bad[0]} is {_json_type(value[bad[0]])}"
+        )
+    return value

@@ -4,13 +4,14 @@ Lookup order for the reference data: an explicit ``path``, the ``CRFKIT_DATA``
 folder, the user cache, then a checksummed download (pooch) where a network exists.
 """
 
-import functools
-import os
+import collections
+import hashlib
+import threading
 from pathlib import Path
 
 from ..curves import CurveSet
-from ..errors import UnknownNameError
-from .dorf import parse_dorf_text, read_dorf
+from ..errors import ParseError, UnknownNameError
+from .dorf import parse_dorf_bytes, parse_dorf_text, read_dorf
 from .emor import EmorBasis, parse_emor_text, read_emor
 from .paths import ENV_VAR, cache_dir, data_report, find_data_file, sha256_of, verify
 
@@ -32,9 +33,32 @@ def _find_dorf(path=None):
     return find_data_file("dorfCurves.txt", path, download=True)
 
 
-@functools.lru_cache(maxsize=8)
-def _load_dorf_cached(resolved, mtime):
-    return read_dorf(resolved)
+# Parsed files keyed by (loader, resolved path, sha256 of the bytes parsed): a file
+# rewritten in place is parsed again even when its size and modification time are
+# unchanged (mtime can be restored, and is coarse on some file systems).
+_CACHE = collections.OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 8
+
+
+def _load_cached(loader, path, parse, what):
+    p = Path(path).resolve()
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ParseError(f"{p}: cannot read {what} file ({exc.strerror or exc})") from None
+    key = (loader, str(p), hashlib.sha256(data).digest())
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    # The result is built from exactly the bytes hashed, so the key always matches the content
+    result = parse(data, p)
+    with _CACHE_LOCK:
+        _CACHE[key] = result
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return result
 
 
 def load_dorf(path=None):
@@ -44,14 +68,14 @@ def load_dorf(path=None):
     ----------
     path : str or Path, optional
         ``dorfCurves.txt``, ``dorfCurves.zip``, or a folder holding either.
+
+    Returns
+    -------
+    CurveSet
+        Forward curves on the grid, values in [0, 1].  Repeated calls on an
+        unchanged file return the same object (parsed once per content).
     """
-    p = Path(_find_dorf(path)).resolve()
-    return _load_dorf_cached(str(p), os.path.getmtime(p))
-
-
-@functools.lru_cache(maxsize=8)
-def _load_emor_cached(resolved, mtime):
-    return read_emor(resolved)
+    return _load_cached("dorf", _find_dorf(path), parse_dorf_bytes, "DoRF")
 
 
 def load_emor(inverse=False, path=None):
@@ -61,9 +85,10 @@ def load_emor(inverse=False, path=None):
     -------
     EmorBasis
         ``mean`` (f0 or g0, shape (1024,)) and ``components`` (25, 1024).
+        Repeated calls on an unchanged file return the same object.
     """
-    p = Path(find_data_file("invemor.txt" if inverse else "emor.txt", path)).resolve()
-    return _load_emor_cached(str(p), os.path.getmtime(p))
+    p = find_data_file("invemor.txt" if inverse else "emor.txt", path)
+    return _load_cached("emor", p, lambda data, q: parse_emor_text(data.decode("latin-1"), q), "EMoR")
 
 
 def load_curves(name_or_path, path=None):
@@ -116,6 +141,7 @@ __all__ = [
     "load_curves",
     "load_dorf",
     "load_emor",
+    "parse_dorf_bytes",
     "parse_dorf_text",
     "parse_emor_text",
     "read_dorf",

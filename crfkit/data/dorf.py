@@ -81,18 +81,68 @@ def parse_dorf_text(text, path="dorfCurves.txt"):
     return CurveSet(values, "forward", names, metadata, attrs, name="DoRF")
 
 
+#: Largest text a DoRF zip member may expand to (the real file is 6.6 MB): a
+#: damaged or hostile archive cannot exhaust memory.
+MAX_TEXT_BYTES = 256 << 20
+
+
+def _zip_text(data, path):
+    """The first ``.txt`` member of zip ``data``, decoded as latin-1."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            members = [m for m in zf.namelist() if m.lower().endswith(".txt")]
+            if not members:
+                raise ParseError(f"{path}: zip holds no .txt member (members: {zf.namelist()[:10]})")
+            with zf.open(members[0]) as fh:
+                raw = fh.read(MAX_TEXT_BYTES + 1)
+    except ParseError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        # A damaged archive surfaces as BadZipFile, zlib.error, lzma.LZMAError, EOFError,
+        # NotImplementedError (unknown method), RuntimeError (encrypted flag), ...
+        raise ParseError(f"{path}: cannot read DoRF zip ({type(exc).__name__}: {exc})") from None
+    if len(raw) > MAX_TEXT_BYTES:
+        raise ParseError(f"{path}: zip member {members[0]} expands to more than {MAX_TEXT_BYTES >> 20} MB")
+    return raw.decode("latin-1"), members[0]
+
+
+def parse_dorf_bytes(data, path="dorfCurves.txt"):
+    """Parse the bytes of ``dorfCurves.txt`` or ``dorfCurves.zip`` (told apart by content).
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file.
+    path : str or Path
+        Name used in messages and in the set's ``attrs['file']``.
+
+    Returns
+    -------
+    CurveSet
+        Forward curves, finite float64 values of shape (N, 1024).
+
+    Raises
+    ------
+    ParseError
+        The file is not a DoRF file; the message names the file (and line).
+    """
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        text, member = _zip_text(data, path)
+        return parse_dorf_text(text, f"{path}:{member}")
+    return parse_dorf_text(data.decode("latin-1"), path)
+
+
 def read_dorf(path):
-    """Read ``dorfCurves.txt`` or ``dorfCurves.zip`` into a forward :class:`CurveSet`."""
+    """Read ``dorfCurves.txt`` or ``dorfCurves.zip`` into a forward :class:`CurveSet`.
+
+    Raises
+    ------
+    ParseError
+        The file cannot be read or is not a DoRF file (text or zip).
+    """
     path = Path(path)
     try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
-                members = [m for m in zf.namelist() if m.lower().endswith(".txt")]
-                if not members:
-                    raise ParseError(f"{path}: zip holds no .txt member (members: {zf.namelist()})")
-                text = io.TextIOWrapper(zf.open(members[0]), encoding="latin-1").read()
-                return parse_dorf_text(text, f"{path}:{members[0]}")
-        text = path.read_text(encoding="latin-1")
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise ParseError(f"{path}: cannot read DoRF file ({exc})") from None
-    return parse_dorf_text(text, path)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ParseError(f"{path}: cannot read DoRF file ({exc.strerror or exc})") from None
+    return parse_dorf_bytes(data, path)

@@ -106,9 +106,16 @@ def parse_emor_text(text, path="emor.txt"):
 
 
 def read_emor(path):
+    """Read ``emor.txt`` or ``invemor.txt`` into an :class:`EmorBasis`.
+
+    Raises
+    ------
+    ParseError
+        The file cannot be read or is not an EMoR file.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="latin-1")
+        data = path.read_bytes()
     except OSError as exc:
-        raise ParseError(f"{path}: cannot read EMoR file ({exc})") from None
-    return parse_emor_text(text, path)
+        raise ParseError(f"{path}: cannot read EMoR file ({exc.strerror or exc})") from None
+    return parse_emor_text(data.decode("latin-1"), path)
