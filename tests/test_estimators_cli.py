@@ -71,7 +71,7 @@ def test_estimator_command_errors_are_one_line(setup, tmp_path):
     assert_one_line_error(run_cli("estimate", str(d / "photo.png"), "--weights", str(tmp_path / "none.pt")),
                           "expected a linearization-net weight file")
     assert_one_line_error(run_cli("estimate", str(d / "photo.png"), "-m", "nope"), "unknown estimator")
-    assert_one_line_error(run_cli("linearize", str(d / "photo.png"), "-o", str(tmp_path / "x.png")), ".exr or .npy")
+    assert_one_line_error(run_cli("linearize", str(d / "photo.png"), "-o", str(tmp_path / "x.png")), ".exr, .hdr, .npy or .tif")
 
 
 @pytest.mark.realdata

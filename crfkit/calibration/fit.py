@@ -284,11 +284,11 @@ def fit_crf(samples, method="emor", k=4, name="", scale=None, patches="neutral",
     weight = select_patches(samples, patches)
     n = ((weight > 0) & (samples.brightness < 0.999)).sum(axis=0)  # saturated samples only bound the curve
     if n.max() == 0 and (weight > 0).any():
-        raise FitError(f"{name}: all usable patches are clipped (saturated); expose the chart darker")
+        raise FitError(f"{name or 'chart samples'}: all usable patches are clipped (saturated); expose the chart darker")
     if n.min() < need:
         c = int(np.argmin(n))
         raise FitError(
-            f"{name}: channel {CHANNELS[c]} has {int(n[c])} usable unclipped samples; {method} with k={k} "
+            f"{name or 'chart samples'}: channel {CHANNELS[c]} has {int(n[c])} usable unclipped samples; {method} with k={k} "
             f"needs at least {need}"
         )
     curves, scales, rmses, xs, brackets, unidentified = [], [], [], [], [], []
@@ -365,7 +365,7 @@ def fit_crf_colour(samples, method="emor", k=4, name="", iterations=6, **options
     ok = np.all(samples.weight > 0, axis=1) & np.all(np.isfinite(samples.irradiance), axis=1)
     need = _min_samples(method, k) + 3
     if ok.sum() < need:
-        raise FitError(f"{name}: {int(ok.sum())} patches usable in all channels; the colour fit needs {need}")
+        raise FitError(f"{name or 'chart samples'}: {int(ok.sum())} patches usable in all channels; the colour fit needs {need}")
     raw, jpg = samples.irradiance[ok], samples.brightness[ok]
     m = np.diag(init.scale)
     curves = [c.values for c in init.curves]
@@ -427,7 +427,7 @@ def fit_inverse_colour(samples, k=4, name=""):
           & np.all(np.isfinite(samples.irradiance), axis=1))
     need = 3 * int(k) + 3
     if ok.sum() < need:
-        raise FitError(f"{name}: {int(ok.sum())} patches usable in all channels; the inverse colour fit needs {need}")
+        raise FitError(f"{name or 'chart samples'}: {int(ok.sum())} patches usable in all channels; the inverse colour fit needs {need}")
     jpg, raw = samples.brightness[ok], samples.irradiance[ok]
     basis = load_emor(inverse=True)
     g0, h = basis.mean, basis.components[: int(k)]

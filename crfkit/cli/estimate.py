@@ -165,15 +165,23 @@ class Batch:
         return 0
 
 
-def read_photo(src, verb="estimation"):
-    """Read a display-referred photo; HDR/linear files are refused before OpenCV or imageio sees them."""
-    from ..errors import ValidationError
+def check_photo(src, verb="estimation"):
+    """Refuse HDR/linear files by name, before OpenCV or imageio (and their codec messages) see them."""
+    from ..errors import DataNotFoundError, ValidationError
     from ..io.hdr import HDR_SUFFIXES
+
+    if not src.is_file():
+        raise DataNotFoundError(f"image not found: {src}")
+    if src.suffix.lower() in HDR_SUFFIXES:
+        raise ValidationError(f"{src}: already an HDR image ({src.suffix}, linear values); {verb} takes a "
+                              "display-referred LDR photo (PNG, JPEG, TIFF; 8 or 16 bits); nothing was done")
+
+
+def read_photo(src, verb="estimation"):
+    """Read a display-referred photo (uint8/uint16 as stored)."""
     from ..io.images import read_image
 
-    if src.suffix.lower() in HDR_SUFFIXES:
-        raise ValidationError(f"{src}: already a linear HDR image ({src.suffix}); {verb} takes a display-referred "
-                              "photo (PNG, JPEG, TIFF, 8 or 16 bits)")
+    check_photo(src, verb)
     return read_image(src, mode="any")
 
 
@@ -286,6 +294,8 @@ def run(args):
     outputs = plan_outputs(inputs, batch, args.output, CURVE_SUFFIXES,
                            (args.format or "json") if batch else args.format,
                            "a .txt, .csv, .json or .crfs file name")
+    if not batch:
+        check_photo(inputs[0])  # before loading the model
     estimator = make_estimator(args)
     curves, results = [], []
     job_batch = Batch(args.command, inputs, batch)

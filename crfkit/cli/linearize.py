@@ -3,7 +3,16 @@
 import sys
 from pathlib import Path
 
-from .estimate import BATCH_EPILOG, Batch, add_estimator_options, collect_inputs, make_estimator, plan_outputs, read_photo
+from .estimate import (
+    BATCH_EPILOG,
+    Batch,
+    add_estimator_options,
+    check_photo,
+    collect_inputs,
+    make_estimator,
+    plan_outputs,
+    read_photo,
+)
 
 #: Linear image formats, by suffix (16-bit TIFF holds [0, 1] as 0..65535)
 LINEAR_SUFFIXES = (".exr", ".hdr", ".npy", ".tif", ".tiff")
@@ -167,6 +176,8 @@ def run(args):
     inputs, batch = collect_inputs(args.images)
     outputs = plan_outputs(inputs, batch, args.output, LINEAR_SUFFIXES,
                            (args.format or "exr") if batch else args.format, LINEAR_EXPECTED)
+    if not batch:
+        check_photo(inputs[0], "linearisation")  # before loading a model
     if args.curve:
         curve = resolve_curve(args)  # once, before any image is read
         source = args.curve

@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from .estimate import BATCH_EPILOG, Batch, collect_inputs, plan_outputs, read_photo
+from .estimate import BATCH_EPILOG, Batch, check_photo, collect_inputs, plan_outputs, read_photo
 
 #: HDR outputs, by suffix (values above 1 are kept: no 16-bit TIFF here)
 HDR_OUTPUT_SUFFIXES = (".exr", ".hdr", ".npy")
@@ -84,6 +84,8 @@ def run(args):
     inputs, batch = collect_inputs(args.images)
     outputs = plan_outputs(inputs, batch, args.output, HDR_OUTPUT_SUFFIXES,
                            (args.format or "exr") if batch else args.format, HDR_EXPECTED)
+    if not batch:
+        check_photo(inputs[0], "restoration")  # before loading a model
     opts = {key: getattr(args, key) for key in ("weights", "device", "tile", "threads", "flips")
             if getattr(args, key) is not None}
     restorer = _LazyRestorer(args.method, opts)
