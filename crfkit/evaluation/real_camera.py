@@ -158,7 +158,7 @@ def _identity(z):
 
 # --------------------------------------------------------------------------- the measure
 def linearisation_error_blocks(inverse_curves, jpeg, raw, block=8, raw_floor=8 / 255, *,
-                               drop_raw_clipped=False):
+                               drop_raw_clipped=False, fit="matrix"):
     """Relative error of a linearised JPEG against its RAW after the best 3x3 matrix, on block means.
 
     Definition: every JPEG pixel is linearised per channel,
@@ -237,6 +237,8 @@ def linearisation_error_blocks(inverse_curves, jpeg, raw, block=8, raw_floor=8 /
         raise ValidationError(f"raw_floor must be a number, got {raw_floor!r}") from None
     if not np.isfinite(raw_floor) or raw_floor < 0:
         raise ValidationError(f"raw_floor must be a finite number >= 0, got {raw_floor!r}")
+    if fit not in ("matrix", "gain"):
+        raise ValidationError(f"fit must be 'matrix' or 'gain', got {fit!r}")
 
     lin = _linearise(inverse_curves, jpeg)
     if not np.all(np.isfinite(lin)):
@@ -255,6 +257,11 @@ def linearisation_error_blocks(inverse_curves, jpeg, raw, block=8, raw_floor=8 /
     if not np.any(lin_means[usable]):
         raise ValidationError("the linearised JPEG is 0 in every usable block; "
                               "the relative error is undefined")
+    if fit == "gain":
+        L, R = lin_means[usable], raw_means[usable]
+        den = np.einsum("ij,ij->j", R, R)
+        gain = np.divide(np.einsum("ij,ij->j", L, R), den, out=np.zeros(3), where=den > 0)
+        return float(np.linalg.norm(L - R * gain) / np.linalg.norm(L))
     # The means are already linear: the patch measure's fit core with identity curves.
     return linearisation_error((_identity,) * 3, lin_means, raw_means, mask=usable)
 
@@ -425,14 +432,15 @@ def load_middlebury_brackets(root=None, illuminations=(1, 2), cameras=None):
             rpaths = [folder / f"wb1i{L}e{e}-raw.png" for e in exps]
             jpegs = [read_image(p) for p in jpaths]
             raws = [read_image(p) for p in rpaths]  # DataNotFoundError names a missing RAW
-            for jp, j, r in zip(jpaths, jpegs, raws):
+            for jp, rp, j, r in zip(jpaths, rpaths, jpegs, raws):
                 if j.shape != r.shape:
-                    raise ValidationError(f"{jp.name} is {j.shape} but its RAW is {r.shape}")
+                    raise ValidationError(f"{jp}: JPEG is {j.shape[1]}x{j.shape[0]} pixels but its RAW "
+                                          f"{rp.name} is {r.shape[1]}x{r.shape[0]}; they must be the same crop")
             out.append(RealBracket(cam, L, jpaths, rpaths, jpegs, raws, exposure_ratios_from_raw(raws)))
     return out
 
 
-def score_bracket(inverse_curves, bracket, block=8):
+def score_bracket(inverse_curves, bracket, block=8, *, fit="matrix"):
     """Linearisation error of each JPEG of a bracket.
 
     Parameters
@@ -441,6 +449,8 @@ def score_bracket(inverse_curves, bracket, block=8):
         As for :func:`linearisation_error_blocks`.
     bracket : RealBracket
     block : int
+    fit : {'matrix', 'gain'}, keyword-only
+        As for :func:`linearisation_error_blocks`.
 
     Returns
     -------
@@ -452,7 +462,7 @@ def score_bracket(inverse_curves, bracket, block=8):
     ValidationError
         As :func:`linearisation_error_blocks` (e.g. non-finite linearised values).
     """
-    return np.array([linearisation_error_blocks(inverse_curves, j, r, block)
+    return np.array([linearisation_error_blocks(inverse_curves, j, r, block, fit=fit)
                      for j, r in zip(bracket.jpegs, bracket.raws)], dtype=np.float64)
 
 
