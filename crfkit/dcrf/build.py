@@ -182,8 +182,12 @@ def _lock_fd(fd):
 
 
 def _is_temporary(name, target):
-    """Is ``name`` a temporary that crfkit._io.atomic_path makes for ``target`` (``.NAME.XXXXXXXX.tmpSUFFIX``)?"""
-    return re.fullmatch(rf"\.{re.escape(target.name)}\.[A-Za-z0-9_]+\.tmp{re.escape(target.suffix)}", name) is not None
+    """Is ``name`` a temporary that crfkit._io.atomic_path makes for ``target`` (``.NAME.UNIQUE.tmpSUFFIX``)?
+
+    (tests/test_build_crash.py fails if atomic_path's naming drifts from this pattern.)
+    """
+    unique = r"[A-Za-z0-9_-]+"
+    return re.fullmatch(rf"\.{re.escape(target.name)}\.{unique}\.tmp{re.escape(target.suffix)}", name) is not None
 
 
 def _remove_stale_temporaries(output, cache):
