@@ -20,6 +20,11 @@ def register(sub):
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", metavar="FILE", help="also write per-pair scores as JSON")
     p.add_argument("-o", "--output", metavar="FILE", help="write the markdown table here (default: stdout)")
+    p.add_argument("--real", metavar="DIR", help="instead: score on real cameras, a Middlebury-style folder of "
+                   "wb1i{L}e{E}-jpg.png / -raw.png pairs (every registered estimator unless --methods is given, "
+                   "sRGB inverse, gamma 2.2, chart curve, bracket calibration; crfkit.evaluation.real_estimators)")
+    p.add_argument("--chart", metavar="FILE.crfs", help="with --real: the cameras' chart curves (<camera>/R|G|B); "
+                   "default: built from the other illumination")
     p.set_defaults(func=run)
 
 
@@ -42,10 +47,34 @@ def run(args):
         m, _, path = item.partition("=")
         weights[m.strip()] = path.strip()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if args.real:
+        return _run_real(args, methods, weights)
     res = run_evaluation(args.images, methods=methods, weights=weights, test_fraction=args.test_fraction,
                          max_images=args.max_images, seed=args.seed, progress=True, threads=args.threads)
     text = (f"Held-out evaluation: {res.info['n_curves']} DoRF test curves x {res.info['n_images']} held-out images "
             f"({len(res.pairs)} pairs, seed {res.info['seed']}).\n\n" + res.to_markdown())
+    write_output(text, args.output)
+    if args.json:
+        atomic_write_text(args.json, json.dumps(res.to_dict(), indent=1) + "\n")
+    return 0
+
+
+def _run_real(args, methods, weights):
+    """``--real DIR``: the real-camera table (illumination-2 JPEGs against their RAW)."""
+    import json
+
+    from .._io import atomic_write_text
+    from .._threads import thread_policy
+    from ..evaluation.real_estimators import evaluate_real
+
+    if args.methods == "crf-net,linearization-net":  # the default: score every registered estimator
+        methods = None
+    with thread_policy(args.threads):
+        res = evaluate_real(args.real, methods, chart=args.chart or True, weights=weights, progress=True)
+    text = (f"Real cameras: {len(res.cameras)} cameras x {res.info['n_exposures']} JPEGs of illumination "
+            f"{res.info['illumination']}; relative error after the best 3x3 matrix on 8x8-pixel block means "
+            "(crfkit.evaluation.real_camera.linearisation_error_blocks); intervals resample cameras.\n\n"
+            + res.to_markdown())
     write_output(text, args.output)
     if args.json:
         atomic_write_text(args.json, json.dumps(res.to_dict(), indent=1) + "\n")
