@@ -50,31 +50,108 @@ def get_estimator_class(name):
 
 
 def get_estimator(name, **options):
-    """An estimator instance: ``get_estimator('crf-net', weights=PATH)``."""
-    return get_estimator_class(name)(**options)
+    """An estimator instance, its options checked first: ``get_estimator('crf-net', weights=PATH)``.
 
-
-def estimate(image, method="linearization-net", **options):
-    """Estimate the inverse CRF of one image.
+    Build it once and call ``.estimate(image)`` on each image of a batch: the
+    weights are read and the network built only here.
 
     Parameters
     ----------
-    image : array_like
-        uint8 (preferred: the nets were trained on 8-bit JPEG-like data),
-        uint16 or float in [0, 1]; grayscale, RGB or RGBA.
-    method : str
+    name : str
         An estimator name (:func:`available_estimators`).
     **options
-        Passed to the estimator, e.g. ``weights='my.pt'``, ``device='cpu'``.
+        The estimator's options (e.g. ``weights=``, ``device=``, ``threads=``).
 
     Returns
     -------
-    Curve
+    Estimator
+
+    Raises
+    ------
+    UnknownNameError
+        Unknown estimator, or an option it does not take (the valid ones are listed).
+    ValidationError
+        A bad option value (e.g. ``device='cuda'`` on a CPU-only torch, ``threads=0``).
+    MissingDependencyError, DataNotFoundError, ParseError
+        Missing torch, missing or unreadable weights.
+    """
+    return _REGISTRY.create(name, **options)
+
+
+def _is_batch(image):
+    """A list or tuple of arrays (each an image), as opposed to one image as nested lists."""
+    import numpy as np
+
+    return isinstance(image, (list, tuple)) and len(image) > 0 and all(
+        isinstance(im, np.ndarray) and im.ndim >= 2 for im in image)
+
+
+def estimate(image, method="linearization-net", *, threads=None, progress=False, **options):
+    """Estimate the inverse CRF of one image, or of each image of a list with the model loaded once.
+
+    Parameters
+    ----------
+    image : array_like, or list of ndarray
+        One image: (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); uint8
+        (preferred: the nets were trained on 8-bit JPEG-like data), uint16 or
+        float in [0, 1].  A list (or tuple) of such arrays: a batch.
+    method : str or Estimator
+        An estimator name (:func:`available_estimators`), or an instance
+        (built once with :func:`get_estimator`; then no ``options``).
+    threads : int, optional
+        Threads for BLAS, OpenMP and torch while estimating
+        (:func:`crfkit._threads.thread_policy`; default: the idle cores).
+    progress : bool
+        Show a progress bar over the images of a batch on stderr.
+    **options
+        Passed to the estimator, e.g. ``weights='my.pt'``, ``device='cpu'``;
+        checked before anything is loaded.
+
+    Returns
+    -------
+    Curve, CurveSet, or list of them
         The inverse CRF (kind ``'inverse'``), monotone with g(0) = 0 and
         g(1) = 1, shared by the channels (or a CurveSet of one per channel for
-        methods that estimate that).
+        methods that estimate that); a list in the order of a batch.
+
+    Raises
+    ------
+    CrfkitError
+        Unknown method or option (:class:`~crfkit.UnknownNameError`), bad
+        option value or image (:class:`~crfkit.ValidationError`), missing
+        torch or weights.
+
+    Examples
+    --------
+    Several photos, the network loaded once::
+
+        curves = crfkit.estimate([img1, img2], method="crf-net", device="cpu")
+        est = crfkit.estimators.get_estimator("crf-net")   # or keep the instance
+        g = est.estimate(img3)
     """
-    return get_estimator(method, **options).estimate(image)
+    from .._threads import thread_policy
+    from ..errors import ValidationError
+    from ..plugins import check_threads
+
+    threads = check_threads(threads, "estimate")
+    if not isinstance(progress, bool):
+        raise ValidationError(f"estimate: progress must be True or False, got {progress!r}")
+    with thread_policy(threads):
+        if isinstance(method, Estimator):
+            if options:
+                raise ValidationError(f"estimate: options {sorted(options)} given with an Estimator instance; "
+                                      "set them when building it")
+            est = method
+        else:
+            est = get_estimator(method, **options)
+        if not _is_batch(image):
+            return est.estimate(image)
+        import sys
+
+        from tqdm import tqdm
+
+        return [est.estimate(im) for im in tqdm(image, desc=f"estimate ({est.name or type(est).__name__})",
+                                                 unit="image", file=sys.stderr, disable=not progress, leave=False)]
 
 
 __all__ = [

@@ -17,14 +17,15 @@ CHECKPOINT_FORMAT = "crfkit-checkpoint"
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
-def pick_device(device=None):
-    """``'cuda'`` when available unless ``device`` says otherwise."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as exc:
-        raise ValidationError(f"unknown device {device!r}: {exc}") from None
+def pick_device(device=None, who="device"):
+    """``'cuda'`` when available unless ``device`` says otherwise; an unusable device is refused.
+
+    See :func:`crfkit.plugins.check_device` (CPU-only torch, no GPU, no MPS:
+    :class:`~crfkit.ValidationError`).
+    """
+    from ..plugins import check_device
+
+    return check_device(device, who)
 
 
 def save_weights(path, method, config, state_dict, provenance=None, half=True, full_precision=()):
@@ -140,7 +141,16 @@ class NetEstimator(Estimator):
     device : str, optional
         ``'cpu'``, ``'cuda'``, ... (default: CUDA when available).
     threads : int, optional
-        Torch intra-op threads for CPU inference (default: leave as is).
+        Torch intra-op threads for CPU inference, a whole number from 1 to 4x
+        the usable cores (default: leave as is, i.e. crfkit's thread policy
+        inside :func:`crfkit.estimate`).
+    model : torch.nn.Module, optional
+        An in-memory model instead of a weight file (training, tests).
+
+    Every option is checked in the constructor (and by :meth:`check_options`
+    without loading anything): an unusable ``device`` (``'cuda'`` on a
+    CPU-only torch, ...) or a bad ``threads`` raises
+    :class:`~crfkit.ValidationError`.
     """
 
     #: file name of the shipped weights in crfkit/weights
@@ -149,9 +159,10 @@ class NetEstimator(Estimator):
     method = ""
 
     def __init__(self, weights=None, device=None, threads=None, model=None):
-        self.device = pick_device(device)
-        if threads:
-            torch.set_num_threads(int(threads))
+        opts = NetEstimator._check_values(dict(weights=weights, device=device, threads=threads, model=model))
+        weights, self.device, threads = opts["weights"], opts["device"], opts["threads"]
+        if threads is not None:
+            torch.set_num_threads(threads)
         if model is not None:  # an in-memory model (training, tests)
             self.model = model.to(self.device).eval()
             self.config = dict(model.config())
@@ -188,6 +199,24 @@ class NetEstimator(Estimator):
             return
         if note:
             warnings.warn(f"{self.name}: {note}", UserWarning, stacklevel=3)
+
+    @classmethod
+    def _check_values(cls, options):
+        """weights (a path), device (usable here), threads (a positive whole number), model (a torch module)."""
+        from ..plugins import check_device, check_threads, check_weights
+
+        who = cls.name or cls.__name__
+        if "weights" in options:
+            options["weights"] = check_weights(options["weights"], who)
+        if "device" in options:
+            options["device"] = check_device(options["device"], who)
+        if "threads" in options:
+            options["threads"] = check_threads(options["threads"], who)
+        model = options.get("model")
+        if model is not None and not (isinstance(model, torch.nn.Module) and callable(getattr(model, "config", None))):
+            raise ValidationError(f"{who}: model must be a crfkit network (a torch module with config()), "
+                                  f"got {type(model).__name__}")
+        return options
 
     @staticmethod
     def build_model(config):  # pragma: no cover - abstract

@@ -23,6 +23,17 @@ class Estimator:
     ----------
     **options
         Estimator-specific options (e.g. ``weights=PATH``).
+
+    Notes
+    -----
+    Build an estimator once and call :meth:`estimate` on many images: the
+    weights are read and the network built only in the constructor::
+
+        est = crfkit.estimators.get_estimator("crf-net", device="cpu")
+        curves = [est.estimate(img) for img in images]
+
+    (or ``crfkit.estimate([img1, img2, ...], method=...)``).  Option names and
+    values are checked by :meth:`check_options` before anything is loaded.
     """
 
     #: registry name
@@ -33,6 +44,32 @@ class Estimator:
     def __init__(self, **options):
         if options:
             raise ValidationError(f"{type(self).__name__} takes no options, got {sorted(options)}")
+
+    @classmethod
+    def check_options(cls, **options):
+        """Check option names and values without building the estimator (nothing is loaded).
+
+        Returns
+        -------
+        dict
+            The options, values normalised (e.g. ``device`` as a ``torch.device``).
+
+        Raises
+        ------
+        UnknownNameError
+            An option the estimator does not take (the message lists the valid ones).
+        ValidationError
+            A value out of range or of the wrong type (one line naming option and value).
+        """
+        from ..plugins import check_option_names
+
+        check_option_names(cls, Estimator, options, cls.name or cls.__name__)
+        return cls._check_values(dict(options))
+
+    @classmethod
+    def _check_values(cls, options):
+        """Hook for subclasses: check and normalise option values (a dict); default: as given."""
+        return options
 
     def estimate(self, image):
         """Estimate the inverse CRF of ``image``.

@@ -14,6 +14,7 @@ import numpy as np
 
 from .._optional import require
 from ..curves import Curve
+from ..errors import ValidationError
 from ._net import NetEstimator, resize_short_side
 from .functional import basis_curve, monotone_projection, patch_coverage
 from .trunk import Trunk
@@ -24,6 +25,10 @@ F = nn.functional
 
 N_COEFFS = 11
 GRID_SIZE = 1024
+#: Most patches drawn per image (each is a 227x227 network pass).
+MAX_PATCHES = 4096
+#: Bins of the (R+G+B) 8-bit histogram: sums 0 .. 765.
+COVERAGE_BINS = 766
 
 
 class CRFNet(nn.Module):
@@ -105,15 +110,19 @@ class CRFNetEstimator(NetEstimator):
     ----------
     weights, device, threads
         See :class:`~crfkit.estimators._net.NetEstimator`.
-    n_patches : int
+    n_patches : int, 1 .. 4096
         Candidate patches drawn (deterministically) from the image.
-    coverage : int
+    coverage : int, 0 .. 766
         Keep patches whose (R+G+B) 8-bit histogram has more than this many
         occupied bins (of 766); REFERENCE.md s.5 uses 220.
-    min_patches : int
+    min_patches : int, 1 .. n_patches
         If fewer patches pass, the ones with the best coverage are used.
-    short_side : int
+    short_side : int, at least the patch size of the weights (their config: 128 shipped, 227 published)
         Images are area-downscaled to this short side first (the training scale).
+
+    Every option is checked in the constructor (names by
+    :func:`crfkit.estimators.get_estimator`); a bad value raises
+    :class:`~crfkit.ValidationError` naming it.
     """
 
     name = "crf-net"
@@ -121,13 +130,37 @@ class CRFNetEstimator(NetEstimator):
 
     def __init__(self, weights=None, device=None, threads=None, model=None, n_patches=32, coverage=220,
                  min_patches=8, short_side=384):
+        # the sampling options first: a mistake there is reported before the weights are read
+        opts = self._check_values(dict(n_patches=n_patches, coverage=coverage, min_patches=min_patches,
+                                       short_side=short_side))
         super().__init__(weights=weights, device=device, threads=threads, model=model)
         self.patch = int(self.config.get("patch", 227))
         self.min_size = self.patch
-        self.n_patches = int(n_patches)
-        self.coverage = int(coverage)
-        self.min_patches = int(min_patches)
-        self.short_side = max(int(short_side), self.patch)
+        self.n_patches, self.coverage = opts["n_patches"], opts["coverage"]
+        self.min_patches, self.short_side = opts["min_patches"], opts["short_side"]
+        if self.short_side < self.patch:
+            raise ValidationError(f"crf-net: short_side={self.short_side} is smaller than the {self.patch}-pixel "
+                                  f"patches of these weights; use at least {self.patch}")
+
+    @classmethod
+    def _check_values(cls, options):
+        """The shared options plus n_patches, coverage, min_patches and short_side (see the class)."""
+        from ..plugins import check_count
+
+        options = super()._check_values(options)
+        if "n_patches" in options:
+            options["n_patches"] = check_count(options["n_patches"], "n_patches", cls.name, 1, MAX_PATCHES)
+        if "coverage" in options:
+            options["coverage"] = check_count(options["coverage"], "coverage", cls.name, 0, COVERAGE_BINS)
+        if "min_patches" in options:
+            options["min_patches"] = check_count(options["min_patches"], "min_patches", cls.name, 1, MAX_PATCHES)
+            n = options.get("n_patches", 32)
+            if isinstance(n, int) and options["min_patches"] > n:
+                raise ValidationError(f"crf-net: min_patches={options['min_patches']} is more than the "
+                                      f"n_patches={n} drawn; use at most {n}")
+        if "short_side" in options:
+            options["short_side"] = check_count(options["short_side"], "short_side", cls.name, 1)
+        return options
 
     @staticmethod
     def build_model(config):

@@ -99,8 +99,12 @@ class LinearizationNetEstimator(NetEstimator):
     ----------
     weights, device, threads
         See :class:`~crfkit.estimators._net.NetEstimator`.
-    short_side : int
-        Images are area-downscaled to this short side first (the training scale).
+    short_side : int >= 32, or None
+        Images are area-downscaled to this short side first (the training
+        scale); None: no downscaling.
+
+    Every option is checked in the constructor; a bad value raises
+    :class:`~crfkit.ValidationError` naming it.
     """
 
     name = "linearization-net"
@@ -108,8 +112,20 @@ class LinearizationNetEstimator(NetEstimator):
     min_size = 32
 
     def __init__(self, weights=None, device=None, threads=None, model=None, short_side=384):
+        short_side = self._check_values({"short_side": short_side})["short_side"]
         super().__init__(weights=weights, device=device, threads=threads, model=model)
-        self.short_side = int(short_side)
+        self.short_side = short_side
+
+    @classmethod
+    def _check_values(cls, options):
+        """The shared options plus short_side (None or at least ``min_size``)."""
+        from ..plugins import check_count
+
+        options = super()._check_values(options)
+        if "short_side" in options:
+            options["short_side"] = check_count(options["short_side"], "short_side", cls.name, cls.min_size,
+                                                allow_none=True)
+        return options
 
     @staticmethod
     def build_model(config):

@@ -59,15 +59,26 @@ class HighlightExpansionRestorer(Restorer):
 
     def __init__(self, gain=4.0, scale=0.02, smooth=0.5):
         super().__init__()
-        for label, value, ok in (("gain", gain, lambda v: v >= 1), ("scale", scale, lambda v: v > 0),
-                                 ("smooth", smooth, lambda v: v >= 0)):
-            try:
-                v = float(value)
-            except (TypeError, ValueError):
-                raise ValidationError(f"highlight-expansion: {label} must be a number, got {value!r}") from None
+        opts = self._check_values(dict(gain=gain, scale=scale, smooth=smooth))
+        self.gain, self.scale, self.smooth = opts["gain"], opts["scale"], opts["smooth"]
+
+    @classmethod
+    def _check_values(cls, options):
+        """gain >= 1, scale > 0, smooth >= 0, each a finite number."""
+        import numbers
+
+        for label, ok, rule in (("gain", lambda v: v >= 1, ">= 1"), ("scale", lambda v: v > 0, "> 0"),
+                                ("smooth", lambda v: v >= 0, ">= 0")):
+            if label not in options:
+                continue
+            value = options[label]
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValidationError(f"highlight-expansion: {label} must be a number {rule}, got {value!r}")
+            v = float(value)
             if not (np.isfinite(v) and ok(v)):
-                raise ValidationError(f"highlight-expansion: invalid {label}={value!r} (gain >= 1, scale > 0, smooth >= 0)")
-        self.gain, self.scale, self.smooth = float(gain), float(scale), float(smooth)
+                raise ValidationError(f"highlight-expansion: invalid {label}={value!r}; expected a finite number {rule}")
+            options[label] = v
+        return options
 
     def expand_map(self, mask_sat):
         """The spatial ramp in [0, 1), float32 (H, W); 0 where no channel is saturated."""

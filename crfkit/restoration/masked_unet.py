@@ -324,17 +324,30 @@ class MaskedUNetRestorer(Restorer):
         (``analysis/results/restoration_validation.md``).
     model : MaskedUNet, optional
         An in-memory model instead of a weight file (training, tests).
+    progress : bool, optional
+        Show a progress bar over the network's tiles on stderr; default None:
+        as the pipeline says (``crfkit.restore(..., progress=True)``, on in the
+        command line), off otherwise.
+
+    Every option is checked in the constructor (and by :meth:`check_options`,
+    which the pipeline calls even when nothing is saturated); a bad value
+    raises :class:`~crfkit.ValidationError` naming it.  Build the restorer once
+    and pass it as ``crfkit.restore(image, method=restorer)`` for many images:
+    the weights are read once.
     """
 
     name = METHOD
 
     def __init__(self, weights=None, device=None, threads=None, tile=None, overlap=None, flips=DEFAULT_FLIPS,
-                 model=None):
-        from ..estimators._net import WEIGHTS_DIR, pick_device
+                 model=None, progress=None):
+        from ..estimators._net import WEIGHTS_DIR
 
-        self.device = pick_device(device)
-        if threads:
-            torch.set_num_threads(int(threads))
+        # every option is checked before the weights are read
+        opts = self._check_values(dict(weights=weights, device=device, threads=threads, tile=tile, overlap=overlap,
+                                       flips=flips, model=model, progress=progress))
+        self.device, self.flips, self.progress = opts["device"], opts["flips"], opts["progress"]
+        if opts["threads"] is not None:
+            torch.set_num_threads(opts["threads"])
         self.provenance = {}
         self.train_patch = None
         if model is not None:
@@ -352,24 +365,51 @@ class MaskedUNetRestorer(Restorer):
             if weights is None:
                 self._warn_if_flagged(path)
         self.model = self.model.to(self.device).eval()
-        if tile is None:
-            tile = self.train_patch or 512
-        tile = int(tile)
-        if tile < MULTIPLE:
-            raise ValidationError(f"tile must be at least {MULTIPLE} pixels, got {tile}")
-        self.tile = -(-tile // MULTIPLE) * MULTIPLE
+        tile = opts["tile"] if opts["tile"] is not None else (self.train_patch or 512)
+        self.tile = -(-int(tile) // MULTIPLE) * MULTIPLE
         if self.train_patch and self.tile > self.train_patch:
             warnings.warn(
                 f"{METHOD}: tile {self.tile} is larger than the {self.train_patch}-pixel patches the weights were "
                 f"trained on; predictions may be unreliable (leave tile unset to use {self.train_patch})",
                 UserWarning, stacklevel=2,
             )
-        self.overlap = self.tile // 4 if overlap is None else int(overlap)
+        self.overlap = self.tile // 4 if overlap is None else opts["overlap"]
         if not 0 <= self.overlap < self.tile // 2:
-            raise ValidationError(f"overlap must be in [0, tile/2) = [0, {self.tile // 2}), got {overlap}")
-        if flips not in FLIP_VIEWS:
-            raise ValidationError(f"flips must be one of {sorted(FLIP_VIEWS)} (mirrored views averaged), got {flips!r}")
-        self.flips = int(flips)
+            raise ValidationError(f"{METHOD}: overlap={overlap} must be in [0, tile/2) = [0, {self.tile // 2})")
+
+    @classmethod
+    def _check_values(cls, options):
+        """weights, device, threads as for the estimators; tile, overlap, flips, model and progress."""
+        from ..plugins import check_count, check_device, check_threads, check_weights
+
+        who = METHOD
+        if "weights" in options:
+            options["weights"] = check_weights(options["weights"], who)
+        if "device" in options:
+            options["device"] = check_device(options["device"], who)
+        if "threads" in options:
+            options["threads"] = check_threads(options["threads"], who)
+        if "tile" in options:
+            options["tile"] = check_count(options["tile"], "tile", who, MULTIPLE, 1 << 16, allow_none=True)
+        if "overlap" in options:
+            overlap = check_count(options["overlap"], "overlap", who, 0, allow_none=True)
+            tile = options.get("tile")
+            if overlap is not None and tile is not None and overlap >= (-(-tile // MULTIPLE) * MULTIPLE) // 2:
+                raise ValidationError(f"{who}: overlap={overlap} must be less than half the tile "
+                                      f"({-(-tile // MULTIPLE) * MULTIPLE} pixels)")
+            options["overlap"] = overlap
+        if "flips" in options:
+            flips = options["flips"]
+            if isinstance(flips, bool) or flips not in FLIP_VIEWS or not isinstance(flips, (int, np.integer)):
+                raise ValidationError(f"{who}: flips={flips!r}: expected one of {sorted(FLIP_VIEWS)} "
+                                      "(mirrored views averaged)")
+            options["flips"] = int(flips)
+        if "progress" in options and options["progress"] is not None and not isinstance(options["progress"], bool):
+            raise ValidationError(f"{who}: progress={options['progress']!r}: expected True, False or None")
+        model = options.get("model")
+        if model is not None and not isinstance(model, nn.Module):
+            raise ValidationError(f"{who}: model must be a torch module (a MaskedUNet), got {type(model).__name__}")
+        return options
 
     def _warn_if_flagged(self, path):
         try:
@@ -396,40 +436,59 @@ class MaskedUNetRestorer(Restorer):
         Tiles without any saturated pixel are skipped (their ``Y_hat`` is never
         used) and left at 0.
         """
+        from .base import progress_bar
+
         views = FLIP_VIEWS[self.flips]
         out = None
-        for flip_y, flip_x in views:
-            sl = (slice(None, None, -1 if flip_y else 1), slice(None, None, -1 if flip_x else 1))
-            y = self._predict_tiled(linear[sl], valid[sl])[sl]
-            if out is None:
-                out = y.astype(np.float32, copy=False)  # a fresh array of this call: no copy needed
-            else:
-                out += y
+        with progress_bar(self._count_tiles(valid) * len(views), METHOD, self.progress) as bar:
+            for flip_y, flip_x in views:
+                sl = (slice(None, None, -1 if flip_y else 1), slice(None, None, -1 if flip_x else 1))
+                y = self._predict_tiled(linear[sl], valid[sl], bar)[sl]
+                if out is None:
+                    out = y.astype(np.float32, copy=False)  # a fresh array of this call: no copy needed
+                else:
+                    out += y
         if len(views) > 1:
             out /= len(views)
         return out
 
-    def _predict_tiled(self, linear, valid):
-        """``Y_hat`` of one view, blended over overlapping feathered tiles."""
+    def _tiles(self, h, w):
+        """Top-left corners of the tiles covering an h x w image (one tile when it fits)."""
+        if h <= self.tile and w <= self.tile:
+            return [(0, 0)]
+        step = self.tile - self.overlap
+        return [(y0, x0) for y0 in _starts(h, self.tile, step) for x0 in _starts(w, self.tile, step)]
+
+    def _count_tiles(self, valid):
+        """Tiles the network runs on per view (those with a saturated pixel), for the progress bar."""
+        h, w = valid.shape[:2]
+        if h <= self.tile and w <= self.tile:
+            return 1
+        return sum(bool(valid[y0 : y0 + self.tile, x0 : x0 + self.tile].min() < 1.0) for y0, x0 in self._tiles(h, w))
+
+    def _predict_tiled(self, linear, valid, bar=None):
+        """``Y_hat`` of one view, blended over overlapping feathered tiles (``bar`` counts them)."""
         h, w = linear.shape[:2]
         if h <= self.tile and w <= self.tile:
-            return self._predict(linear, valid)
-        step = self.tile - self.overlap
+            y = self._predict(linear, valid)
+            if bar is not None:
+                bar.update(1)
+            return y
         acc = np.zeros((h, w, 3), dtype=np.float32)
         wsum = np.zeros((h, w, 1), dtype=np.float32)
-        ys, xs = _starts(h, self.tile, step), _starts(w, self.tile, step)
-        for y0 in ys:
-            for x0 in xs:
-                sl = (slice(y0, y0 + self.tile), slice(x0, x0 + self.tile))
-                vt = valid[sl]
-                if vt.min() >= 1.0:
-                    continue
-                pred = self._predict(linear[sl], vt)
-                th, tw = pred.shape[:2]
-                wt = np.outer(_feather(th, self.overlap, y0 == 0, y0 + th >= h),
-                              _feather(tw, self.overlap, x0 == 0, x0 + tw >= w))[:, :, None]
-                acc[sl] += pred * wt
-                wsum[sl] += wt
+        for y0, x0 in self._tiles(h, w):
+            sl = (slice(y0, y0 + self.tile), slice(x0, x0 + self.tile))
+            vt = valid[sl]
+            if vt.min() >= 1.0:
+                continue
+            pred = self._predict(linear[sl], vt)
+            if bar is not None:
+                bar.update(1)
+            th, tw = pred.shape[:2]
+            wt = np.outer(_feather(th, self.overlap, y0 == 0, y0 + th >= h),
+                          _feather(tw, self.overlap, x0 == 0, x0 + tw >= w))[:, :, None]
+            acc[sl] += pred * wt
+            wsum[sl] += wt
         return acc / np.maximum(wsum, 1e-8)
 
     def restore(self, linear, display, mask_sat):

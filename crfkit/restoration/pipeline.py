@@ -105,6 +105,11 @@ def _as_inverse(curve, where):
             curve = curve[0]
         elif len(curve) != 3:
             raise ValidationError(f"crf {where}: a curve set must hold 1 curve or 3 (R, G, B), got {len(curve)}")
+        else:
+            from ..curves.image import channel_curves
+
+            # one camera's R, G, B (in that order), as crfkit.linearize and `crfkit linearize --curve` take them
+            curve = channel_curves(curve, 3, where=f"crf {where}", kind=None)
     curves = [curve] if isinstance(curve, Curve) else list(curve)
     for c in curves:
         if not c.is_monotone(1e-6):
@@ -120,7 +125,7 @@ def resolve_inverse_crf(crf, image=None, **estimator_options):
 
     Parameters
     ----------
-    crf : str, Path, Curve or CurveSet
+    crf : str, Path, Curve, CurveSet or Estimator
         * ``"gamma:G"`` (any positive ``G``): ``g(B) = B ** G``; ``"linear"`` is ``gamma:1``;
         * ``"srgb"``: the inverse sRGB transfer function;
         * an estimator name (``"linearization-net"``, ``"crf-net"``, plugins):
@@ -129,8 +134,11 @@ def resolve_inverse_crf(crf, image=None, **estimator_options):
           ``.json`` as written by ``crfkit estimate -o``, or ``.txt``/``.csv``
           of 1024 values on ``linspace(0, 1, 1024)``, read as an *inverse*
           curve (crfkit's convention) unless written ``forward:PATH``;
-        * a :class:`~crfkit.Curve` or :class:`~crfkit.CurveSet` (1 curve, or 3
-          for R, G, B) of either kind; forward curves are inverted.
+        * a :class:`~crfkit.Curve` or :class:`~crfkit.CurveSet` (1 curve, or
+          one camera's R, G, B as :func:`crfkit.curves.image.channel_curves`
+          reads them) of either kind; forward curves are inverted;
+        * an :class:`~crfkit.estimators.Estimator` instance (built once for
+          many images): estimated from ``image``.
     image : ndarray, optional
         Needed only for an estimator name.
     **estimator_options
@@ -150,12 +158,27 @@ def resolve_inverse_crf(crf, image=None, **estimator_options):
     """
     if isinstance(crf, (Curve, CurveSet)):
         return _as_inverse(crf, repr(crf.name))
+    from ..estimators import Estimator
+
+    if isinstance(crf, Estimator):  # built once by the caller (batches): estimate with it
+        if image is None:
+            raise ValidationError("crf is an estimator: it needs the image to estimate the curve from")
+        if estimator_options:
+            raise ValidationError(f"crf options {sorted(estimator_options)} given with an Estimator instance; "
+                                  "set them when building it")
+        label = crf.name or type(crf).__name__
+        return _as_inverse(crf.estimate(image), f"{label!r} (estimated)")
     if isinstance(crf, os.PathLike):
         crf = os.fspath(crf)
     if not isinstance(crf, str):
         raise ValidationError(f"crf must be a string, a path, a Curve or a CurveSet, got {type(crf).__name__}")
     spec = crf.strip()
     low = spec.lower()
+    from ..estimators import available_estimators as _estimators
+
+    if estimator_options and spec not in _estimators():
+        raise ValidationError(f"crf options {sorted(estimator_options)} are estimator options, but crf {spec!r} "
+                              "is not an estimator")
     if low.startswith("gamma:"):
         return _gamma_inverse(spec.split(":", 1)[1], spec)
     if low in ("srgb", "s-rgb"):
@@ -171,6 +194,9 @@ def resolve_inverse_crf(crf, image=None, **estimator_options):
     if kind_hint is not None or path.is_file() or path.suffix.lower() in _CURVE_FILE_SUFFIXES:
         if not path.is_file():
             raise DataNotFoundError(f"crf file not found: {path}")
+        if estimator_options:
+            raise ValidationError(f"crf options {sorted(estimator_options)} are estimator options, but crf {spec!r} "
+                                  "is a curve file")
         return _as_inverse(_curve_from_file(path, kind_hint), str(path))
     from ..estimators import available_estimators, estimate
 
@@ -274,7 +300,45 @@ def _check_method_name(method):
         raise UnknownNameError(f"unknown restoration method {method!r}; available: {', '.join(available_restorers())}")
 
 
-def restore_with_info(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf_options=None, **method_options):
+def _check_method(method, options):
+    """Check the method and its options before any work (also when nothing will be saturated).
+
+    Returns the checked options.  Only a method whose optional dependency is
+    missing is left to fail when it must run (an image with nothing saturated
+    needs no method).
+    """
+    from ..errors import MissingDependencyError
+    from . import get_restorer_class
+
+    _check_method_name(method)
+    if isinstance(method, Restorer):
+        if options:
+            raise ValidationError(f"options {sorted(options)} given with a Restorer instance; set them on the instance")
+        return options
+    try:
+        cls = get_restorer_class(method)
+    except MissingDependencyError:
+        return options
+    check = getattr(cls, "check_options", None)
+    if check is not None:  # plugins written before check_options existed check in their constructor
+        check(**options)
+    return options
+
+
+def _check_pipeline_options(tau, crf_options, threads, progress):
+    from ..plugins import check_threads
+
+    if isinstance(tau, bool) or not (isinstance(tau, (int, float, np.floating)) and 0.0 < float(tau) < 1.0):
+        raise ValidationError(f"tau must be a number in (0, 1), got {tau!r}")
+    if crf_options is not None and not isinstance(crf_options, dict):
+        raise ValidationError(f"crf_options must be a dict of estimator options, got {type(crf_options).__name__}")
+    if not isinstance(progress, bool):
+        raise ValidationError(f"progress must be True or False, got {progress!r}")
+    return check_threads(threads, "restore")
+
+
+def restore_with_info(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf_options=None, *, threads=None,
+                      progress=False, **method_options):
     """:func:`restore`, also returning a dict describing the run.
 
     Returns
@@ -285,10 +349,18 @@ def restore_with_info(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf
         ``tau``), ``method``, ``crf`` (description), ``fast_path`` (True when
         nothing was saturated and no method ran), ``seconds``.
     """
+    from .._threads import thread_policy
+    from .base import show_progress
+
     t0 = time.perf_counter()
-    if not (isinstance(tau, (int, float, np.floating)) and 0.0 < float(tau) < 1.0):
-        raise ValidationError(f"tau must be a number in (0, 1), got {tau!r}")
-    _check_method_name(method)  # fail early, before any estimation, without importing the method
+    threads = _check_pipeline_options(tau, crf_options, threads, progress)
+    # every option is checked before any work, also for an image with nothing saturated
+    method_options = _check_method(method, method_options)
+    with thread_policy(threads), show_progress(progress):
+        return _restore(image, crf, method, tau, crf_options, method_options, t0)
+
+
+def _restore(image, crf, method, tau, crf_options, method_options, t0):
     img = _prepare(image)
     g = resolve_inverse_crf(crf, img, **(crf_options or {}))
     linear = _linearize(img, g)
@@ -321,7 +393,8 @@ def restore_with_info(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf
     return out, info
 
 
-def restore(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf_options=None, **method_options):
+def restore(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf_options=None, *, threads=None, progress=False,
+            **method_options):
     """Single-image HDR: linearise an LDR image and restore its saturated regions.
 
     Parameters
@@ -332,9 +405,9 @@ def restore(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf_options=N
         :class:`RestorationWarning`).  Float values above 1 (already linear /
         HDR data) raise :class:`~crfkit.ValidationError`; the input is never
         modified.
-    crf : str, Path, Curve or CurveSet
+    crf : str, Path, Curve, CurveSet or Estimator
         The inverse CRF, see :func:`resolve_inverse_crf` (``"gamma:2.2"``,
-        ``"srgb"``, an estimator name, a saved curve, a curve object).
+        ``"srgb"``, an estimator name or instance, a saved curve, a curve object).
     method : str or Restorer
         A restoration method (:func:`crfkit.restoration.available_restorers`:
         ``masked-unet``, ``clip``, ``highlight-expansion``, plugins) or an
@@ -343,10 +416,25 @@ def restore(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf_options=N
         Threshold of the soft saturation mask (see
         :func:`crfkit.restoration.saturation_mask`).
     crf_options : dict, optional
-        Options of the estimator when ``crf`` names one (``weights=``, ``device=``).
+        Options of the estimator when ``crf`` names one (``weights=``,
+        ``device=``); refused when ``crf`` is not an estimator.
+    threads : int, optional
+        Threads for BLAS, OpenMP and torch during the call (crfkit's thread
+        policy; default: the idle cores this process may use).
+    progress : bool
+        Show a progress bar over the network's tiles on stderr (off by
+        default; the command line turns it on).
     **method_options
-        Options of the method, e.g. ``weights=``, ``device=``, ``threads=``,
-        ``tile=`` and ``flips=`` for ``masked-unet``.
+        Options of the method, e.g. ``weights=``, ``device=``, ``tile=`` and
+        ``flips=`` for ``masked-unet``.  Names and values are checked before
+        any work, also when nothing is saturated and the method does not run
+        (:class:`~crfkit.UnknownNameError` for an unknown name,
+        :class:`~crfkit.ValidationError` for a bad value).
+
+    Batches: build the method once (``crfkit.restoration.get_restorer``) and,
+    for an estimated CRF, the estimator once
+    (``crfkit.estimators.get_estimator``), then pass the instances as
+    ``method=`` and ``crf=`` for each image: the weights are read once.
 
     Returns
     -------
@@ -356,7 +444,8 @@ def restore(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf_options=N
         wherever the soft mask is 0; an image with no value above ``tau`` is
         returned as its linearisation without running the method.
     """
-    out, _ = restore_with_info(image, crf=crf, method=method, tau=tau, crf_options=crf_options, **method_options)
+    out, _ = restore_with_info(image, crf=crf, method=method, tau=tau, crf_options=crf_options, threads=threads,
+                               progress=progress, **method_options)
     return out
 
 
@@ -391,8 +480,8 @@ def write_hdr_image(path, hdr, half=False):
     return path
 
 
-def restore_file(input, output, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, half=False, crf_options=None,
-                 **method_options):
+def restore_file(input, output, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, half=False, crf_options=None, *,
+                 threads=None, progress=False, **method_options):
     """Read an LDR image, restore it, write ``.exr`` or ``.hdr`` atomically.
 
     Parameters
@@ -402,7 +491,7 @@ def restore_file(input, output, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, 
         inputs are refused (already HDR).
     output : str or Path
         ``.exr`` (32-bit float, or half with ``half=True``) or ``.hdr``.
-    crf, method, tau, crf_options, **method_options
+    crf, method, tau, crf_options, threads, progress, **method_options
         As in :func:`restore`.
 
     Returns
@@ -421,6 +510,8 @@ def restore_file(input, output, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, 
 
     src = Path(input)
     out = check_output_path(output)
+    _check_pipeline_options(tau, crf_options, threads, progress)
+    _check_method(method, method_options)  # before the image is read
     if src.suffix.lower() in HDR_SUFFIXES:
         raise ValidationError(
             f"{src}: already an HDR image ({src.suffix}); restore takes a display-referred LDR photo; nothing was done"
@@ -434,7 +525,7 @@ def restore_file(input, output, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, 
         elif img.ndim == 2 or img.shape[2] == 1:
             warnings.warn(f"{src}: grayscale image; restored as gray RGB", RestorationWarning, stacklevel=2)
         hdr, info = restore_with_info(img, crf=crf, method=method, tau=tau, crf_options=crf_options,
-                                      **method_options)
+                                      threads=threads, progress=progress, **method_options)
     del img
     write_hdr_image(out, hdr, half=half)
     info.update(input=str(src), output=str(out))
