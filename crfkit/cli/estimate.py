@@ -95,6 +95,14 @@ def plan_outputs(inputs, batch, output, suffixes, fmt, expected=None):
     return outs
 
 
+def output_suffix(args, suffixes, default):
+    """The suffix the outputs will have (before the inputs are read): --format, the -o suffix, or the default."""
+    if getattr(args, "format", None):
+        return "." + args.format.lower()
+    suffix = Path(args.output).suffix.lower() if args.output else ""
+    return suffix if suffix in suffixes else default
+
+
 class Batch:
     """Run one job per input: progress on stderr, per-input errors in one line, a final exit status.
 

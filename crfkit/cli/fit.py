@@ -51,8 +51,9 @@ def register(sub):
     p.add_argument("--basis", help="pca: curve set (dorf, .crfs) or basis file (.npz) to learn/load the basis from")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--save", metavar="FILE",
-                   help="save the fitted curve(s); the suffix picks the format: .crfs (crfkit curve set) or an "
-                   "export format of `crfkit export` (.cube, .spi1d, .json, .csv)")
+                   help="save the fitted curve(s) as fitted (forward, or inverse with --inverse); the suffix "
+                   "picks the format: .crfs (crfkit curve set), .cube or .spi1d (1-D LUT of 1 or 3 curves), .json, "
+                   ".csv (`crfkit export` converts between directions)")
     p.add_argument("--plot", metavar="FILE",
                    help="plot data, fit and residuals (.png/.pdf/.svg); for a set, the curve of --plot-curve "
                    "(default: the worst-fitted one, named on stderr)")
@@ -266,6 +267,7 @@ def _plot_index(args, result):
 
 def run(args):
     from .._io import check_output_path
+    from ..errors import ValidationError
     from ..fitting import fit
 
     plot = check_plot_path(args.plot)
@@ -273,6 +275,11 @@ def run(args):
         check_output_path(plot, what="--plot")
     save = _save_path(args.save) if args.save else None
     data = _load(args)
+    if save and save.suffix.lower() in (".cube", ".spi1d"):
+        n = len(data) if hasattr(data, "names") else getattr(data, "n_curves", 1)
+        if n not in (1, 3):  # said before the fit, not after it
+            raise ValidationError(f"--save {save}: a LUT holds 1 curve (all channels) or 3 (R, G, B), and this fit "
+                                  f"gives {n}; pick one with --index/--name, or save as .crfs, .json or .csv")
     options = {}
     if args.pin_zero:
         options["pin_zero"] = True

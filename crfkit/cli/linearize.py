@@ -1,8 +1,6 @@
 """``crfkit linearize``: linearise photos with an estimated or given inverse CRF."""
 
-import sys
-from pathlib import Path
-
+from ..io.linear import LINEAR_SUFFIXES  # .exr, .hdr, .npy, 16-bit .tif/.tiff (0..65535 for [0, 1])
 from .estimate import (
     BATCH_EPILOG,
     Batch,
@@ -10,12 +8,11 @@ from .estimate import (
     check_photo,
     collect_inputs,
     make_estimator,
+    output_suffix,
     plan_outputs,
     read_photo,
 )
 
-#: Linear image formats, by suffix (16-bit TIFF holds [0, 1] as 0..65535)
-LINEAR_SUFFIXES = (".exr", ".hdr", ".npy", ".tif", ".tiff")
 LINEAR_EXPECTED = "a .exr, .hdr, .npy or .tif/.tiff (16-bit) file name"
 
 
@@ -46,121 +43,33 @@ def register(sub):
 
 
 def _load_curve_spec(spec):
-    """A Curve or CurveSet from a --curve specification, with a clear error for sample files."""
-    from ..data import BUILTIN_CURVE_SETS, load_curves
+    """A Curve or CurveSet from a --curve specification; a file of x/y samples gets a hint to fit it first."""
+    from ..curves.image import load_curve_spec
     from ..errors import ParseError
-    from ..restoration.pipeline import _curve_from_file
-
-    low = spec.lower()
-    if low in BUILTIN_CURVE_SETS:
-        return load_curves(spec)
-    kind_hint = None
-    text = spec
-    for kind in ("forward", "inverse"):
-        if low.startswith(kind + ":"):
-            kind_hint, text = kind, spec.split(":", 1)[1]
-    path = Path(text).expanduser()
-    if path.is_file() and path.suffix.lower() not in (".crfs", ".npz", ".json"):
-        from ..curves.samples import Samples
-        from ..data import read_curve_text
-
-        try:
-            got = read_curve_text(path, kind_hint or "inverse")
-        except (ParseError, ValueError):
-            got = None
-        if isinstance(got, Samples):
-            raise ParseError(f"--curve {path}: holds x/y samples, not a curve of 1024 values; fit one first, e.g. "
-                             f"`crfkit fit {path} --inverse --monotone --save curve.crfs`, then --curve curve.crfs")
-    if path.is_file():
-        return _curve_from_file(path, kind_hint)
-    from ..restoration.pipeline import resolve_inverse_crf
-
-    return resolve_inverse_crf(spec)  # gamma:G, srgb, linear; unknown names and missing files fail here
-
-
-def resolve_curve(args):
-    """The inverse curve(s) of --curve: a Curve for all channels, or a CurveSet of R, G, B."""
-    from ..curves import Curve, CurveSet
-    from ..errors import ValidationError
-
-    got = _load_curve_spec(args.curve)
-    pick = args.curve_index if args.curve_index is not None else args.curve_name
-    try:
-        from ..curves.image import channel_curves  # the library's resolver, where present
-    except ImportError:
-        channel_curves = None
-    if channel_curves is not None:
-        return channel_curves(got, index=args.curve_index, name=args.curve_name, where=f"--curve {args.curve}")
-    if isinstance(got, Curve):
-        if pick is not None:
-            raise ValidationError(f"--curve {args.curve} holds one curve; --curve-index/--curve-name select in a set")
-        return got.as_kind("inverse")
-    if pick is not None:
-        try:
-            return got[pick].as_kind("inverse")
-        except (IndexError, KeyError) as exc:
-            raise ValidationError(f"--curve {args.curve}: {str(exc).strip(chr(39))} "
-                                  f"(the set holds {len(got)}: {', '.join(got.names[:6])}"
-                                  f"{' ...' if len(got) > 6 else ''})") from None
-    if len(got) == 1:
-        return got[0].as_kind("inverse")
-    if len(got) == 3 and _one_camera_rgb(got.names):
-        return got.as_kind("inverse")
-    raise ValidationError(
-        f"--curve {args.curve}: a set of {len(got)} curves ({', '.join(got.names[:3])}{' ...' if len(got) > 3 else ''}) "
-        "is not one camera's R, G, B curves; pick one with --curve-index I or --curve-name NAME"
-    )
-
-
-def _one_camera_rgb(names):
-    """True for three names that differ only in a trailing R/G/B (or Red/Green/Blue) channel tag."""
-    import re
-
-    stems = []
-    for name, (short, long) in zip(names, (("r", "red"), ("g", "green"), ("b", "blue"))):
-        m = re.match(rf"^(.*?)[\s/_\-.]*(?:{long}|{short})$", name.strip(), re.IGNORECASE)
-        if not m:
-            return False
-        stems.append(m.group(1).lower())
-    return len(set(stems)) == 1
-
-
-def write_linear(path, image, half=False):
-    """Write a linear float image; the suffix picks the format (.exr, .hdr, .npy, 16-bit .tif/.tiff)."""
-    import numpy as np
-
-    from .._io import atomic_path
-    from ..errors import ValidationError
 
     try:
-        from ..io import write_linear_image  # the library's writer, where present
-    except ImportError:
-        write_linear_image = None
-    if write_linear_image is not None:
-        return write_linear_image(path, image, half=half)
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if half and suffix != ".exr":
-        raise ValidationError(f"--half applies to .exr outputs, not {path.name}")
-    if suffix == ".exr":
-        from ..io.hdr import write_exr
+        return load_curve_spec(spec)
+    except ParseError as exc:
+        if "samples" not in str(exc):
+            raise
+        raise ParseError(f"--curve {spec}: holds x/y samples, not a curve of 1024 values; fit one first, e.g. "
+                         f"`crfkit fit {spec} --inverse --monotone --save curve.crfs`, then --curve curve.crfs") from None
 
-        return write_exr(path, image, half=half)
-    if suffix == ".hdr":
-        from ..restoration.pipeline import write_hdr_image
 
-        img = image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
-        return write_hdr_image(path, img)
-    if suffix == ".npy":
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, np.asarray(image, np.float32))
-        return path
-    if suffix in (".tif", ".tiff"):
-        from ..io.images import write_image
+def resolve_curve(args, n_channels=3, curves=None):
+    """The inverse curve(s) of --curve for an image of ``n_channels``: one Curve, or a CurveSet per channel."""
+    from ..curves.image import channel_curves
+    from ..errors import ValidationError
 
-        return write_image(path, np.round(np.clip(image, 0.0, 1.0) * 65535.0).astype(np.uint16))
-    raise ValidationError(f"-o {path}: use {LINEAR_EXPECTED}")
+    got = _load_curve_spec(args.curve) if curves is None else curves
+    try:
+        return channel_curves(got, n_channels, index=args.curve_index, name=args.curve_name,
+                              where=f"--curve {args.curve}")
+    except ValidationError as exc:
+        # the library names its keyword arguments; here they are options
+        text = str(exc).replace("index= or name=", "--curve-index I or --curve-name NAME")
+        text = text.replace("index= and name=", "--curve-index and --curve-name")
+        raise type(exc)(text) from None
 
 
 def run(args):
@@ -168,10 +77,11 @@ def run(args):
 
     from ..curves import CurveSet, linearize
     from ..errors import ValidationError
+    from ..io import write_linear_image
 
     if (args.curve_index is not None or args.curve_name is not None) and not args.curve:
         raise ValidationError("--curve-index/--curve-name select a curve of the --curve set; give --curve")
-    if args.half and (Path(args.output).suffix.lower() not in ("", ".exr") or (args.format or "exr") != "exr"):
+    if args.half and output_suffix(args, LINEAR_SUFFIXES, ".exr") != ".exr":
         raise ValidationError("--half writes half floats in OpenEXR: it needs a .exr output")
     inputs, batch = collect_inputs(args.images)
     outputs = plan_outputs(inputs, batch, args.output, LINEAR_SUFFIXES,
@@ -179,7 +89,8 @@ def run(args):
     if not batch:
         check_photo(inputs[0], "linearisation")  # before loading a model
     if args.curve:
-        curve = resolve_curve(args)  # once, before any image is read
+        loaded = _load_curve_spec(args.curve)
+        curve = resolve_curve(args, 3, loaded)  # once, before any image is read
         source = args.curve
         estimator = None
     else:
@@ -195,11 +106,10 @@ def run(args):
         if img.ndim == 3 and img.shape[2] == 1:
             img = img[:, :, 0]
         channels = 1 if img.ndim == 2 else img.shape[2]
-        if isinstance(g, CurveSet) and len(g) == 3 and channels == 1:
-            raise ValidationError(f"{src}: a grayscale image and three per-channel curves; pick one with "
-                                  "--curve-index or --curve-name")
+        if estimator is None and channels != 3:
+            g = resolve_curve(args, channels, loaded)  # e.g. a grey photo: one curve, or a clear error
         lin = linearize(img, g).astype(np.float32)
-        write_linear(outputs[i], lin, half=args.half)
+        write_linear_image(outputs[i], lin, half=args.half)
         per = " (per channel)" if isinstance(g, CurveSet) and len(g) > 1 else ""
         batch_run.say(f"wrote {outputs[i]} ({lin.shape[1]}x{lin.shape[0]}, inverse CRF from {source}{per})")
 

@@ -1,13 +1,12 @@
 """``crfkit restore``: single-image HDR from LDR photos (linearise, restore highlights, write EXR/HDR)."""
 
 import sys
-from pathlib import Path
 
-from .estimate import BATCH_EPILOG, Batch, check_photo, collect_inputs, plan_outputs, read_photo
+from .estimate import BATCH_EPILOG, Batch, check_photo, collect_inputs, output_suffix, plan_outputs, read_photo
 
-#: HDR outputs, by suffix (values above 1 are kept: no 16-bit TIFF here)
-HDR_OUTPUT_SUFFIXES = (".exr", ".hdr", ".npy")
-HDR_EXPECTED = "a .exr (OpenEXR), .hdr (Radiance) or .npy (NumPy float32) file name"
+from ..io.linear import LINEAR_SUFFIXES as HDR_OUTPUT_SUFFIXES
+
+HDR_EXPECTED = "a .exr (OpenEXR), .hdr (Radiance), .npy (NumPy float32) or .tif/.tiff (16-bit) file name"
 
 
 def register(sub):
@@ -15,13 +14,14 @@ def register(sub):
         "restore",
         help="LDR photos -> linear HDR (.exr/.hdr): linearise and restore the saturated regions",
         description="Linearises each photo with --crf, restores its clipped highlights with --method and writes "
-        "linear RGB as OpenEXR (.exr, 32-bit float), Radiance (.hdr) or NumPy (.npy), atomically. The output's "
-        "white (the input's saturation level) is 1; restored highlights go above it. A photo with nothing above "
+        "linear RGB as OpenEXR (.exr, 32-bit float), Radiance (.hdr), NumPy (.npy) or 16-bit TIFF (.tif), "
+        "atomically. The output's white (the input's saturation level) is 1; restored highlights go above it "
+        "(a TIFF stores 0..--tiff-white as 0..65535). A photo with nothing above "
         "--tau comes back as its linearisation without running the method. " + BATCH_EPILOG,
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="LDR photos (PNG, JPEG, TIFF, ...; 8 or 16 bits) or folders")
     p.add_argument("-o", "--output", required=True, metavar="FILE_OR_DIR",
-                   help="output .exr, .hdr or .npy; a folder for several inputs")
+                   help="output .exr, .hdr, .npy or .tif/.tiff; a folder for several inputs")
     p.add_argument("--format", choices=[s[1:] for s in HDR_OUTPUT_SUFFIXES], default=None,
                    help="type of the files written into the -o folder for several inputs (default exr)")
     p.add_argument("--crf", default="gamma:2.2",
@@ -39,6 +39,9 @@ def register(sub):
                    help="masked-unet: average the prediction over this many mirrored views (default: the restorer's)")
     p.add_argument("--tau", type=float, default=None, help="saturation threshold in (0, 1) (default 0.95)")
     p.add_argument("--half", action="store_true", help="write 16-bit half floats (.exr)")
+    p.add_argument("--tiff-white", type=float, metavar="V", default=None,
+                   help="16-bit TIFF: the linear value stored as 65535 (default: the image's maximum, so nothing "
+                   "is clipped; it is printed)")
     p.set_defaults(func=run)
 
 
@@ -72,11 +75,17 @@ def run(args):
 
     from ..errors import ValidationError
     from ..restoration.base import TAU
+    from ..io import write_linear_image
     from ..restoration.pipeline import _check_method_name, resolve_inverse_crf, restore_with_info
-    from .linearize import write_linear
 
-    if args.half and (Path(args.output).suffix.lower() not in ("", ".exr") or (args.format or "exr") != "exr"):
+    suffix = output_suffix(args, HDR_OUTPUT_SUFFIXES, ".exr")
+    if args.half and suffix != ".exr":
         raise ValidationError("--half writes half floats in OpenEXR: it needs a .exr output")
+    if args.tiff_white is not None:
+        if not (np.isfinite(args.tiff_white) and args.tiff_white > 0):
+            raise ValidationError(f"--tiff-white must be a positive number, got {args.tiff_white:g}")
+        if suffix not in (".tif", ".tiff"):
+            raise ValidationError("--tiff-white applies to 16-bit .tif/.tiff outputs")
     tau = args.tau if args.tau is not None else TAU
     if not 0.0 < tau < 1.0:
         raise ValidationError(f"--tau must be a number in (0, 1), got {tau:g}")
@@ -127,10 +136,12 @@ def run(args):
         info["method"] = args.method
         if estimator is not None:
             info["crf"] = f"{args.crf} (estimated)"
-        write_linear(outputs[i], hdr, half=args.half)
+        tiff = outputs[i].suffix.lower() in (".tif", ".tiff")
+        white = (args.tiff_white or max(1.0, float(hdr.max()))) if tiff else None
+        write_linear_image(outputs[i], hdr, half=args.half, scale=1.0 / white if tiff else None)
         h, w = info["shape"]
         how = "no saturated pixels: linearisation only" if info["fast_path"] else f"method {info['method']}"
         batch_run.say(f"wrote {outputs[i]} from {src}: {w}x{h}, {100 * info['saturated_fraction']:.2f}% saturated, "
-                      f"{how}, crf {info['crf']}, {info['seconds']:.2f} s")
+                      f"{how}, crf {info['crf']}, {info['seconds']:.2f} s" + (f"; 65535 = linear {white:.4g}" if tiff else ""))
 
     return batch_run.run(job)
