@@ -7,11 +7,32 @@ import numpy as np
 from .errors import ValidationError
 
 
+#: dtype kinds that do not convert to real numbers meaningfully: complex (the
+#: imaginary part would be dropped), datetimes, timedeltas and structured records.
+_NOT_REAL_KINDS = {"c": "complex", "M": "datetime", "m": "timedelta", "V": "structured"}
+
+
+def check_real_dtype(arr, name):
+    """Raise unless ``arr`` (an ndarray) has a real-number dtype; returns ``arr``."""
+    what = _NOT_REAL_KINDS.get(np.asarray(arr).dtype.kind)
+    if what is not None:
+        raise ValidationError(f"{name} must be real numbers, got a {what} array (dtype {np.asarray(arr).dtype})")
+    return arr
+
+
 def as_float_array(values, name, *, ndim=None, allow_nan=False):
-    """Convert to a float64 array, checking dimensionality and finiteness."""
+    """Convert to a float64 array, checking dtype, dimensionality and finiteness.
+
+    Complex input is rejected rather than cast: casting would silently drop the
+    imaginary part (NumPy only warns).
+    """
     try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        raw = np.asarray(values)
+        check_real_dtype(raw, name)
+        arr = np.asarray(raw, dtype=np.float64)
+    except ValidationError:
+        raise
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValidationError(f"{name} must be numeric: {exc}") from None
     if ndim is not None and arr.ndim not in np.atleast_1d(ndim):
         raise ValidationError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
@@ -32,6 +53,20 @@ def check_unit_range(arr, name, tol=1e-9):
     lo, hi = float(np.min(arr)), float(np.max(arr))
     if lo < -tol or hi > 1 + tol:
         raise ValidationError(f"{name} must lie in [0, 1], got values in [{lo:.6g}, {hi:.6g}]")
+
+
+def check_float(value, name, low=None, high=None):
+    """Check a finite real scalar against inclusive bounds; returns a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValidationError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValidationError(f"{name} must be finite, got {value!r}")
+    if low is not None and value < low:
+        raise ValidationError(f"{name} must be >= {low}, got {value!r}")
+    if high is not None and value > high:
+        raise ValidationError(f"{name} must be <= {high}, got {value!r}")
+    return value
 
 
 def check_int(value, name, low=None, high=None):
@@ -67,6 +102,7 @@ def as_rgb(image, who, warning, gray_note="the single channel is used for all th
     import warnings
 
     img = np.asarray(image)
+    check_real_dtype(img, f"{who}: image")
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
     if img.ndim == 2:

@@ -10,7 +10,7 @@ from ._threads import single_threaded_blas
 from ._validation import as_float_array, check_unit_range
 from .curves import GRID, GRID_SIZE, Curve, CurveSet
 from .curves.samples import Samples
-from .errors import ValidationError
+from .errors import FitError, ValidationError
 from .models import get_model
 from .models.base import CRFModel
 
@@ -84,13 +84,18 @@ class FitResult:
 
 def _split_options(model_name, options):
     """Separate model-constructor options (``pin_zero``, ``basis``...) from fit options."""
-    if isinstance(model_name, CRFModel):
-        return {}, options
     from .models.registry import get_model_class
 
-    cls = get_model_class(model_name)
+    if isinstance(model_name, CRFModel):
+        cls = type(model_name)
+    elif isinstance(model_name, str):
+        cls = get_model_class(model_name)
+    else:
+        raise ValidationError(f"model must be a model name (str) or a CRFModel instance, got {type(model_name).__name__}")
     ctor = set(inspect.signature(cls.__init__).parameters) - {"self", "k", "kind"}
     fit_params = set(inspect.signature(cls.fit_samples).parameters) - {"self", "x", "y", "weights", "monotone"}
+    if isinstance(model_name, CRFModel):
+        ctor = set()  # an instance is already built: only fit options apply
     model_opts = {k: v for k, v in options.items() if k in ctor}
     fit_opts = {k: v for k, v in options.items() if k in fit_params}
     unknown = set(options) - set(model_opts) - set(fit_opts)
@@ -138,7 +143,9 @@ def fit(data, model="emor", k=None, *, kind=None, weights=None, monotone=False, 
     weights : array_like, optional
         Per-sample weights (broadcast to the data's shape).
     monotone : bool
-        Constrain the fitted curve to be non-decreasing on the grid.
+        Constrain the fitted curve to be non-decreasing on the grid: the result
+        drops nowhere by more than ``crfkit.curves.curve.MONOTONE_TOL`` (what
+        :meth:`Curve.inverse` accepts), or a :class:`FitError` says why not.
     **options
         Model options (``pin_zero`` for polynomial, ``basis`` for pca, ``path``
         for emor) and fit options (``regularization`` for linear models).
@@ -146,6 +153,16 @@ def fit(data, model="emor", k=None, *, kind=None, weights=None, monotone=False, 
     Returns
     -------
     FitResult
+        Finite parameters (p,) or (N, p) and curves on the 1024 grid.
+
+    Raises
+    ------
+    ValidationError
+        Bad data or arguments (shape, range, NaN, complex, unknown option...).
+    FitError
+        The data cannot determine the model's parameters (too few distinct
+        sample points: the rank is checked, not the count), or a monotone fit
+        is impossible or numerically out of reach.
 
     Examples
     --------
@@ -153,6 +170,8 @@ def fit(data, model="emor", k=None, *, kind=None, weights=None, monotone=False, 
     >>> crfkit.fit(c, model="emor", k=11).rmse          # doctest: +SKIP
     0.00035...
     """
+    if not isinstance(monotone, (bool, np.bool_)):
+        raise ValidationError(f"monotone must be True or False, got {monotone!r}")
     if isinstance(data, tuple):
         if len(data) not in (2, 3):
             raise ValidationError(f"sample tuples must be (x, y) or (x, y, weights), got {len(data)} items")
@@ -186,8 +205,16 @@ def fit(data, model="emor", k=None, *, kind=None, weights=None, monotone=False, 
     model_opts, fit_opts = _split_options(model, options)
     m = model if isinstance(model, CRFModel) else get_model(model, k=k, kind=kind, **model_opts)
     with single_threaded_blas():
-        params = m.fit_samples(x, y2, weights=w, monotone=monotone, **fit_opts)
+        params = m.fit_samples(x, y2, weights=w, monotone=bool(monotone), **fit_opts)
         fitted = m.curves(params)
+    # The models raise FitError for what they can foresee; this is the last line:
+    # a FitResult always holds finite numbers.
+    bad = ~(np.all(np.isfinite(params), axis=1) & np.all(np.isfinite(fitted), axis=1))
+    if bad.any():
+        raise FitError(
+            f"fitting {m.label} to {names[int(np.flatnonzero(bad)[0])]!r} gave non-finite values; "
+            "the data do not determine this model: use a smaller k or more samples"
+        )
     if data_kind == "curves":
         rmse = np.sqrt(np.mean((fitted - y2) ** 2, axis=1))
     else:

@@ -267,6 +267,12 @@ def test_sparse_samples_recover_the_curve(emor_dir, pca_bases, data, spec, kind)
     y = np.clip(model.evaluate(truth, x)[0], 0, 1)
     w = np.array([data.draw(st.sampled_from([0.0, 0.5, 1.0, 3.0])) for _ in x])
     w[: k + 1] = np.maximum(w[: k + 1], 1.0)  # enough samples with weight
+    if model.identifiable_rank(x[w > 0]) < model.n_params:
+        # Samples clustered so tightly that the design is singular to rounding do
+        # not determine the parameters: crfkit says so rather than return a wild curve.
+        with pytest.raises(crfkit.FitError, match="parameters but only"):
+            fit((x, y, w), name, k=k, kind=kind, **opts)
+        return
     res = fit((x, y, w), name, k=k, kind=kind, **opts)
     assert res.data_kind == "samples"
     assert isinstance(res.curve, Curve) and res.curve.kind == kind

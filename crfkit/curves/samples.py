@@ -44,6 +44,9 @@ class Samples:
             raise ValidationError(f"samples y has {self.y.shape[-1]} values per curve but x has {self.x.size}")
         check_unit_range(self.x, "samples x", tol=1e-6)
         check_unit_range(self.y, "samples y", tol=1e-6)
+        # Values within the tolerance outside [0, 1] are rounding: the models' x = 0
+        # and x = 1 rules (f(0) = 0, f(1) = 1) must see them as the endpoints.
+        self.x = np.clip(self.x, 0.0, 1.0)
         if self.weights is not None:
             w = as_float_array(self.weights, "samples weights")
             try:

@@ -22,6 +22,8 @@ class GammaModel(GGCMModel):
 
     name = "gamma"
     default_k = 1
+    #: ``x ** gamma`` with ``gamma >= 1e-3`` (see :meth:`project`) never decreases.
+    always_monotone = True
     k_range = (1, 1)
 
     @property

@@ -22,9 +22,33 @@ class GGCMModel(NonlinearModel):
     default_k = 2
     k_range = (1, 8)
 
+    #: Smallest exponent at 0 a monotone fit may take: P(0) > 0 is what makes f(0) = 0.
+    min_exponent = 1e-3
+
     @property
     def label(self):
         return f"GGCM-{self.k}"
+
+    def identifiable_rank(self, x):
+        """Distinct samples strictly inside (0, 1): at 0 and 1, ``x ** P`` is 0 and 1 whatever ``P``."""
+        from .base import _count_distinct
+
+        x = np.asarray(x, float)
+        return min(_count_distinct(x[(x > 0.0) & (x < 1.0)]), self.n_params)
+
+    def monotone_constraints(self):
+        """Exact linear constraints for a non-decreasing curve on the grid.
+
+        ``log f = P(x) log x`` is linear in alpha and ``exp`` is increasing, so
+        ``f`` is non-decreasing on the grid iff ``P(x) log x`` is, on the grid
+        points above 0; ``f(0) = 0 <= f`` needs ``P(0) = alpha_0 > 0``.
+        """
+        from ..curves.curve import GRID
+
+        plog = self._features(GRID[1:])[3]  # (p, 1023): x^i log x
+        G = np.vstack([np.diff(plog, axis=1).T, np.eye(1, self.k)])
+        h = np.r_[np.zeros(plog.shape[1] - 1), self.min_exponent]
+        return G, h
 
     def _features(self, x):
         """log x (0 where x <= 0), the powers x^i (p, m) and x^i log x (p, m).

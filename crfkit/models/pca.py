@@ -7,6 +7,7 @@ file (``.npz``) so it can be shared; ``PCAModel`` fits with it like EMoR.
 """
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,36 @@ class PCABasis:
     source: str = ""
     attrs: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        """Check shapes, dtypes and values: a basis file may hold anything."""
+        from .._validation import as_float_array
+        from ..curves.curve import check_kind
+
+        self.mean = as_float_array(self.mean, "PCA basis mean", ndim=1)
+        if self.mean.shape != (GRID_SIZE,):
+            raise ValidationError(f"PCA basis mean must have {GRID_SIZE} samples, got shape {self.mean.shape}")
+        self.components = as_float_array(self.components, "PCA basis components", ndim=2)
+        if self.components.shape[1] != GRID_SIZE or self.components.shape[0] < 1:
+            raise ValidationError(
+                f"PCA basis components must have shape (K, {GRID_SIZE}) with K >= 1, got {self.components.shape}"
+            )
+        k = self.components.shape[0]
+        self.explained_variance_ratio = as_float_array(
+            self.explained_variance_ratio, "PCA basis explained_variance_ratio", ndim=1
+        )
+        if self.explained_variance_ratio.shape != (k,):
+            raise ValidationError(
+                f"PCA basis explained_variance_ratio must have {k} values (one per component), "
+                f"got shape {self.explained_variance_ratio.shape}"
+            )
+        if not isinstance(self.kind, str):
+            raise ValidationError(f"PCA basis kind must be 'forward' or 'inverse', got {self.kind!r}")
+        check_kind(self.kind)
+        if not isinstance(self.source, str):
+            raise ValidationError(f"PCA basis source must be a string, got {type(self.source).__name__}")
+        if not isinstance(self.attrs, dict):
+            raise ValidationError(f"PCA basis attrs must be a dict, got {type(self.attrs).__name__}")
+
     @property
     def n_components(self):
         return self.components.shape[0]
@@ -59,15 +90,21 @@ class PCABasis:
         """
         from sklearn.decomposition import PCA
 
+        from .._validation import as_float_array
+
         if isinstance(curves, CurveSet):
             values, kind = curves.values, curves.kind
             source = source if source is not None else (curves.name or "curves")
         else:
-            values, kind = np.atleast_2d(np.asarray(curves, float)), "forward"
+            values, kind = np.atleast_2d(as_float_array(curves, "PCA training curves", ndim=(1, 2))), "forward"
+            if values.shape[1] != GRID_SIZE:
+                raise ValidationError(f"PCA training curves must have {GRID_SIZE} samples each, got {values.shape[1]}")
         n = values.shape[0]
         if n < 2:
             raise ValidationError(f"a PCA basis needs at least 2 curves, got {n}")
-        k = min(n - 1, GRID_SIZE) if n_components is None else int(n_components)
+        from .._validation import check_int
+
+        k = min(n - 1, GRID_SIZE) if n_components is None else check_int(n_components, "n_components")
         if not 1 <= k <= min(n - 1, GRID_SIZE):
             raise ValidationError(f"n_components must be in 1..{min(n - 1, GRID_SIZE)} for {n} curves, got {k}")
         pca = PCA(n_components=k, svd_solver="full").fit(values)
@@ -96,10 +133,21 @@ class PCABasis:
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as z:
+                missing = [k for k in ("meta.json", "mean", "components", "explained_variance_ratio") if k not in z.files]
+                if missing:
+                    raise ParseError(f"{path}: not a crfkit PCA basis (missing {', '.join(missing)})")
                 meta = json.loads(str(z["meta.json"]))
-                if meta.get("format") != FORMAT:
-                    raise ParseError(f"{path}: not a crfkit PCA basis (format {meta.get('format')!r})")
-                return cls(z["mean"], z["components"], z["explained_variance_ratio"], meta["kind"], meta["source"], meta.get("attrs", {}))
+                if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                    fmt = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+                    raise ParseError(f"{path}: not a crfkit PCA basis (format {fmt!r})")
+                for key in ("kind", "source"):
+                    if key not in meta:
+                        raise ParseError(f"{path}: PCA basis meta.json lacks {key!r}")
+                arrays = {k: z[k] for k in ("mean", "components", "explained_variance_ratio")}
+            try:
+                return cls(**arrays, kind=meta["kind"], source=meta["source"], attrs=meta.get("attrs", {}))
+            except ValidationError as exc:
+                raise ParseError(f"{path}: invalid PCA basis: {exc}") from None
         except ParseError:
             raise
         except FileNotFoundError:
@@ -115,9 +163,14 @@ def resolve_basis(basis, kind, k):
     if basis is None:
         raise ValidationError("model 'pca' needs basis=... (a curve set name such as 'dorf', a CurveSet, or a basis file)")
     if isinstance(basis, PCABasis):
+        basis.__post_init__()  # re-check: its arrays may have been replaced since it was built
         pb = basis
     elif isinstance(basis, CurveSet):
         pb = PCABasis.from_curves(basis.as_kind(kind), source=basis.name)
+    elif not isinstance(basis, (str, os.PathLike)):
+        raise ValidationError(
+            f"basis must be a PCABasis, a CurveSet, a curve set name or a file path, got {type(basis).__name__}"
+        )
     else:
         p = Path(str(basis))
         if p.suffix == ".npz" and p.exists():

@@ -50,6 +50,19 @@ class PolynomialModel(LinearModel):
     def powers(self):
         return np.arange(1, self.k + 1) if self.pin_zero else np.arange(0, self.k)
 
+    def identifiable_rank(self, x):
+        """Exact rank: distinct x other than 1 (and 0 with ``pin_zero``), at most ``k``.
+
+        A non-zero polynomial of this family vanishes at 1 (and 0) and has at
+        most ``k - 1`` other roots, so ``k`` such points determine it; the
+        numerical rank of the monomial design would misjudge large ``k``.
+        """
+        from .base import _count_distinct
+
+        x = np.asarray(x, float)
+        keep = (x < 1.0) & ((x > 0.0) if self.pin_zero else True)
+        return min(_count_distinct(x[keep]), self.k)
+
     def design(self, x):
         x = np.asarray(x, float)
         top = x**self.degree
