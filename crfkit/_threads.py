@@ -96,8 +96,11 @@ def _parse_threads(value, source):
         n = int(value)
     except (TypeError, ValueError):
         raise ValidationError(f"{source}={value!r}: expected a positive whole number of threads") from None
-    if isinstance(value, float) and value != n or n < 1:
+    if isinstance(value, bool) or isinstance(value, float) and value != n or n < 1:
         raise ValidationError(f"{source}={value!r}: expected a positive whole number of threads")
+    limit = 4 * usable_cores()  # more only oversubscribes (and 10**4 threads would stall the machine)
+    if n > limit:
+        raise ValidationError(f"{source}={value!r}: at most {limit} threads (4 x the {usable_cores()} usable cores)")
     return n
 
 
@@ -109,7 +112,7 @@ def default_threads():
     """
     env = os.environ.get(ENV_VAR)
     if env not in (None, ""):
-        return min(_parse_threads(env, ENV_VAR), 4 * usable_cores())
+        return _parse_threads(env, ENV_VAR)
     now = time.monotonic()
     if now - _cache["time"] < _CACHE_SECONDS and _cache["value"] is not None:
         return _cache["value"]
