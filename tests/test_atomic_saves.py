@@ -176,36 +176,36 @@ _WRITER_SCRIPT = textwrap.dedent(
     import sys
     sys.path.insert(0, {tests!r})
     import test_atomic_saves as t
-    kind, path, w, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    _, payload, save, _, _ = t.KINDS[kind]
-    objs = [payload(w, i) for i in range(n)]
+    folder, w, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    jobs = [(kind, t.KINDS[kind], [t.KINDS[kind][1](w, i) for i in range(n)]) for kind in sorted(t.KINDS)]
     sys.stdout.write("ready\\n"); sys.stdout.flush()
     sys.stdin.readline()  # wait for the go: every process saves at once
-    for obj in objs:
-        save(obj, path)
+    for i in range(n):
+        for kind, (name, _, save, _, _), objs in jobs:
+            save(objs[i], folder + "/" + name)
     """
 )
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
-def test_concurrent_saves_from_processes(kind, tmp_path):
-    name, _, _, load, identify = KINDS[kind]
-    path = tmp_path / name
+def test_concurrent_saves_from_processes(tmp_path):
+    """Four processes save every kind of file to the same paths at once (one start-up for all kinds)."""
     n_procs = 4
     script = _WRITER_SCRIPT.format(tests=str(Path(__file__).parent))
     env = dict(os.environ, OMP_NUM_THREADS="1")
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", script, kind, str(path), str(w), str(SAVES_PER_WRITER)],
+            [sys.executable, "-c", script, str(tmp_path), str(w), str(SAVES_PER_WRITER)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )
         for w in range(n_procs)
     ]
+    readers = []
     try:
         for p in procs:
             assert p.stdout.readline().strip() == "ready", p.stderr.read()
-        reader = Reader(path, load, identify)
-        reader.start()
+        for kind, (name, _, _, load, identify) in sorted(KINDS.items()):
+            readers.append((kind, Reader(tmp_path / name, load, identify)))
+            readers[-1][1].start()
         for p in procs:
             p.stdin.write("go\n")
             p.stdin.flush()
@@ -214,14 +214,17 @@ def test_concurrent_saves_from_processes(kind, tmp_path):
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    reader.stop.set()
-    reader.join()
+        for _, r in readers:
+            r.stop.set()
+            r.join()
     failed = [err for rc, err in results if rc != 0]
     assert not failed, f"{len(failed)} writer process(es) failed: {failed[0][-500:]}"
-    assert not reader.bad, f"{len(reader.bad)} of {reader.reads + len(reader.bad)} reads torn, first: {reader.bad[0]}"
-    who = identify(load(path))
-    assert who is not None and 0 <= who[0] < n_procs
-    _only_target_left(tmp_path, name)
+    for kind, r in readers:
+        assert not r.bad, f"{kind}: {len(r.bad)} of {r.reads + len(r.bad)} reads torn, first: {r.bad[0]}"
+    for kind, (name, _, _, load, identify) in KINDS.items():
+        who = identify(load(tmp_path / name))
+        assert who is not None and 0 <= who[0] < n_procs, kind
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(k[0] for k in KINDS.values())
 
 
 def test_failed_save_leaves_target_and_no_temporary(tmp_path):

@@ -473,6 +473,30 @@ def test_crfs_meta_of_wrong_shape_names_file_and_field(case, field, entry, tmp_p
     assert str(path) in msg and field in msg and "\n" not in msg
 
 
+@pytest.mark.parametrize("case", ["meta null", "names 3", "attrs x", "version string"])
+@pytest.mark.parametrize("command", ["fit", "table", "linearize", "restore"])
+def test_crfs_meta_of_wrong_shape_on_the_command_line(command, case, tmp_path, capsys):
+    """Defect 4 through the commands that read curve sets: exit 2, one line naming the file."""
+    from crfkit.cli import main
+    from crfkit.io import write_image
+
+    bad = tmp_path / "bad.crfs"
+    bad.write_bytes(CRFS_WRONG[case])
+    photo = tmp_path / "photo.png"
+    write_image(photo, np.full((8, 8, 3), 128, np.uint8))
+    argv = {
+        "fit": ["fit", bad],
+        "table": ["table", "--curves", bad, "--no-published"],
+        "linearize": ["linearize", photo, "--curve", bad, "-o", tmp_path / "lin.npy"],
+        "restore": ["restore", photo, "--crf", bad, "-o", tmp_path / "out.exr"],
+    }[command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert str(bad) in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.crfs", "photo.png"]
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),

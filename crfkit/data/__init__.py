@@ -105,6 +105,17 @@ def load_curves(name_or_path, path=None):
     Returns
     -------
     CurveSet
+        Finite float64 values of shape (N, 1024).
+
+    Raises
+    ------
+    UnknownNameError
+        Neither a known name nor an existing file of a known kind.
+    DataNotFoundError
+        A named set's source data cannot be found, or a ``.crfs`` file does not exist.
+    ParseError
+        The file is damaged or holds the wrong contents; the message names the
+        file (and the field or line).
     """
     key = str(name_or_path)
     low = key.lower()
