@@ -393,11 +393,17 @@ def test_estimate_batch_builds_the_model_once(tmp_path, photos, capsys, monkeypa
 def test_estimate_single_output_and_plot_say_what_they_wrote(tmp_path, photos, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
     _fake_estimators(monkeypatch)
-    for suffix in (".txt", ".csv", ".json", ".crfs"):
+    for suffix in (".txt", ".csv", ".json", ".crfs", ".cube", ".spi1d"):
         out = tmp_path / f"g{suffix}"
         status, stdout, err = run(capsys, "estimate", photos / "p0.png", "-m", "fake", "-o", out)
         assert status == 0 and f"wrote {out}" in err and "inverse CRF: g(0.1)=" in stdout, err
     assert np.allclose(np.loadtxt(tmp_path / "g.txt"), GRID ** 2.2, atol=1e-7)
+    assert "LUT_1D_SIZE" in (tmp_path / "g.cube").read_text()
+    # what estimate writes, fit and linearize read
+    status, stdout, err = run(capsys, "fit", tmp_path / "g.json", "-m", "gamma")
+    assert status == 0 and "parameters: 2.2" in stdout, err
+    status, _, err = run(capsys, "linearize", photos / "p0.png", "--curve", tmp_path / "g.json", "-o", tmp_path / "l.npy")
+    assert status == 0, err
     png = tmp_path / "g.png"
     status, _, err = run(capsys, "estimate", photos / "p0.png", photos / "p1.png", "-m", "fake", "--plot", png)
     assert status == 0 and f"wrote {png} (2 curves)" in err

@@ -22,7 +22,7 @@ BATCH_EPILOG = (
     "written; 2: a mistake in the command itself, nothing done)."
 )
 
-CURVE_SUFFIXES = (".txt", ".csv", ".json", ".crfs")
+CURVE_SUFFIXES = (".txt", ".csv", ".json", ".crfs", ".cube", ".spi1d")
 
 
 # -- batches --------------------------------------------------------------------------------
@@ -231,13 +231,14 @@ def register(sub):
         "estimate",
         help="estimate the inverse CRF of photos (crf-net, linearization-net, plugins)",
         description="Prints the estimated inverse CRF g (brightness -> irradiance) of each photo at a few levels, "
-        "or writes all 1024 samples on linspace(0, 1, 1024) with -o (.txt: one value a line, .csv, .json, .crfs). "
+        "or writes it with -o: all 1024 samples on linspace(0, 1, 1024) (.txt: one value a line, .csv, .json, "
+        ".crfs) or a 1-D LUT mapping code values to linear ones (.cube, .spi1d). "
         + BATCH_EPILOG,
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="photos (PNG, JPEG, TIFF; 8-bit preferred) or folders")
     add_estimator_options(p)
     p.add_argument("-o", "--output", metavar="FILE_OR_DIR",
-                   help="write the curve (.txt, .csv, .json or .crfs); a folder for several inputs")
+                   help="write the curve (.txt, .csv, .json, .crfs, .cube, .spi1d); a folder for several inputs")
     p.add_argument("--format", choices=[s[1:] for s in CURVE_SUFFIXES], default=None,
                    help="type of the files written into the -o folder for several inputs (default json)")
     p.add_argument("--plot", metavar="FILE", help="plot the inverse CRF(s), one line per photo (.png/.pdf/.svg)")
@@ -246,7 +247,7 @@ def register(sub):
 
 
 def write_curve(g, path):
-    """Write an inverse curve to ``path``; the suffix picks the format (.txt, .csv, .json, .crfs)."""
+    """Write an inverse curve to ``path``; the suffix picks the format (.txt, .csv, .json, .crfs, .cube, .spi1d)."""
     import json
 
     from .._io import atomic_write_text
@@ -257,6 +258,10 @@ def write_curve(g, path):
     suffix = path.suffix.lower()
     if suffix == ".crfs":
         (g if isinstance(g, CurveSet) else CurveSet.from_curves([g])).save(path)
+    elif suffix in (".cube", ".spi1d"):
+        from ..io import export_curves
+
+        export_curves(g, path)  # code -> linear, to linearise in an editor or OpenColorIO
     elif suffix == ".json":
         if isinstance(g, CurveSet):
             obj = {"kind": g.kind, "names": list(g.names), "values": [[float(v) for v in row] for row in g.values]}
@@ -272,7 +277,7 @@ def write_curve(g, path):
             text = "\n".join(sep.join(f"{v:.8g}" for v in row) for row in rows)
         atomic_write_text(path, text + "\n")
     else:
-        raise ValidationError(f"-o {path}: use .txt, .csv, .json or .crfs")
+        raise ValidationError(f"-o {path}: use .txt, .csv, .json, .crfs, .cube or .spi1d")
 
 
 def _summary(src, method, g):
@@ -301,7 +306,7 @@ def run(args):
     inputs, batch = collect_inputs(args.images)
     outputs = plan_outputs(inputs, batch, args.output, CURVE_SUFFIXES,
                            (args.format or "json") if batch else args.format,
-                           "a .txt, .csv, .json or .crfs file name")
+                           "a .txt, .csv, .json, .crfs, .cube or .spi1d file name")
     if not batch:
         check_photo(inputs[0])  # before loading the model
     estimator = make_estimator(args)

@@ -32,7 +32,8 @@ def register(sub):
     p = sub.add_parser(
         "fit",
         help="fit a CRF model to a curve from a dataset or a file",
-        description="SOURCE is dorf, invdorf, dorf-train, dorf-test, a saved curve set (.crfs), or a text file "
+        description="SOURCE is dorf, invdorf, dorf-train, dorf-test, a saved curve set (.crfs), a curve saved as "
+        ".json (`crfkit estimate -o`), or a text file "
         "(CSV, TSV or whitespace separated, with or without a header row) holding 1024 values (a curve), rows of "
         "1024 values, or columns 'x y [weight]' (sparse samples; a header may name them, e.g. x,y,weight). "
         "Values must lie in [0, 1]: give --scale 255 (or 65535) for 8-bit (16-bit) codes.",
@@ -215,6 +216,10 @@ def _load(args):
 
             raise ValidationError(f"--scale divides values read from a text file, not the curve set {src}")
         data = load_curves(src)
+    elif path.suffix.lower() == ".json" and path.is_file():
+        from ..curves.image import load_curve_spec
+
+        data = load_curve_spec(f"{kind}:{src}" if args.inverse else src)  # as `crfkit estimate -o` writes it
     else:
         data = read_table(src, kind, args.scale)
     if args.index is not None or args.name is not None:
