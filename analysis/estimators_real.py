@@ -24,7 +24,8 @@ from pathlib import Path
 
 import crfkit
 from crfkit._io import atomic_write_text
-from crfkit.evaluation.real_estimators import evaluate_real
+from crfkit.evaluation.real_camera import load_middlebury_brackets
+from crfkit.evaluation.real_estimators import chart_curves, evaluate_real
 
 OUT = Path(__file__).parent / "results"
 
@@ -45,8 +46,10 @@ def _rounded(x, digits=6):
 
 
 def main():
-    res = evaluate_real(progress=True)
-    gain = evaluate_real(fit="gain", bracket=False, progress=True)
+    root = Path(load_middlebury_brackets(illuminations=(2,))[0].jpeg_paths[0]).parent.parent
+    charts = chart_curves(root, illumination=1)  # built once, used by both tables
+    res = evaluate_real(root, chart=charts, progress=True)
+    gain = evaluate_real(root, chart=charts, fit="gain", bracket=False, progress=True)
     s3 = {r["method"]: r["mean"] for r in res.summary()}
     sg = {r["method"]: r["mean"] for r in gain.summary()}
     lines = [
