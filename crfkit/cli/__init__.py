@@ -54,18 +54,16 @@ def build_parser():
     return parser
 
 
-def _commands(parser):
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return sorted(action.choices)
-    return []
+def _subparsers(parser):
+    """The sub-command parsers by name."""
+    return next((a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {})
 
 
 def _check_command(parser, argv):
     """Refuse an unknown command in one line, with the nearest command names as a suggestion."""
     # The top-level parser has only -h/--version, so the first word not starting with '-' is the command.
     word = next((a for a in argv if not a.startswith("-")), None)
-    commands = _commands(parser)
+    commands = sorted(_subparsers(parser))
     if word is None or word in commands:
         return
     close = difflib.get_close_matches(word, commands, n=2, cutoff=0.6)
@@ -78,7 +76,9 @@ def main(argv=None):
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     _check_command(parser, argv)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported by the command's own parser, so the line names the command
+        _subparsers(parser).get(getattr(args, "command", None), parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USER_ERROR

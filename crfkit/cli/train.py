@@ -72,10 +72,17 @@ def register(sub):
 
 
 def run(args):
+    from pathlib import Path
+
     from ..errors import ValidationError
     from ._common import check_output_folder
 
-    check_output_folder(args.out, what="--out")  # before torch is loaded and images are read
+    # Before torch is loaded and anything is made under --out (a failed start leaves nothing behind).
+    for opt, folders in (("--images", args.images), ("--pretrain-inpainting", args.pretrain_inpainting or [])):
+        for d in folders:
+            if not Path(d).is_dir():
+                raise ValidationError(f"{opt} {d}: image folder not found")
+    check_output_folder(args.out, what="--out")
 
     for name in ("steps", "batch_size", "checkpoint_every", "val_pairs"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
