@@ -249,6 +249,31 @@ def test_linearize_bad_outputs_fail_before_any_work(tmp_path, photos, capsys):
     assert not list(tmp_path.glob("*.npy")) and not list(tmp_path.glob("x.*"))
 
 
+def test_outputs_in_a_folder_that_refuses_writes_fail_up_front(tmp_path, photos, capsys, monkeypatch):
+    """A read-only or refusing folder (simulated: root may write anywhere) gives one line, before any work."""
+    import tempfile
+
+    import crfkit._io as cio
+
+    real = tempfile.mkstemp
+    refused = tmp_path / "refused"
+    refused.mkdir()
+
+    def mkstemp(*args, dir=None, **kw):
+        if dir is not None and os.path.samefile(dir, refused):
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kw)
+
+    monkeypatch.setattr(cio.tempfile, "mkstemp", mkstemp)
+    for args in (["linearize", photos / "p0.png", "--curve", "srgb"], ["restore", photos / "p0.png"],
+                 ["estimate", photos / "p0.png"]):
+        suffix = ".json" if args[0] == "estimate" else ".exr"
+        one_line_error(capsys, *args, "-o", refused / f"x{suffix}", fragments=("cannot write", "Permission denied"))
+    one_line_error(capsys, "fit", "gamma.csv", "--save", refused / "x.crfs", fragments=("cannot write",))
+    one_line_error(capsys, "linearize", photos, "--curve", "srgb", "-o", refused, fragments=("cannot write",))
+    assert not list(refused.iterdir())
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root POSIX user")
 def test_outputs_in_a_read_only_folder_fail_up_front(tmp_path, photos, capsys):
     ro = tmp_path / "ro"
@@ -464,6 +489,11 @@ def test_restore_single_errors_are_one_line(tmp_path, photos, capsys):
                    "--crf-weights", "w.pt", fragments=("--crf-weights",))
     (tmp_path / "d.exr").mkdir()
     one_line_error(capsys, "restore", photos / "p0.png", "-o", tmp_path / "d.exr", fragments=("is a folder",))
+    # a batch whose command is wrong leaves no output folder behind
+    one_line_error(capsys, "restore", photos, "-o", tmp_path / "new", "--crf", "nope", fragments=("nope",))
+    one_line_error(capsys, "restore", photos, "-o", tmp_path / "new", "--method", "clip", "--tile", 5,
+                   fragments=("tile",))
+    assert not (tmp_path / "new").exists()
 
 
 @pytest.mark.torch

@@ -50,8 +50,9 @@ def plan_outputs(inputs, batch, output, suffixes, fmt, expected=None):
     """Output path of each input (None where nothing is written), checked before any work.
 
     One input: ``output`` is a file whose suffix picks the format.  A batch:
-    ``output`` is a folder (created when its parent exists) and each output is
-    named after its input with the ``fmt`` suffix.
+    ``output`` is a folder (made by :func:`make_output_folder` once every check
+    has passed, when its parent exists) and each output is named after its
+    input with the ``fmt`` suffix.
     """
     from .._io import check_output_path
     from ..errors import ValidationError
@@ -90,9 +91,19 @@ def plan_outputs(inputs, batch, output, suffixes, fmt, expected=None):
         outs.append(out)
     if folder.exists():
         check_output_path(outs[0], what="-o")  # the folder takes writes (probes once)
-    else:
-        folder.mkdir()
     return outs
+
+
+def make_output_folder(outputs):
+    """Create the -o folder of a batch (its parent was checked); after all checks, so errors leave nothing."""
+    from ..errors import ValidationError
+
+    for folder in {out.parent for out in outputs if out is not None}:
+        if not folder.exists():
+            try:
+                folder.mkdir()
+            except OSError as exc:
+                raise ValidationError(f"-o {folder}: cannot create the folder ({exc.strerror or exc})") from None
 
 
 def output_suffix(args, suffixes, default):
@@ -332,6 +343,7 @@ def run(args):
         if outputs[i] is not None:
             job_batch.say(f"wrote {outputs[i]}")
 
+    make_output_folder(outputs)
     status = job_batch.run(job)
     if args.json:
         write_output(json.dumps(results if batch else results[0]) if results else "[]")

@@ -8,6 +8,7 @@ from .estimate import (
     check_photo,
     collect_inputs,
     make_estimator,
+    make_output_folder,
     output_suffix,
     plan_outputs,
     read_photo,
@@ -113,4 +114,5 @@ def run(args):
         per = " (per channel)" if isinstance(g, CurveSet) and len(g) > 1 else ""
         batch_run.say(f"wrote {outputs[i]} ({lin.shape[1]}x{lin.shape[0]}, inverse CRF from {source}{per})")
 
+    make_output_folder(outputs)
     return batch_run.run(job)

@@ -2,9 +2,17 @@
 
 import sys
 
-from .estimate import BATCH_EPILOG, Batch, check_photo, collect_inputs, output_suffix, plan_outputs, read_photo
-
 from ..io.linear import LINEAR_SUFFIXES as HDR_OUTPUT_SUFFIXES
+from .estimate import (
+    BATCH_EPILOG,
+    Batch,
+    check_photo,
+    collect_inputs,
+    make_output_folder,
+    output_suffix,
+    plan_outputs,
+    read_photo,
+)
 
 HDR_EXPECTED = "a .exr (OpenEXR), .hdr (Radiance), .npy (NumPy float32) or .tif/.tiff (16-bit) file name"
 
@@ -74,9 +82,9 @@ def run(args):
     import numpy as np
 
     from ..errors import ValidationError
-    from ..restoration.base import TAU
     from ..io import write_linear_image
-    from ..restoration.pipeline import _check_method_name, resolve_inverse_crf, restore_with_info
+    from ..restoration.base import TAU
+    from ..restoration.pipeline import _check_method, resolve_inverse_crf, restore_with_info
 
     suffix = output_suffix(args, HDR_OUTPUT_SUFFIXES, ".exr")
     if args.half and suffix != ".exr":
@@ -89,7 +97,6 @@ def run(args):
     tau = args.tau if args.tau is not None else TAU
     if not 0.0 < tau < 1.0:
         raise ValidationError(f"--tau must be a number in (0, 1), got {tau:g}")
-    _check_method_name(args.method)
     inputs, batch = collect_inputs(args.images)
     outputs = plan_outputs(inputs, batch, args.output, HDR_OUTPUT_SUFFIXES,
                            (args.format or "exr") if batch else args.format, HDR_EXPECTED)
@@ -97,6 +104,7 @@ def run(args):
         check_photo(inputs[0], "restoration")  # before loading a model
     opts = {key: getattr(args, key) for key in ("weights", "device", "tile", "threads", "flips")
             if getattr(args, key) is not None}
+    opts = _check_method(args.method, opts)  # names and values, before any image is read or network loaded
     restorer = _LazyRestorer(args.method, opts)
     # the inverse CRF: resolved once (a bad curve fails before any image is read); an estimator is built once
     estimator = None
@@ -132,7 +140,9 @@ def run(args):
             top = np.iinfo(img.dtype).max if img.dtype.kind == "u" else 1.0
             clipped = bool(np.any(display[:, :, :3] > tau * top))
             method = restorer.get() if clipped else args.method
-            hdr, info = restore_with_info(img, crf=g, method=method, tau=tau)
+            # one photo on a terminal: the network's tiles show progress (a batch shows its own bar)
+            hdr, info = restore_with_info(img, crf=g, method=method, tau=tau,
+                                          progress=not batch and sys.stderr.isatty())
         info["method"] = args.method
         if estimator is not None:
             info["crf"] = f"{args.crf} (estimated)"
@@ -144,4 +154,5 @@ def run(args):
         batch_run.say(f"wrote {outputs[i]} from {src}: {w}x{h}, {100 * info['saturated_fraction']:.2f}% saturated, "
                       f"{how}, crf {info['crf']}, {info['seconds']:.2f} s" + (f"; 65535 = linear {white:.4g}" if tiff else ""))
 
+    make_output_folder(outputs)
     return batch_run.run(job)
