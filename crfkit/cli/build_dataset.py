@@ -9,7 +9,8 @@ def register(sub):
         help="build a CRF dataset (.crfs) from chart photographs (RAW+JPEG pairs, brackets, single JPEGs)",
         description="SOURCE is 'middlebury' (every camera folder under --root, illumination 1, layout from "
         "ROOT/tags.json) or a TOML manifest (format: datasets/README.md). Cameras that fail are listed with "
-        "the reason; the others are built. An interrupted build resumes from OUTPUT.partial/.",
+        "the reason; the others are built. An interrupted build resumes from OUTPUT.partial/; while a build runs, "
+        "another build of the same OUTPUT is refused (OUTPUT.lock).",
     )
     p.add_argument("source", metavar="SOURCE", help="'middlebury' or a manifest .toml")
     p.add_argument("-o", "--output", required=True, help="curve-set file to write (.crfs)")

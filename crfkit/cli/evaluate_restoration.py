@@ -61,4 +61,5 @@ def run(args):
     if out is not None and not args.no_tables:
         atomic_write_text(out.with_suffix(".csv"), res.to_csv())
         atomic_write_text(out.with_suffix(".json"), json.dumps(res.to_dict(), indent=1) + "\n")
+        print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.json')}", file=sys.stderr)
     return 0
