@@ -275,12 +275,10 @@ class CurveSet:
         meta = _parse_meta(meta_arr, path)
         # Integers are exact in float64; anything else (complex, strings, bool) is not a curve
         if values.dtype.kind not in "fiu" or values.ndim != 2 or values.shape[0] < 1 or values.shape[1] != GRID_SIZE:
-            raise ParseError(
-                f"{path}: invalid curve set contents: field values must be a real array of shape (N, {GRID_SIZE}) with N >= 1, "
-                f"got {values.dtype} {values.shape}"
-            )
+            got = f"{values.dtype} {values.shape}"
+            raise _invalid(path, f"field values must be a real array of shape (N, {GRID_SIZE}), N >= 1, got {got}")
         if not np.all(np.isfinite(values)):
-            raise ParseError(f"{path}: invalid curve set contents: field values contains NaN or inf")
+            raise _invalid(path, f"field values contains NaN or inf")
         n = values.shape[0]
         names = _meta_list(meta, "names", n, path, lambda v: isinstance(v, str), "strings")
         metadata = _meta_list(meta, "metadata", n, path, lambda v: isinstance(v, dict), "JSON objects")
@@ -288,16 +286,21 @@ class CurveSet:
         if attrs is None:
             attrs = {}
         if not isinstance(attrs, dict):
-            raise ParseError(f"{path}: invalid curve set contents: field attrs of meta.json must be a JSON object, got {_json_type(attrs)}")
+            raise _invalid(path, f"field attrs of meta.json must be a JSON object, got {_json_type(attrs)}")
         name = meta.get("name", "")
         if name is None:
             name = ""
         if not isinstance(name, str):
-            raise ParseError(f"{path}: invalid curve set contents: field name of meta.json must be a string, got {_json_type(name)}")
+            raise _invalid(path, f"field name of meta.json must be a string, got {_json_type(name)}")
         kind = meta.get("kind")
         if kind not in ("forward", "inverse"):
-            raise ParseError(f"{path}: invalid curve set contents: field kind of meta.json must be 'forward' or 'inverse', got {kind!r:.60}")
+            raise _invalid(path, f"field kind of meta.json must be 'forward' or 'inverse', got {kind!r:.60}")
         return cls(values, kind, names, metadata, attrs, name)
+
+
+def _invalid(path, message):
+    """The ParseError of a readable file with wrong contents (the message names the field)."""
+    return ParseError(f"{path}: invalid curve set contents: {message}")
 
 
 def _json_type(value):
@@ -312,20 +315,21 @@ def _json_type(value):
 def _parse_meta(arr, path):
     """The ``meta.json`` member as a dict with a known format and a supported version."""
     if arr.ndim != 0 or arr.dtype.kind != "U":
-        raise ParseError(f"{path}: invalid curve set contents: field meta.json must be one JSON string, got a {arr.dtype} array of shape {arr.shape}")
+        got = f"a {arr.dtype} array of shape {arr.shape}"
+        raise _invalid(path, f"field meta.json must be one JSON string, got {got}")
     try:
         meta = json.loads(str(arr))
     except ValueError as exc:  # json.JSONDecodeError
         raise ParseError(f"{path}: cannot read curve set: field meta.json is not valid JSON ({exc})") from None
     except RecursionError:  # json recurses once per nesting level
-        raise ParseError(f"{path}: invalid curve set contents: field meta.json is nested too deeply") from None
+        raise _invalid(path, f"field meta.json is nested too deeply") from None
     if not isinstance(meta, dict):
-        raise ParseError(f"{path}: invalid curve set contents: field meta.json must be a JSON object, got {_json_type(meta)}")
+        raise _invalid(path, f"field meta.json must be a JSON object, got {_json_type(meta)}")
     if meta.get("format") != FORMAT_NAME:
-        raise ParseError(f"{path}: invalid curve set contents: field format of meta.json is {meta.get('format')!r:.60}, expected {FORMAT_NAME!r}")
+        raise _invalid(path, f"field format of meta.json is {meta.get('format')!r:.60}, expected {FORMAT_NAME!r}")
     version = meta.get("version", 1)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ParseError(f"{path}: invalid curve set contents: field version of meta.json must be a positive integer, got {_json_type(version)}")
+        raise _invalid(path, f"field version of meta.json must be a positive integer, got {_json_type(version)}")
     if version > FORMAT_VERSION:
         raise ParseError(
             f"{path}: curve set format version {version} is newer than this crfkit supports "
@@ -337,15 +341,14 @@ def _parse_meta(arr, path):
 def _meta_list(meta, field, n, path, ok, what):
     """``meta[field]``: a list of ``n`` items that pass ``ok``."""
     if field not in meta:
-        raise ParseError(f"{path}: invalid curve set contents: field {field} of meta.json is missing")
+        raise _invalid(path, f"field {field} of meta.json is missing")
     value = meta[field]
     if not isinstance(value, list):
-        raise ParseError(f"{path}: invalid curve set contents: field {field} of meta.json must be a list of {what}, got {_json_type(value)}")
+        raise _invalid(path, f"field {field} of meta.json must be a list of {what}, got {_json_type(value)}")
     if len(value) != n:
-        raise ParseError(f"{path}: invalid curve set contents: field {field} of meta.json has {len(value)} entries for {n} curves")
+        raise _invalid(path, f"field {field} of meta.json has {len(value)} entries for {n} curves")
     bad = [i for i, v in enumerate(value) if not ok(v)]
     if bad:
-        raise ParseError(
-            f"{path}: invalid curve set contents: field {field} of meta.json must be a list of {what}; entry {bad[0]} is {_json_type(value[bad[0]])}"
-        )
+        entry = _json_type(value[bad[0]])
+        raise _invalid(path, f"field {field} of meta.json must be a list of {what}; entry {bad[0]} is {entry}")
     return value

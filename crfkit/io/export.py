@@ -53,7 +53,8 @@ def _pick(cs, curve):
         except IndexError:
             raise ValidationError(f"curve index {key} out of range for a set of {len(cs)} curves") from None
         except UnknownNameError:
-            raise ValidationError(f"no curve named {key!r} in this set (names: {', '.join(cs.names[:6])}...)") from None
+            names = ", ".join(cs.names[:6]) + (", ..." if len(cs) > 6 else "")
+            raise ValidationError(f"no curve named {key!r} in this set (names: {names})") from None
     return CurveSet.from_curves(picked, attrs=cs.attrs, name=cs.name)
 
 
@@ -113,7 +114,8 @@ def export_curves(curves, path, size=None, direction="inverse", curve=None):
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in EXPORT_SUFFIXES:
-        raise ValidationError(f"{path}: unknown export format {suffix or '(no suffix)'!r}; use {', '.join(EXPORT_SUFFIXES)}")
+        got = suffix or "(no suffix)"
+        raise ValidationError(f"{path}: unknown export format {got!r}; use {', '.join(EXPORT_SUFFIXES)}")
     if direction is not None and direction not in DIRECTIONS:
         raise ValidationError(f"direction must be 'inverse', 'forward' or None, got {direction!r}")
     single = isinstance(curves, Curve) and curve is None
@@ -123,7 +125,8 @@ def export_curves(curves, path, size=None, direction="inverse", curve=None):
     lut = suffix in _LUT_METHODS
     if size is None:
         size = LUT_SIZE if lut else None
-    elif isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or not 2 <= size <= MAX_LUT_SIZE:
+    elif (isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer))
+          or not 2 <= size <= MAX_LUT_SIZE):
         raise ValidationError(f"size must be an integer in 2..{MAX_LUT_SIZE}, got {size!r}")
     if lut and len(cs) not in (1, 3):
         raise ValidationError(

@@ -20,10 +20,11 @@ def _check_image(image, path):
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
     if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)) or img.size == 0:
-        raise ValidationError(f"{path}: a linear image must have shape (H, W) or (H, W, 3), got {np.shape(image)}")
+        raise ValidationError(f"{path}: a linear image must have shape (H, W) or (H, W, 3), got {img.shape}")
     img = img.astype(np.float32, copy=False)
     if not np.all(np.isfinite(img)):
-        raise ValidationError(f"{path}: the image holds {int(np.sum(~np.isfinite(img)))} NaN or infinite value(s)")
+        n_bad = int(np.sum(~np.isfinite(img)))
+        raise ValidationError(f"{path}: the image holds {n_bad} NaN or infinite value(s)")
     return img
 
 
@@ -71,7 +72,8 @@ def write_linear_image(path, image, half=False, scale=None):
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in LINEAR_SUFFIXES:
-        raise ValidationError(f"{path}: unknown linear image format {suffix or '(no suffix)'!r}; use .exr, .hdr, .npy or .tif/.tiff")
+        got = suffix or "(no suffix)"
+        raise ValidationError(f"{path}: unknown linear image format {got!r}; use .exr, .hdr, .npy or .tif/.tiff")
     if half and suffix != ".exr":
         raise ValidationError(f"{path}: half applies to .exr files only")
     if scale is not None and suffix not in (".tif", ".tiff"):
@@ -91,7 +93,8 @@ def write_linear_image(path, image, half=False, scale=None):
     if suffix == ".hdr":
         cv2 = require("cv2", "charts", feature=f"writing the Radiance file {path}")
         rgb = img if img.ndim == 3 else np.repeat(img[:, :, None], 3, axis=2)
-        bgr = np.ascontiguousarray(np.maximum(rgb[:, :, ::-1], 0.0))  # OpenCV wants BGR; RGBE has no negatives
+        # OpenCV wants BGR; RGBE has no negatives
+        bgr = np.ascontiguousarray(np.maximum(rgb[:, :, ::-1], 0.0))
         with atomic_path(path) as tmp:
             if not cv2.imwrite(str(tmp), bgr) or not Path(tmp).stat().st_size:
                 raise ValidationError(f"{path}: OpenCV could not write the Radiance .hdr file")
