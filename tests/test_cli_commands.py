@@ -246,6 +246,8 @@ def test_linearize_bad_outputs_fail_before_any_work(tmp_path, photos, capsys):
                    fragments=("--half", ".exr"))
     one_line_error(capsys, "linearize", photos / "p0.png", "--curve-index", 0, "-o", tmp_path / "l.npy",
                    fragments=("--curve",))
+    one_line_error(capsys, "linearize", photos / "p0.png", "--curve", "srgb", "-m", "crf-net", "-o",
+                   tmp_path / "l.npy", fragments=("--curve", "--method", "ignored"))
     assert not list(tmp_path.glob("*.npy")) and not list(tmp_path.glob("x.*"))
 
 

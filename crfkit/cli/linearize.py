@@ -82,6 +82,11 @@ def run(args):
 
     if (args.curve_index is not None or args.curve_name is not None) and not args.curve:
         raise ValidationError("--curve-index/--curve-name select a curve of the --curve set; give --curve")
+    if args.curve:
+        given = [opt for opt, on in (("--method", args.method != "linearization-net"), ("--weights", args.weights),
+                                     ("--device", args.device)) if on]
+        if given:
+            raise ValidationError(f"--curve gives the curve: {', '.join(given)} (estimation) would be ignored")
     if args.half and output_suffix(args, LINEAR_SUFFIXES, ".exr") != ".exr":
         raise ValidationError("--half writes half floats in OpenEXR: it needs a .exr output")
     inputs, batch = collect_inputs(args.images)
