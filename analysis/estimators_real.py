@@ -10,7 +10,12 @@ error after the best 3x3 matrix on 8x8-pixel block means of unclipped pixels
 with a RAW mean above 8/255), the same as in the bracket analysis; intervals
 resample the 10 cameras (:mod:`crfkit.evaluation.real_estimators`).
 
-A second table uses the measure's ``fit='gain'`` variant (one gain per
+The same estimators are also scored on the synthetic held-out set
+(:func:`crfkit.estimators.evaluation.run_evaluation`: the 10 DoRF test curves
+x the held-out images, as in ``analysis/evaluate_estimators.py``), and both
+sets are put side by side in one table.
+
+A second real-camera table uses the measure's ``fit='gain'`` variant (one gain per
 channel instead of the 3x3 matrix), to compare with the figures quoted in
 issue 14.
 
@@ -20,10 +25,14 @@ Usage: CRFKIT_DATA=../shared/data python analysis/estimators_real.py
 """
 
 import json
+import math
 from pathlib import Path
+
+import numpy as np
 
 import crfkit
 from crfkit._io import atomic_write_text
+from crfkit._stats import paired_bootstrap_interval
 from crfkit.evaluation.real_camera import load_middlebury_brackets
 from crfkit.evaluation.real_estimators import chart_curves, evaluate_real
 
@@ -45,11 +54,43 @@ def _rounded(x, digits=6):
     return x
 
 
+def combined_table(synth, real):
+    """One row per method: synthetic inverse-CRF / linearisation RMSE and the real-camera error."""
+    rows = {r["method"]: r for r in real.summary()}
+    names = list(dict.fromkeys(list(synth.methods) + list(real.methods)))
+    ref = real.reference()
+    lines = ["| method | synthetic inverse-CRF RMSE (95% interval) | synthetic linearisation RMSE | "
+             f"real-camera error (95% interval) | real: ratio to {ref} |", "|---|---|---|---|---|"]
+    for m in names:
+        if m in synth.methods:
+            c = synth.curve_rmse[m]
+            lo, hi = paired_bootstrap_interval(c)
+            syn = f"{c.mean():.4f} ({lo:.4f} .. {hi:.4f})"
+            lin = f"{synth.lin_rmse[m].mean():.4f}"
+        else:
+            syn = lin = "-"
+        if m in rows and not math.isnan(rows[m]["mean"]):
+            r = rows[m]
+            rl = f"{r['mean']:.4f} ({r['ci'][0]:.4f} .. {r['ci'][1]:.4f})"
+            ratio = "reference" if m == ref else f"{r['ratio_to_reference']:.3f}"
+        else:
+            rl = ratio = "-"
+        lines.append(f"| {m} | {syn} | {lin} | {rl} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     root = Path(load_middlebury_brackets(illuminations=(2,))[0].jpeg_paths[0]).parent.parent
     charts = chart_curves(root, illumination=1)  # built once, used by both tables
     res = evaluate_real(root, chart=charts, progress=True)
     gain = evaluate_real(root, chart=charts, fit="gain", bracket=False, progress=True)
+    from crfkit.estimators import available_estimators
+    from crfkit.estimators.evaluation import run_evaluation
+
+    synth = run_evaluation(methods=tuple(available_estimators()), seed=0, progress=True)
+    # machine-independent: folder and weight names, not absolute paths
+    synth.info["image_dirs"] = [Path(d).name for d in synth.info.get("image_dirs", [])]
+    synth.info["weights"] = {m: Path(w).name for m, w in synth.info.get("weights", {}).items()}
     s3 = {r["method"]: r["mean"] for r in res.summary()}
     sg = {r["method"]: r["mean"] for r in gain.summary()}
     lines = [
@@ -65,6 +106,17 @@ def main():
         "difference column is paired (same cameras). The chart curve is built by `crfkit.dcrf` from the "
         "camera's illumination-1 chart pairs (never the JPEGs scored); the bracket calibration is "
         "`crfkit.calibrate_bracket` on the 4 scored JPEGs with the RAW-measured exposure ratios. Lower is better.",
+        "",
+        "## Both sets in one table",
+        "",
+        f"Synthetic: {synth.info['n_curves']} DoRF test curves x {synth.info['n_images']} held-out images "
+        f"= {len(synth.pairs)} pairs (the held-out set of `analysis/evaluate_estimators.py`, seed 0); interval: "
+        "percentile bootstrap over the pairs. Real: the table below (10 cameras, illumination 2). "
+        "'-': not scored on that set (the synthetic baselines are fixed curves, the real references need "
+        "the camera's chart or bracket).",
+        "",
+        combined_table(synth, res),
+        "## Real cameras",
         "",
         res.to_markdown(),
         "## The same with one gain per channel instead of the 3x3 matrix",
@@ -86,7 +138,9 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     atomic_write_text(OUT / "estimators_real.md", "\n".join(lines) + "\n")
     atomic_write_text(OUT / "estimators_real.json",
-                      json.dumps(_rounded({"matrix": res.to_dict(), "gain": gain.to_dict(), "issue": ISSUE}), indent=1) + "\n")
+                      json.dumps(_rounded({"matrix": res.to_dict(), "gain": gain.to_dict(), "issue": ISSUE,
+                                           "synthetic": {k: v for k, v in synth.to_dict().items()
+                                                         if k not in ("seconds", "summary")}}), indent=1) + "\n")
     print("\n".join(lines))
 
 

@@ -26,9 +26,8 @@ training, no torch):
    ``|u x v| / |u|^2`` (u = g(M1) - g(M2), v = g(I) - g(M2)) plus the prior's
    Mahalanobis term, with a penalty on any decrease of g
    (``scipy.optimize.least_squares`` from the prior mean, analytic Jacobian).
-   Triples are weighted so
-   that every brightness range of edge pixels counts alike (the paper's
-   concern that a few well-represented colours dominate).
+   Triples are weighted so that every brightness range of edge pixels counts
+   alike (the paper's concern that a few well-represented colours dominate).
 
 With too few triples the estimate is the prior mean (the typical DoRF inverse
 curve) with an :class:`~crfkit.estimators.UnreliableEstimateWarning`.
@@ -199,6 +198,9 @@ class Lin2004Estimator(Estimator):
         Fewer triples than this: the prior mean is returned with a warning.
     seed : int
         Seed of the candidate and triple subsets (results are reproducible).
+    threads : int, optional
+        Accepted like the other estimators' option (``crfkit evaluate-estimators
+        --threads``); the work is single-threaded numpy, so it changes nothing.
 
     Notes
     -----
@@ -216,9 +218,10 @@ class Lin2004Estimator(Estimator):
     #: effective number of independent triples (edge pixels of one edge are not independent)
     effective_triples = 100.0
 
-    def __init__(self, k=5, per_channel=False, prior_weight=1.0, max_triples=1500, min_triples=30, seed=0):
+    def __init__(self, k=5, per_channel=False, prior_weight=1.0, max_triples=1500, min_triples=30, seed=0,
+                 threads=None):
         opts = self._check_values(dict(k=k, per_channel=per_channel, prior_weight=prior_weight,
-                                       max_triples=max_triples, min_triples=min_triples, seed=seed))
+                                       max_triples=max_triples, min_triples=min_triples, seed=seed, threads=threads))
         self.k = opts["k"]
         self.per_channel = opts["per_channel"]
         self.prior_weight = opts["prior_weight"]
@@ -251,6 +254,10 @@ class Lin2004Estimator(Estimator):
                 options[name] = check_count(options[name], name, who, 1)
         if "seed" in options:
             options["seed"] = check_count(options["seed"], "seed", who, 0)
+        if "threads" in options and options["threads"] is not None:
+            from ..plugins import check_threads
+
+            options["threads"] = check_threads(options["threads"], who)
         return options
 
     # ------------------------------------------------------------------ fitting

@@ -249,7 +249,8 @@ def evaluate_real(root=None, methods=None, *, cameras=None, illumination=2, char
         The illumination whose JPEGs are scored (2: the upstream test half).
     chart : bool, str, Path or dict
         True: build each camera's chart curves from the *other* illumination
-        (``3 - illumination``; needs ``tags.json``); a path: a ``.crfs`` of
+        (``3 - illumination``) when the folder has a ``tags.json`` chart
+        layout (else no chart row); a path: a ``.crfs`` of
         ``<camera>/R|G|B`` curves; a dict ``{camera: curves}``; False: no chart row.
     bracket : bool
         Also score :func:`crfkit.bracket.calibrate_bracket` on the same
@@ -306,6 +307,8 @@ def evaluate_real(root=None, methods=None, *, cameras=None, illumination=2, char
 
     cams = [b.camera for b in brackets]
     charts = {}
+    if chart is True and not (base / "tags.json").is_file():
+        chart = False  # no chart layout: no chart row ("where available")
     if chart is True:
         charts = chart_curves(base, 3 - illumination, cameras=cams)
     elif isinstance(chart, dict):
