@@ -229,13 +229,6 @@ def make_estimator(args):
     return estimator
 
 
-def estimate_from_args(args):
-    """Read ``args.image`` and run the estimator; returns (image array, inverse curve)."""
-    img = read_photo(Path(args.image))
-    g = make_estimator(args).estimate(img)
-    return img, g
-
-
 # -- the command ------------------------------------------------------------------------------
 def register(sub):
     p = sub.add_parser(
@@ -326,7 +319,8 @@ def run(args):
 
     def job(i, src):
         g = estimator.estimate(read_photo(src))
-        g.name = src.name if not isinstance(g, CurveSet) else g.name
+        if not isinstance(g, CurveSet):
+            g.name = src.name  # labels the curve in --plot and in saved files
         if outputs[i] is not None:
             write_curve(g, outputs[i])
         curves.append(g)
@@ -335,11 +329,7 @@ def run(args):
             results.append({"image": str(src), "method": args.method, "kind": first.kind,
                             "values": [float(v) for v in first.values]})
         else:
-            text = _summary(src, args.method, g)
-            if batch:
-                sys.stdout.write(text + "\n\n" if i < len(inputs) - 1 else text + "\n")
-            else:
-                write_output(text)
+            write_output(("\n" if curves[:-1] else "") + _summary(src, args.method, g))  # a blank line between photos
         if outputs[i] is not None:
             job_batch.say(f"wrote {outputs[i]}")
 

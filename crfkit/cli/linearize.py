@@ -25,7 +25,7 @@ def register(sub):
         "the linearised image (relative irradiance in [0, 1]); the suffix of -o picks the format: .exr (32-bit "
         "float OpenEXR), .hdr (Radiance), .npy (NumPy float32), .tif/.tiff (16-bit integers, 0..65535). "
         "A curve set given with --curve must be one camera's R, G, B curves (applied per channel) unless "
-        "--curve-index or --curve-name picks one curve for all channels. " + BATCH_EPILOG,
+        "--curve-index or --curve-name picks one curve (or, by name, one camera). " + BATCH_EPILOG,
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="photos (PNG, JPEG, TIFF; 8/16-bit) or folders")
     p.add_argument("-o", "--output", required=True, metavar="FILE_OR_DIR",
@@ -38,7 +38,9 @@ def register(sub):
                    ".txt/.csv of 1024 inverse values, gamma:G, srgb (forward:FILE for a forward curve file)")
     sel = p.add_mutually_exclusive_group()
     sel.add_argument("--curve-index", type=int, metavar="I", help="use curve I of the --curve set for all channels")
-    sel.add_argument("--curve-name", metavar="NAME", help="use the curve of this name of the --curve set")
+    sel.add_argument("--curve-name", metavar="NAME",
+                     help="use the curve of this name of the --curve set for all channels, or the R, G, B curves "
+                     "of the camera of this name per channel")
     p.add_argument("--half", action="store_true", help="write 16-bit half floats (.exr only)")
     p.set_defaults(func=run)
 
@@ -57,14 +59,13 @@ def _load_curve_spec(spec):
                          f"`crfkit fit {spec} --inverse --monotone --save curve.crfs`, then --curve curve.crfs") from None
 
 
-def resolve_curve(args, n_channels=3, curves=None):
-    """The inverse curve(s) of --curve for an image of ``n_channels``: one Curve, or a CurveSet per channel."""
+def resolve_curve(args, loaded, n_channels=3):
+    """The inverse curve(s) of --curve (``loaded``) for an image of ``n_channels``: a Curve, or a CurveSet per channel."""
     from ..curves.image import channel_curves
     from ..errors import ValidationError
 
-    got = _load_curve_spec(args.curve) if curves is None else curves
     try:
-        return channel_curves(got, n_channels, index=args.curve_index, name=args.curve_name,
+        return channel_curves(loaded, n_channels, index=args.curve_index, name=args.curve_name,
                               where=f"--curve {args.curve}")
     except ValidationError as exc:
         # the library names its keyword arguments; here they are options
@@ -96,7 +97,7 @@ def run(args):
         check_photo(inputs[0], "linearisation")  # before loading a model
     if args.curve:
         loaded = _load_curve_spec(args.curve)
-        curve = resolve_curve(args, 3, loaded)  # once, before any image is read
+        curve = resolve_curve(args, loaded)  # once, before any image is read
         source = args.curve
         estimator = None
     else:
@@ -113,7 +114,7 @@ def run(args):
             img = img[:, :, 0]
         channels = 1 if img.ndim == 2 else img.shape[2]
         if estimator is None and channels != 3:
-            g = resolve_curve(args, channels, loaded)  # e.g. a grey photo: one curve, or a clear error
+            g = resolve_curve(args, loaded, channels)  # e.g. a grey photo: one curve, or a clear error
         lin = linearize(img, g).astype(np.float32)
         write_linear_image(outputs[i], lin, half=args.half)
         per = " (per channel)" if isinstance(g, CurveSet) and len(g) > 1 else ""

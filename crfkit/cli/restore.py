@@ -136,9 +136,10 @@ def run(args):
             warnings.filterwarnings("ignore", message="restore: ")  # said above, naming the file
             g = crf if estimator is None else estimator.estimate(img)
             # the network is built only when this photo has clipped pixels
-            display = img if img.ndim == 3 else img[:, :, None]
+            colour = img if img.ndim == 3 else img[:, :, None]
+            colour = colour[:, :, :1] if colour.shape[2] == 2 else colour[:, :, :3]  # not the alpha channel
             top = np.iinfo(img.dtype).max if img.dtype.kind == "u" else 1.0
-            clipped = bool(np.any(display[:, :, :3] > tau * top))
+            clipped = bool(np.any(colour > tau * top))
             method = restorer.get() if clipped else args.method
             # one photo on a terminal: the network's tiles show progress (a batch shows its own bar)
             hdr, info = restore_with_info(img, crf=g, method=method, tau=tau,
@@ -151,8 +152,9 @@ def run(args):
         write_linear_image(outputs[i], hdr, half=args.half, scale=1.0 / white if tiff else None)
         h, w = info["shape"]
         how = "no saturated pixels: linearisation only" if info["fast_path"] else f"method {info['method']}"
+        white_note = f"; 65535 = linear {white:.4g}" if tiff else ""
         batch_run.say(f"wrote {outputs[i]} from {src}: {w}x{h}, {100 * info['saturated_fraction']:.2f}% saturated, "
-                      f"{how}, crf {info['crf']}, {info['seconds']:.2f} s" + (f"; 65535 = linear {white:.4g}" if tiff else ""))
+                      f"{how}, crf {info['crf']}, {info['seconds']:.2f} s{white_note}")
 
     make_output_folder(outputs)
     return batch_run.run(job)
