@@ -27,6 +27,8 @@ N_COEFFS = 11
 GRID_SIZE = 1024
 #: Most patches drawn per image (each is a 227x227 network pass).
 MAX_PATCHES = 4096
+#: Patches used at least when fewer pass the coverage test (fewer when fewer are drawn).
+DEFAULT_MIN_PATCHES = 8
 #: Bins of the (R+G+B) 8-bit histogram: sums 0 .. 765.
 COVERAGE_BINS = 766
 
@@ -115,8 +117,9 @@ class CRFNetEstimator(NetEstimator):
     coverage : int, 0 .. 766
         Keep patches whose (R+G+B) 8-bit histogram has more than this many
         occupied bins (of 766); REFERENCE.md s.5 uses 220.
-    min_patches : int, 1 .. n_patches
-        If fewer patches pass, the ones with the best coverage are used.
+    min_patches : int, 1 .. n_patches, optional
+        If fewer patches pass, this many with the best coverage are used
+        (default: 8, or ``n_patches`` when fewer are drawn).
     short_side : int, at least the patch size of the weights (their config: 128 shipped, 227 published)
         Images are area-downscaled to this short side first (the training scale).
 
@@ -129,7 +132,7 @@ class CRFNetEstimator(NetEstimator):
     weights_file = "crf_net.pt"
 
     def __init__(self, weights=None, device=None, threads=None, model=None, n_patches=32, coverage=220,
-                 min_patches=8, short_side=384):
+                 min_patches=None, short_side=384):
         # the sampling options first: a mistake there is reported before the weights are read
         opts = self._check_values(dict(n_patches=n_patches, coverage=coverage, min_patches=min_patches,
                                        short_side=short_side))
@@ -137,7 +140,8 @@ class CRFNetEstimator(NetEstimator):
         self.patch = int(self.config.get("patch", 227))
         self.min_size = self.patch
         self.n_patches, self.coverage = opts["n_patches"], opts["coverage"]
-        self.min_patches, self.short_side = opts["min_patches"], opts["short_side"]
+        self.short_side = opts["short_side"]
+        self.min_patches = min(DEFAULT_MIN_PATCHES, self.n_patches) if opts["min_patches"] is None else opts["min_patches"]
         if self.short_side < self.patch:
             raise ValidationError(f"crf-net: short_side={self.short_side} is smaller than the {self.patch}-pixel "
                                   f"patches of these weights; use at least {self.patch}")
@@ -153,9 +157,10 @@ class CRFNetEstimator(NetEstimator):
         if "coverage" in options:
             options["coverage"] = check_count(options["coverage"], "coverage", cls.name, 0, COVERAGE_BINS)
         if "min_patches" in options:
-            options["min_patches"] = check_count(options["min_patches"], "min_patches", cls.name, 1, MAX_PATCHES)
+            options["min_patches"] = check_count(options["min_patches"], "min_patches", cls.name, 1, MAX_PATCHES,
+                                                 allow_none=True)
             n = options.get("n_patches", 32)
-            if isinstance(n, int) and options["min_patches"] > n:
+            if options["min_patches"] is not None and isinstance(n, int) and options["min_patches"] > n:
                 raise ValidationError(f"crf-net: min_patches={options['min_patches']} is more than the "
                                       f"n_patches={n} drawn; use at most {n}")
         if "short_side" in options:
