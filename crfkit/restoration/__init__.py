@@ -13,7 +13,7 @@ points are loaded only when a method is used, so torch is imported only then.
 """
 
 from ..plugins import PluginRegistry
-from .base import TAU, Restorer, saturation_mask
+from .base import TAU, Restorer, progress_bar, saturation_mask, show_progress
 
 GROUP = "crfkit.restoration"
 
@@ -50,8 +50,21 @@ def get_restorer_class(name):
 
 
 def get_restorer(name, **options):
-    """A restoration instance: ``get_restorer('masked-unet', weights=PATH)``."""
-    return get_restorer_class(name)(**options)
+    """A restoration instance, its options checked first: ``get_restorer('masked-unet', weights=PATH)``.
+
+    Build it once and pass it as ``crfkit.restore(image, method=instance)`` for
+    each image of a batch: the weights are read only here.
+
+    Raises
+    ------
+    UnknownNameError
+        Unknown method, or an option it does not take (the valid ones are listed).
+    ValidationError
+        A bad option value.
+    MissingDependencyError, DataNotFoundError, ParseError
+        Missing torch, missing or unreadable weights.
+    """
+    return _REGISTRY.create(name, **options)
 
 
 def restore(image, crf="gamma:2.2", method="masked-unet", **options):
@@ -71,7 +84,9 @@ __all__ = [
     "available_restorers",
     "get_restorer",
     "get_restorer_class",
+    "progress_bar",
     "register_restorer",
     "restore",
     "saturation_mask",
+    "show_progress",
 ]

@@ -303,9 +303,10 @@ def _check_method_name(method):
 def _check_method(method, options):
     """Check the method and its options before any work (also when nothing will be saturated).
 
-    Returns the checked options.  Only a method whose optional dependency is
-    missing is left to fail when it must run (an image with nothing saturated
-    needs no method).
+    Returns the options as given (the method's constructor checks them again
+    when it is built).  Only a method whose optional dependency is missing is
+    left to fail when it must run (an image with nothing saturated needs no
+    method).
     """
     from ..errors import MissingDependencyError
     from . import get_restorer_class
