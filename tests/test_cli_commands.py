@@ -88,6 +88,14 @@ def test_fit_reads_csv_with_header_and_tsv_codes_with_scale(tmp_path, capsys):
     codes16.write_text("\n".join(f"{a} {round(b * 65535)}" for a, b in zip(x, y)))
     one_line_error(capsys, "fit", codes16, "-m", "gamma", fragments=("16-bit", "--scale 65535"))
     one_line_error(capsys, "fit", "dorf-test", "--scale", 255, fragments=("--scale", "text file"))
+    one_line_error(capsys, "fit", tmp_path / "h.csv", "--scale", 255, fragments=("already lie in [0, 1]", "--scale"))
+    # inverse samples: the header's quantity names put the codes on x
+    inv = tmp_path / "inv.csv"
+    inv.write_text("code,irradiance\n" + "\n".join(f"{c},{(c / 255) ** 2.2}" for c in range(10, 251, 20)))
+    one_line_error(capsys, "fit", inv, "--inverse", "-m", "gamma", fragments=("x (brightness)", "--scale 255"))
+    status, out, err = run(capsys, "fit", inv, "--inverse", "-m", "gamma", "--scale", 255)
+    assert status == 0 and float(out.split("parameters: ")[1].split()[0]) == pytest.approx(2.2, abs=0.05), err
+    one_line_error(capsys, "fit", tmp_path, fragments=("is a folder",))
 
 
 def test_fit_answers_an_image_or_binary_file_clearly(tmp_path, capsys):

@@ -8,8 +8,11 @@ import numpy as np
 from ._common import check_plot_path, write_output
 
 # Column names understood in a header row (lower case); others are taken in order x, y, weight.
-_X_NAMES = {"x", "irradiance", "exposure", "radiance", "input", "in", "e", "linear"}
-_Y_NAMES = {"y", "brightness", "code", "value", "values", "output", "out", "b", "intensity", "pixel", "m"}
+# x/y name the abscissa and ordinate; the quantities depend on the kind (forward: x is irradiance).
+_X_NAMES = {"x", "input", "in"}
+_Y_NAMES = {"y", "output", "out"}
+_IRRADIANCE_NAMES = {"irradiance", "exposure", "radiance", "linear", "e"}
+_BRIGHTNESS_NAMES = {"brightness", "code", "codes", "value", "values", "intensity", "pixel", "b", "m"}
 _W_NAMES = {"w", "weight", "weights"}
 
 # First bytes of binary files users may hand to `fit` by mistake (images, archives, arrays)
@@ -77,12 +80,14 @@ def _is_number(text):
     return True
 
 
-def _column_roles(header, n_cols, path):
+def _column_roles(header, n_cols, path, kind):
     """Indices of (x, y, weight) from a header row; names not understood are taken in order."""
+    irradiance, brightness = ("x", "y") if kind == "forward" else ("y", "x")
     names = [h.strip().strip("\"'").lower() for h in header]
     roles = {}
     for i, name in enumerate(names):
-        for role, known in (("x", _X_NAMES), ("y", _Y_NAMES), ("w", _W_NAMES)):
+        for role, known in (("x", _X_NAMES), ("y", _Y_NAMES), (irradiance, _IRRADIANCE_NAMES),
+                            (brightness, _BRIGHTNESS_NAMES), ("w", _W_NAMES)):
             if name in known and role not in roles:
                 roles[role] = i
     if "x" in roles and "y" in roles:
@@ -114,6 +119,16 @@ def _check_range(values, what, path, brightness, scale_given):
     raise ValidationError(f"{path}: {what} values must lie in [0, 1], got {lo:g} .. {hi:g}{hint}")
 
 
+def _check_scaled(codes, path):
+    """--scale on values already in [0, 1] would squash them silently: refuse it."""
+    from ..errors import ValidationError
+
+    finite = codes[np.isfinite(codes)]
+    if finite.size and float(finite.max()) <= 1.0:
+        raise ValidationError(f"{path}: the brightness values already lie in [0, 1] (up to {float(finite.max()):g}); "
+                              "drop --scale")
+
+
 def read_table(path, kind="forward", scale=None):
     """Read a curve, curves or samples from a CSV/TSV/whitespace text file, with or without a header.
 
@@ -129,6 +144,8 @@ def read_table(path, kind="forward", scale=None):
     from ..errors import DataNotFoundError, ParseError, ValidationError
 
     p = Path(path)
+    if p.is_dir():
+        raise ValidationError(f"SOURCE {p} is a folder; give a curve file (.crfs, .json, CSV/TSV/text) or a set name")
     if not p.is_file():
         raise DataNotFoundError(f"SOURCE {p}: no such file (nor a curve set name: dorf, invdorf, ...)")
     raw = p.read_bytes()
@@ -173,6 +190,7 @@ def read_table(path, kind="forward", scale=None):
         if scale is not None:
             if kind == "inverse":
                 raise ValidationError(f"{p}: --scale divides brightness codes; inverse curve values are irradiance")
+            _check_scaled(values, p)
             values = values / scale
         _check_range(values, "curve", p, kind == "forward", scale is not None)
         if arr.size == GRID_SIZE:
@@ -181,14 +199,13 @@ def read_table(path, kind="forward", scale=None):
     if arr.shape[1] not in (2, 3) and header is None:
         raise ParseError(f"{p}: expected 1024 values (a curve), rows of 1024 (curves) or 2-3 columns "
                          f"(x y [weight]), got {arr.shape[0]} rows of {arr.shape[1]}")
-    ix, iy, iw = _column_roles(header, arr.shape[1], p) if header else (0, 1, 2 if arr.shape[1] == 3 else None)
+    ix, iy, iw = _column_roles(header, arr.shape[1], p, kind) if header else (0, 1, 2 if arr.shape[1] == 3 else None)
     x, y = arr[:, ix].copy(), arr[:, iy].copy()
     w = arr[:, iw].copy() if iw is not None else None
     if scale is not None:
-        if kind == "forward":
-            y /= scale
-        else:
-            x /= scale
+        codes = y if kind == "forward" else x
+        _check_scaled(codes, p)
+        codes /= scale
     names = ("x (irradiance)", "y (brightness)") if kind == "forward" else ("x (brightness)", "y (irradiance)")
     _check_range(x, names[0], p, kind == "inverse", scale is not None)
     _check_range(y, names[1], p, kind == "forward", scale is not None)
