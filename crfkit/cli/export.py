@@ -69,7 +69,10 @@ def run(args):
         # the library names its keyword arguments; here they are options
         text = str(exc).replace("choose with curve=index, name or [r, g, b]", "choose with --index or --name")
         raise type(exc)(text) from None
-    n = 1 if pick is not None and not isinstance(pick, list) else len(pick) if pick else len(getattr(curves, "names", [0]))
-    print(f"wrote {out} ({n} curve{'s' if n != 1 else ''}, {args.direction if args.direction != 'as-is' else 'as stored'})",
-          file=sys.stderr)
+    if pick is not None:
+        n = len(pick) if isinstance(pick, list) else 1
+    else:
+        n = len(curves) if hasattr(curves, "names") else 1  # a CurveSet, or one Curve
+    how = "as stored" if args.direction == "as-is" else args.direction
+    print(f"wrote {out} ({n} curve{'s' if n != 1 else ''}, {how})", file=sys.stderr)
     return 0
