@@ -218,3 +218,8 @@ def test_per_channel_equals_one_curve_per_channel(codes, p):
     for c in range(3):
         np.testing.assert_array_equal(out[..., c], linearize(img[..., c], cams[c], dtype=np.float64))
     np.testing.assert_allclose(linearize(img, f"gamma:{p}", dtype=np.float64), (img / 255.0) ** p, atol=1e-4)  # interpolated on the grid
+
+
+def test_non_native_byte_order_takes_the_lookup_path():
+    img = (np.arange(12, dtype=np.uint16).reshape(2, 2, 3) * 5000).astype(">u2")
+    np.testing.assert_array_equal(linearize(img, "gamma:2.2"), linearize(img.astype(np.uint16), "gamma:2.2"))

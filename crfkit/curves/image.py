@@ -290,6 +290,8 @@ def _channels(image):
         image = np.asarray(image)
     except (TypeError, ValueError) as exc:  # ragged nested lists and the like
         raise ValidationError(f"image must be an array of shape (H, W) or (H, W, C): {exc}") from None
+    if not image.dtype.isnative:  # e.g. big-endian uint16 from a file: the LUT path needs native integers
+        image = image.astype(image.dtype.newbyteorder("="))
     if image.ndim == 2:
         return image, 1
     if image.ndim == 3:
