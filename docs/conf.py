@@ -74,7 +74,7 @@ suppress_warnings = ["myst.header"]
 # -- autodoc / autosummary / numpydoc --------------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = False
-autodoc_default_options = {"members": False, "inherited-members": False}
+autodoc_default_options = {}
 autodoc_typehints = "none"
 # Optional extras are imported lazily inside crfkit; mock nothing, but do not fail the build
 # on a machine without torch: the pages that need it say so.
