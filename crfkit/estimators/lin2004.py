@@ -217,6 +217,8 @@ class Lin2004Estimator(Estimator):
     residual_scale = 0.02
     #: effective number of independent triples (edge pixels of one edge are not independent)
     effective_triples = 100.0
+    #: weight tying per-channel curves to their mean (prior units)
+    channel_coupling = 3.0
 
     def __init__(self, k=5, per_channel=False, prior_weight=1.0, max_triples=1500, min_triples=30, seed=0,
                  threads=None):
@@ -292,6 +294,9 @@ class Lin2004Estimator(Estimator):
         dgrid = np.diff(grid_b, axis=0)
         mu, L = self._mu, self._L
         pen = 50.0
+        # per channel: the channels' curves are tied to their mean (in prior units), since
+        # independent curves can flatten one channel and make any triple look collinear
+        couple = self.channel_coupling if n_c > 1 else 0.0
 
         def cross(x, y):
             return np.stack([x[:, 1] * y[:, 2] - x[:, 2] * y[:, 1],
@@ -312,6 +317,7 @@ class Lin2004Estimator(Estimator):
         def residuals(x):
             u, v, cr, ncr, uu, c, gv, dg = parts(x)
             return np.concatenate([a * ncr / uu, ((c - mu) @ L).ravel() * prior_scale,
+                                   ((c - c.mean(axis=0)) @ L).ravel() * couple,
                                    pen * np.minimum(dg, 0.0).ravel(),
                                    pen * (np.maximum(gv - 1.0, 0.0) + np.minimum(gv, 0.0)).ravel()])
 
@@ -322,16 +328,19 @@ class Lin2004Estimator(Estimator):
             duu = 2.0 * np.einsum("nc,ncp->np", u, Ju)
             jd = (a / uu)[:, None] * dn - (a * ncr / uu ** 2)[:, None] * duu
             jp = np.zeros((P, P))
+            jc = np.zeros((P, P))
             jm = np.zeros((64 * n_c, P))
             jr = np.zeros((65 * n_c, P))
             for ch in range(n_c):
                 cols = slice(ch * k, (ch + 1) * k)
                 jp[cols, cols] = L.T * prior_scale
+                for ch2 in range(n_c):
+                    jc[cols, ch2 * k:(ch2 + 1) * k] = L.T * couple * ((ch == ch2) - 1.0 / n_c)
                 # rows of the (points, n_c) arrays raveled C-order: point-major
                 jm[ch::n_c, cols] = pen * (dg[:, ch] < 0)[:, None] * dgrid[:, 1:]
                 act = (gv[:, ch] > 1.0) | (gv[:, ch] < 0.0)
                 jr[ch::n_c, cols] = pen * act[:, None] * grid_b[:, 1:]
-            return np.vstack([jd, jp, jm, jr])
+            return np.vstack([jd, jp, jc, jm, jr])
 
         # One start at the prior mean: on synthetic edges, starts 1.5 sd away along the
         # main prior direction converged to the same minimum.
