@@ -383,6 +383,7 @@ def test_estimate_output_checks_come_before_the_model(tmp_path, photos, capsys, 
                    fragments=("does not exist",))
     one_line_error(capsys, "estimate", photos / "p0.png", "--plot", tmp_path / "no" / "g.png",
                    fragments=("does not exist",))
+    one_line_error(capsys, "estimate", photos, "--format", "txt", fragments=("--format", "-o"))
 
 
 class _FakeEstimator:

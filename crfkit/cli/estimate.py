@@ -304,6 +304,10 @@ def run(args):
     from .._io import check_output_path
     from ..curves import CurveSet
 
+    from ..errors import ValidationError
+
+    if args.format and not args.output:
+        raise ValidationError("--format names the type of the files written into the -o folder; give -o DIR")
     plot = check_plot_path(args.plot)
     if plot:
         check_output_path(plot, what="--plot")
