@@ -195,7 +195,7 @@ def _remove_stale_temporaries(output, cache):
 
     Only called under the build lock, so no running build owns them.
     """
-    for f in output.parent.glob(f".{output.name}.*"):
+    for f in output.parent.iterdir():  # not glob: the name may hold glob characters
         if _is_temporary(f.name, output):
             with contextlib.suppress(OSError):
                 f.unlink()
