@@ -87,6 +87,9 @@ def test_fit_reads_csv_with_header_and_tsv_codes_with_scale(tmp_path, capsys):
     codes16 = tmp_path / "codes16.txt"
     codes16.write_text("\n".join(f"{a} {round(b * 65535)}" for a, b in zip(x, y)))
     one_line_error(capsys, "fit", codes16, "-m", "gamma", fragments=("16-bit", "--scale 65535"))
+    codes12 = tmp_path / "codes12.txt"
+    codes12.write_text("\n".join(f"{a} {round(b * 4095)}" for a, b in zip(x, y)))
+    one_line_error(capsys, "fit", codes12, "-m", "gamma", fragments=("12-bit", "--scale 4095"))
     one_line_error(capsys, "fit", "dorf-test", "--scale", 255, fragments=("--scale", "text file"))
     one_line_error(capsys, "fit", tmp_path / "h.csv", "--scale", 255, fragments=("already lie in [0, 1]", "--scale"))
     # inverse samples: the header's quantity names put the codes on x

@@ -109,10 +109,11 @@ def _check_range(values, what, path, brightness, scale_given):
     if lo >= -1e-6 and hi <= 1 + 1e-6:
         return
     if brightness and not scale_given and lo >= 0 and np.all(finite == np.round(finite)):
-        bits = 8 if hi <= 255 else 16 if hi <= 65535 else None
+        # the smallest usual bit depth that holds them (8-bit JPEG, 10-16-bit sensors and TIFFs)
+        bits = next((b for b in (8, 10, 12, 14, 16) if hi <= 2**b - 1), None)
         if bits:
             raise ValidationError(f"{path}: {what} values up to {hi:g} look like {bits}-bit codes; "
-                                  f"add --scale {2 ** bits - 1} to divide them into [0, 1]")
+                                  f"add --scale {2 ** bits - 1} (or the data's white level) to divide them into [0, 1]")
     hint = "; give --scale N to divide them" if brightness and not scale_given else ""
     if not brightness:
         hint = "; divide them by their largest value (relative irradiance) first"
