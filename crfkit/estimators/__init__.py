@@ -101,8 +101,8 @@ def estimate(image, method="linearization-net", *, threads=None, progress=False,
     threads : int, optional
         Threads for BLAS, OpenMP and torch while estimating
         (:func:`crfkit._threads.thread_policy`; default: the idle cores).
-    progress : bool
-        Show a progress bar over the images of a batch on stderr.
+    progress : bool or None
+        Show a progress bar over the images of a batch on stderr (None: off).
     **options
         Passed to the estimator, e.g. ``weights='my.pt'``, ``device='cpu'``;
         checked before anything is loaded.
@@ -134,8 +134,8 @@ def estimate(image, method="linearization-net", *, threads=None, progress=False,
     from ..plugins import check_threads
 
     threads = check_threads(threads, "estimate")
-    if not isinstance(progress, bool):
-        raise ValidationError(f"estimate: progress must be True or False, got {progress!r}")
+    if progress is not None and not isinstance(progress, bool):
+        raise ValidationError(f"estimate: progress must be True, False or None (off), got {progress!r}")
     with thread_policy(threads):
         if isinstance(method, Estimator):
             if options:

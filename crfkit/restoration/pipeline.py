@@ -333,8 +333,8 @@ def _check_pipeline_options(tau, crf_options, threads, progress):
         raise ValidationError(f"tau must be a number in (0, 1), got {tau!r}")
     if crf_options is not None and not isinstance(crf_options, dict):
         raise ValidationError(f"crf_options must be a dict of estimator options, got {type(crf_options).__name__}")
-    if not isinstance(progress, bool):
-        raise ValidationError(f"progress must be True or False, got {progress!r}")
+    if progress is not None and not isinstance(progress, bool):
+        raise ValidationError(f"progress must be True, False or None (off), got {progress!r}")
     return check_threads(threads, "restore")
 
 
@@ -357,7 +357,7 @@ def restore_with_info(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf
     threads = _check_pipeline_options(tau, crf_options, threads, progress)
     # every option is checked before any work, also for an image with nothing saturated
     method_options = _check_method(method, method_options)
-    with thread_policy(threads), show_progress(progress):
+    with thread_policy(threads), show_progress(bool(progress)):
         return _restore(image, crf, method, tau, crf_options, method_options, t0)
 
 
@@ -422,9 +422,9 @@ def restore(image, crf=DEFAULT_CRF, method="masked-unet", tau=TAU, crf_options=N
     threads : int, optional
         Threads for BLAS, OpenMP and torch during the call (crfkit's thread
         policy; default: the idle cores this process may use).
-    progress : bool
+    progress : bool or None
         Show a progress bar over the network's tiles on stderr (off by
-        default; the command line turns it on).
+        default, None is off too; the command line turns it on).
     **method_options
         Options of the method, e.g. ``weights=``, ``device=``, ``tile=`` and
         ``flips=`` for ``masked-unet``.  Names and values are checked before
