@@ -548,6 +548,11 @@ def test_export_refuses_unknown_suffixes_and_bad_selections(tmp_path, rgb_set, c
     assert not (tmp_path / "x.cube").exists()
     status, _, err = run(capsys, "export", two, "-o", tmp_path / "b.cube", "--index", 3, 4, 5)
     assert status == 0, err
+    # --kind is another spelling of --direction
+    status, _, err = run(capsys, "export", "gamma:2.2", "-o", tmp_path / "f.csv", "--kind", "forward", "--size", 3)
+    assert status == 0 and "forward" in err, err
+    rows = (tmp_path / "f.csv").read_text().splitlines()
+    assert len(rows) == 4 and float(rows[2].split(",")[1]) == pytest.approx(0.5 ** (1 / 2.2), abs=1e-3)
 
 
 def test_restore_writes_16_bit_tiff_with_its_white(tmp_path, photos, capsys):

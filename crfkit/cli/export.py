@@ -46,7 +46,8 @@ def register(sub):
     sel = p.add_mutually_exclusive_group()
     sel.add_argument("--index", type=int, nargs="+", metavar="I", help="export only these curves (1 or 3 for a LUT)")
     sel.add_argument("--name", nargs="+", metavar="NAME", help="export only the curves of these names")
-    p.add_argument("--direction", choices=["inverse", "forward", "as-is"], default="inverse",
+    p.add_argument("--direction", "--kind", dest="direction", choices=["inverse", "forward", "as-is"],
+                   default="inverse",
                    help="inverse (default): code -> linear; forward: linear -> code; as-is: as stored")
     p.add_argument("--size", type=int, default=None,
                    help="samples over [0, 1] (default: 4096 for LUTs, the curves' 1024-point grid for JSON/CSV)")
