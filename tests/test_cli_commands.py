@@ -253,6 +253,8 @@ def test_linearize_bad_outputs_fail_before_any_work(tmp_path, photos, capsys):
     (tmp_path / "d.exr").mkdir()
     one_line_error(capsys, "linearize", photos / "p0.png", "--curve", "srgb", "-o", tmp_path / "d.exr",
                    fragments=("is a folder",))
+    one_line_error(capsys, "linearize", photos / "p0.png", "--curve", "srgb", "-o", photos,
+                   fragments=("is a folder", "several inputs"))
     one_line_error(capsys, "linearize", photos / "p0.png", "--curve", "srgb", "-o", tmp_path / "h.npy", "--half",
                    fragments=("--half", ".exr"))
     one_line_error(capsys, "linearize", photos / "p0.png", "--curve-index", 0, "-o", tmp_path / "l.npy",

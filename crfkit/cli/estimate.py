@@ -63,6 +63,9 @@ def plan_outputs(inputs, batch, output, suffixes, fmt, expected=None):
         if fmt is not None:
             raise ValidationError("--format names the outputs' type for several inputs; with one input the "
                                   f"suffix of -o picks it (here {Path(output).suffix or 'none'})")
+        if Path(output).is_dir():
+            raise ValidationError(f"-o {output} is a folder; with one input give a file name ({expected or 'a file'}); "
+                                  "several inputs write one file each into a folder")
         return [check_output_path(output, suffixes, expected, what="-o")]
     suffix = "." + fmt.lower().lstrip(".")
     if suffix not in suffixes:
