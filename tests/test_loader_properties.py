@@ -626,6 +626,26 @@ def test_load_dorf_broken_after_rewrite_with_old_mtime(tmp_path):
         load_dorf(path)
 
 
+def test_unchanged_settled_file_is_not_read_again(tmp_path, monkeypatch):
+    """The status signature spares re-reading a settled, unchanged file; any rewrite is seen."""
+    import time
+
+    import crfkit.data as data
+
+    path = tmp_path / "dorfCurves.txt"
+    path.write_text(dorf_text([("first", "T", monotone_curve(1))]))
+    now = time.time_ns
+    monkeypatch.setattr(data.time, "time_ns", lambda: now() + 10**10)  # as if written 10 s ago
+    first = load_dorf(path)
+    reads = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real(self))
+    assert load_dorf(path) is first and not reads
+    time.sleep(0.05)  # past the file system's time-stamp tick
+    _same_mtime_rewrite(path, dorf_text([("later", "T", monotone_curve(2))]).encode())
+    assert load_dorf(path).names == ["later"] and reads
+
+
 # -- the hand-run fuzz ----------------------------------------------------------------------------
 def _mutations(loader, rng):
     """Yield (mutation name, bytes) forever, cycling through the mutation kinds."""

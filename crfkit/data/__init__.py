@@ -6,7 +6,9 @@ folder, the user cache, then a checksummed download (pooch) where a network exis
 
 import collections
 import hashlib
+import os
 import threading
+import time
 from pathlib import Path
 
 from ..curves import CurveSet
@@ -35,20 +37,48 @@ def _find_dorf(path=None):
 
 # Parsed files keyed by (loader, resolved path, sha256 of the bytes parsed): a file
 # rewritten in place is parsed again even when its size and modification time are
-# unchanged (mtime can be restored, and is coarse on some file systems).
+# unchanged (mtime can be set back, and is coarse on some file systems).
 _CACHE = collections.OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 8
+# (loader, path) -> (stat signature, sha256): skips re-reading a file whose status is
+# unchanged.  Any write or os.utime sets the change time (ctime) to the current time,
+# which no user call can set back; a signature is only trusted for files whose ctime
+# was at least _SETTLED_NS old when they were hashed, so a rewrite within the same
+# clock tick as the hashed write cannot go unnoticed (git's "racily clean" rule).
+_DIGESTS = {}
+_SETTLED_NS = 2_000_000_000
+
+
+def _signature(st):
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _load_cached(loader, path, parse, what):
     p = Path(path).resolve()
     try:
+        before = os.stat(p)
+        known = _DIGESTS.get((loader, str(p)))
+        if known is not None and known[0] == _signature(before):
+            with _CACHE_LOCK:
+                hit = _CACHE.get((loader, str(p), known[1]))
+                if hit is not None:
+                    _CACHE.move_to_end((loader, str(p), known[1]))
+                    return hit
+        start = time.time_ns()
         data = p.read_bytes()
+        after = os.stat(p)
     except OSError as exc:
         raise ParseError(f"{p}: cannot read {what} file ({exc.strerror or exc})") from None
-    key = (loader, str(p), hashlib.sha256(data).digest())
+    digest = hashlib.sha256(data).digest()
+    key = (loader, str(p), digest)
     with _CACHE_LOCK:
+        if _signature(before) == _signature(after) and start - after.st_ctime_ns > _SETTLED_NS:
+            _DIGESTS[(loader, str(p))] = (_signature(after), digest)
+            while len(_DIGESTS) > 4 * _CACHE_SIZE:
+                _DIGESTS.pop(next(iter(_DIGESTS)))
+        else:
+            _DIGESTS.pop((loader, str(p)), None)
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
