@@ -7,6 +7,17 @@ parameters.  Linear models solve all N least-squares problems with one
 (batched) QR factorisation; nonlinear models run a batched
 Levenberg-Marquardt in which every curve has its own damping, so there is no
 Python-level loop over curves.
+
+Monotone fits (``monotone=True``) are least squares under linear constraints
+``G theta >= h`` that say "non-decreasing on the 1024 grid": exact for linear
+models (grid steps of ``a + B c``) and for GGCM (grid steps of ``log f``, which
+is linear in its parameters).  :func:`monotone_lstsq` solves a stack of such
+problems with one batched primal active-set method; nonlinear models take a
+constrained step in every Levenberg-Marquardt iteration.  Every monotone
+result is verified on the grid against ``MONOTONE_TOL`` (the tolerance of
+:meth:`Curve.inverse`), and a :class:`FitError` says why when it cannot hold.
+Before any solve, :meth:`CRFModel._check_identifiable` checks that the
+samples determine every parameter (their rank, not their count).
 """
 
 import copy
