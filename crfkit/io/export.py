@@ -67,8 +67,8 @@ def export_curves(curves, path, size=None, direction="inverse", curve=None):
         Forward or inverse curves (forward ones are inverted when
         ``direction='inverse'``, and the reverse).
     path : str or Path
-        ``.cube`` (Iridas/Adobe 1-D LUT, read by DaVinci Resolve, Photoshop,
-        ffmpeg's ``lut1d``, OCIO), ``.spi1d`` (Sony/OpenColorIO 1-D LUT),
+        ``.cube`` (Iridas/Adobe 1-D LUT, read by DaVinci Resolve, ffmpeg's
+        ``lut1d`` and OpenColorIO), ``.spi1d`` (Sony/OpenColorIO 1-D LUT),
         ``.json`` or ``.csv``.  Other suffixes are refused.
     size : int, optional
         Number of samples, spread evenly over the domain [0, 1] (first 0, last
@@ -89,6 +89,16 @@ def export_curves(curves, path, size=None, direction="inverse", curve=None):
     Path
         ``path``.
 
+    Raises
+    ------
+    ValidationError
+        Unknown suffix, bad ``size``, ``direction`` or ``curve``, a set that is
+        not 1 or 3 curves for a LUT, or an unusable output path.
+    NotMonotoneError
+        A curve must be inverted and is not monotone.
+    MissingDependencyError
+        A LUT format without colour-science (``pip install 'crfkit[charts]'``).
+
     Notes
     -----
     A LUT holds one curve for all channels (a 1-D LUT: ``colour.LUT1D``) or
@@ -101,15 +111,15 @@ def export_curves(curves, path, size=None, direction="inverse", curve=None):
       is a list of one list per curve (a single list for a :class:`Curve`);
     * CSV: a header ``x,<name>,...`` then one row per sample.
 
-    Raises
-    ------
-    ValidationError
-        Unknown suffix, bad ``size``, ``direction`` or ``curve``, a set that is
-        not 1 or 3 curves for a LUT, or an unusable output path.
-    NotMonotoneError
-        A curve must be inverted and is not monotone.
-    MissingDependencyError
-        A LUT format without colour-science (``pip install 'crfkit[charts]'``).
+    Examples
+    --------
+    Linearise in an editor or OpenColorIO with one camera's R, G, B curves:
+
+    >>> import crfkit
+    >>> from crfkit.io import export_curves
+    >>> rgb = crfkit.CurveSet.from_curves([crfkit.Curve.gamma(g) for g in (2.0, 2.2, 2.4)])
+    >>> export_curves(rgb, "camera.cube")  # doctest: +SKIP
+    PosixPath('camera.cube')
     """
     path = Path(path)
     suffix = path.suffix.lower()

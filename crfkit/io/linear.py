@@ -36,7 +36,7 @@ def write_linear_image(path, image, half=False, scale=None):
     path : str or Path
         ``.exr`` (OpenEXR, 32-bit float or 16-bit half; ``crfkit[exr]``),
         ``.hdr`` (Radiance RGBE via OpenCV; ``crfkit[charts]``), ``.npy``
-        (NumPy float32, shape kept) or ``.tif``/``.tiff`` (16-bit unsigned
+        (NumPy float32) or ``.tif``/``.tiff`` (16-bit unsigned
         integers via tifffile; ``crfkit[raw]``).  Other suffixes are refused.
     image : array_like, shape (H, W), (H, W, 1) or (H, W, 3)
         Finite linear values (relative irradiance, usually in [0, 1]; larger
@@ -54,12 +54,6 @@ def write_linear_image(path, image, half=False, scale=None):
     Path
         ``path``.
 
-    Notes
-    -----
-    Radiance RGBE cannot hold negative values: they are written as 0.  A
-    single-channel image is written as one channel (EXR ``Y``, grey TIFF,
-    2-D ``.npy``) except in ``.hdr``, which repeats it over R, G and B.
-
     Raises
     ------
     ValidationError
@@ -68,6 +62,13 @@ def write_linear_image(path, image, half=False, scale=None):
         output path.
     MissingDependencyError
         The package of the chosen format is missing (the message names the extra).
+
+    Notes
+    -----
+    Radiance RGBE cannot hold negative values: they are written as 0.  A
+    single-channel image, (H, W) or (H, W, 1), is written as one channel
+    (EXR ``Y``, grey TIFF, (H, W) ``.npy``) except in ``.hdr``, which
+    repeats it over R, G and B.
     """
     path = Path(path)
     suffix = path.suffix.lower()
