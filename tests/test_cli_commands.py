@@ -154,6 +154,7 @@ def test_fit_plot_on_a_set_names_the_plotted_curve(tmp_path, capsys):
     one_line_error(capsys, "fit", tmp_path / "three.crfs", "-m", "gamma", "--plot", png, "--plot-curve", "nope",
                    fragments=("--plot-curve", "nope"))
     one_line_error(capsys, "fit", tmp_path / "three.crfs", "--plot", tmp_path / "fit.txt", fragments=("fit.txt",))
+    one_line_error(capsys, "fit", tmp_path / "three.crfs", "--plot-curve", "mid", fragments=("--plot",))
 
 
 def test_fit_error_messages_name_the_data():

@@ -293,6 +293,8 @@ def run(args):
     from ..errors import ValidationError
     from ..fitting import fit
 
+    if args.plot_curve is not None and not args.plot:
+        raise ValidationError("--plot-curve picks the curve --plot draws; give --plot FILE")
     plot = check_plot_path(args.plot)
     if plot:
         check_output_path(plot, what="--plot")
