@@ -15,7 +15,8 @@ Conventions (README.md, and the pages under docs/):
   Blocks that call the networks (``crfkit.estimate``, ``crfkit.restore``, ``crfkit estimate``,
   ``linearize``, ``restore``, ``train``) are recognised as such without the marker.
 
-The documentation pages' blocks are independent of each other and run two at a time.
+The documentation pages' blocks are independent of each other; they and the README's chain run
+two at a time.
 """
 
 import functools
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -157,13 +158,6 @@ def _run(block, cwd, data):
     return True, ""
 
 
-def _check_skips(block):
-    if block.mark == SKIP:
-        pytest.skip(f"{block.id} is marked <!-- snippet: skip -->")
-    if block.needs_torch() and not _torch_imports():
-        pytest.skip(f"{block.id} needs torch, which does not import here")
-
-
 DATA = _data_dir()
 needs_data = pytest.mark.skipif(DATA is None, reason="no CRFKIT_DATA and no ../shared/data: the snippets read the real data")
 
@@ -172,70 +166,105 @@ README_BLOCKS = [b for b in extract(ROOT / "README.md", ("python", "bash"))
 DOC_BLOCKS = [b for page in doc_pages() for b in extract(page)]
 
 
-# -- README: in document order, one shared folder ----------------------------------------------
+# -- running: one pool of two workers for the whole module ---------------------------------------
+# The README's blocks run one after the other (a command may read what an earlier one wrote) as
+# one job; every documentation block is a job of its own. Two workers share them, so the README's
+# chain and the pages' blocks overlap on a two-core machine.
 
-@pytest.fixture(scope="module")
-def readme_dir():
-    with tempfile.TemporaryDirectory(prefix="crfkit-readme-") as d:
-        yield d
+def _skip_reason(block):
+    if block.mark == SKIP:
+        return f"{block.id} is marked <!-- snippet: skip -->"
+    if block.needs_torch() and not _torch_imports():
+        return f"{block.id} needs torch, which does not import here"
+    return None
 
-
-@needs_data
-@pytest.mark.parametrize("block", README_BLOCKS, ids=[b.id for b in README_BLOCKS])
-def test_readme_snippet(block, readme_dir):
-    _check_skips(block)
-    ok, report = _run(block, readme_dir, DATA)
-    assert ok, report
-
-
-# -- documentation pages: independent blocks, two at a time --------------------------------------
 
 class _Pool:
-    """Starts every documentation block on first use and hands out each result when asked."""
+    """Starts every block on first use and hands out each result when asked."""
 
-    def __init__(self):
+    def __init__(self, selected):
+        self._selected = selected  # ids of the blocks whose tests were collected
         self._lock = threading.Lock()
         self._futures = None
         self._tmp = None
+        self._stop = threading.Event()
+
+    def _readme_chain(self, blocks, cwd):
+        for block in blocks:
+            future = self._futures[block.id]
+            if self._stop.is_set() or not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(_run(block, cwd, DATA) if not _skip_reason(block) else (True, ""))
+            except BaseException as exc:  # reported by the test that waits for it
+                future.set_exception(exc)
+
+    def _start(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="crfkit-snippets-")
+        workers = 2 if (os.cpu_count() or 1) >= 2 else 1
+        pool = ThreadPoolExecutor(max_workers=workers)
+        self._futures = {b.id: Future() for b in README_BLOCKS}
+        readme_dir = Path(self._tmp.name) / "readme"
+        readme_dir.mkdir()
+        # README blocks up to the last selected one (a later block may need an earlier one's files)
+        last = max((i for i, b in enumerate(README_BLOCKS) if b.id in self._selected), default=-1)
+        if last >= 0:
+            pool.submit(self._readme_chain, README_BLOCKS[: last + 1], readme_dir)
+        for i, b in enumerate(DOC_BLOCKS):
+            if _skip_reason(b) or b.id not in self._selected:
+                continue
+            cwd = Path(self._tmp.name) / f"block{i}"
+            cwd.mkdir()
+            self._futures[b.id] = pool.submit(_run, b, cwd, DATA)
+        pool.shutdown(wait=False)
 
     def result(self, block):
         with self._lock:
             if self._futures is None:
-                self._tmp = tempfile.TemporaryDirectory(prefix="crfkit-docs-")
-                workers = 2 if (os.cpu_count() or 1) >= 2 else 1
-                pool = ThreadPoolExecutor(max_workers=workers)
-                self._futures = {}
-                for i, b in enumerate(DOC_BLOCKS):
-                    if b.mark == SKIP or (b.needs_torch() and not _torch_imports()):
-                        continue
-                    cwd = Path(self._tmp.name) / f"block{i}"
-                    cwd.mkdir()
-                    self._futures[b.id] = pool.submit(_run, b, cwd, DATA)
-                pool.shutdown(wait=False)
+                self._start()
         return self._futures[block.id].result()
 
     def close(self):
-        if self._futures is not None:
-            for f in self._futures.values():
-                f.cancel()
-            for f in self._futures.values():
-                if not f.cancelled():
-                    f.exception()
-            self._tmp.cleanup()
+        if self._futures is None:
+            return
+        self._stop.set()
+        for f in self._futures.values():
+            f.cancel()
+        for f in self._futures.values():
+            if not f.cancelled():
+                try:
+                    f.result()
+                except BaseException:
+                    pass
+        self._tmp.cleanup()
 
 
 @pytest.fixture(scope="module")
-def docs_pool():
-    pool = _Pool()
+def snippet_pool(request):
+    selected = {item.callspec.params["block"].id for item in request.session.items
+                if getattr(item, "callspec", None) is not None and "block" in item.callspec.params}
+    pool = _Pool(selected)
     yield pool
     pool.close()
 
 
 @needs_data
+@pytest.mark.parametrize("block", README_BLOCKS, ids=[b.id for b in README_BLOCKS])
+def test_readme_snippet(block, snippet_pool):
+    reason = _skip_reason(block)
+    if reason:
+        pytest.skip(reason)
+    ok, report = snippet_pool.result(block)
+    assert ok, report
+
+
+@needs_data
 @pytest.mark.parametrize("block", DOC_BLOCKS, ids=[b.id for b in DOC_BLOCKS])
-def test_docs_snippet(block, docs_pool):
-    _check_skips(block)
-    ok, report = docs_pool.result(block)
+def test_docs_snippet(block, snippet_pool):
+    reason = _skip_reason(block)
+    if reason:
+        pytest.skip(reason)
+    ok, report = snippet_pool.result(block)
     assert ok, report
 
 
