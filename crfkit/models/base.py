@@ -352,23 +352,33 @@ def monotone_lstsq(A, b, G, h, x0=None, max_iter=None):
         c0 = np.broadcast_to(feasible_point(G, h[0]), (bad.size, p)).copy()
     else:
         c0 = np.array(np.broadcast_to(x0, (n, p))[bad], dtype=np.float64)
-    Rb = R[bad]
+    # Blocks of rows bound the memory of the (rows, q, p) constraint stacks.
+    block = max(1, int(2**22 // max(Gl.size, 1)))  # about 32 MB per stack
+    for start in range(0, bad.size, block):
+        rows = bad[start:start + block]
+        c[rows] = _constrained_rows(A[rows], b[rows], R[rows], d[rows], Gl, hl[start:start + block],
+                                    c0[start:start + block], 20 * p + 100 if max_iter is None else max_iter)
+    return c
+
+
+def _constrained_rows(A, b, R, d, G, h, c0, max_iter):
+    """The constrained solve of :func:`monotone_lstsq` for rows whose unconstrained solution violates ``G c >= h``."""
+    n = A.shape[0]
     # Constraints in y = R c: rows of G R^-1 scaled to unit norm (solve, not invert).
-    E = np.linalg.solve(Rb.transpose(0, 2, 1), np.broadcast_to(Gl.T, (bad.size,) + Gl.T.shape)).transpose(0, 2, 1)
+    E = np.linalg.solve(R.transpose(0, 2, 1), np.broadcast_to(G.T, (n,) + G.T.shape)).transpose(0, 2, 1)
     en = np.maximum(np.linalg.norm(E, axis=2), 1e-300)
     E /= en[..., None]
-    f = hl / en
-    y0 = np.einsum("npq,nq->np", Rb, c0)
-    y, work, n_work = _nearest_feasible(E, f, y0, d[bad], 20 * p + 100 if max_iter is None else max_iter)
+    f = h / en
+    y0 = np.einsum("npq,nq->np", R, c0)
+    y, work, n_work = _nearest_feasible(E, f, y0, d, max_iter)
     # Two ways back to c: R^-1 y, and a re-solve on the final working set in the
     # original coordinates (backward stable when R is ill-conditioned, as for
     # high-degree monomials, where R^-1 y amplifies rounding into huge
     # coefficients).  Each is made feasible; the better fit wins.
-    c_y = _pull_into(Gl, hl, c0, np.linalg.solve(Rb, y[..., None])[..., 0])
-    c_w = _pull_into(Gl, hl, c0, _solve_on_working_set(A[bad], b[bad], Gl, hl, work, n_work))
-    cost = [np.linalg.norm(np.einsum("nmp,np->nm", A[bad], cc) - b[bad], axis=1) for cc in (c_y, c_w)]
-    c[bad] = np.where((cost[1] <= cost[0])[:, None], c_w, c_y)
-    return c
+    c_y = _pull_into(G, h, c0, np.linalg.solve(R, y[..., None])[..., 0])
+    c_w = _pull_into(G, h, c0, _solve_on_working_set(A, b, G, h, work, n_work))
+    cost = [np.linalg.norm(np.einsum("nmp,np->nm", A, cc) - b, axis=1) for cc in (c_y, c_w)]
+    return np.where((cost[1] <= cost[0])[:, None], c_w, c_y)
 
 
 def _solve_on_working_set(A, b, G, h, work, n_work):
