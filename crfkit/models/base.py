@@ -263,18 +263,23 @@ class LinearModel(CRFModel):
             bad = np.flatnonzero(monotone_violation(vals) > 0.5 * MONOTONE_TOL)
             if bad.size == 0:
                 break
-            rounding = np.finfo(float).eps * (np.abs(ag) + np.abs(params[bad]) @ np.abs(Bg).T).max()
-            margin = max(16.0 * rounding, MONOTONE_TOL)
-            if margin * (GRID.size - 1) > 1e-3:
+            # Per row: rounding of a + B c on the grid, and a margin of a few times that.
+            rounding = np.finfo(float).eps * (np.abs(ag) + np.abs(params[bad]) @ np.abs(Bg).T).max(axis=1)
+            margin = np.maximum(16.0 * rounding, MONOTONE_TOL)
+            too_big = margin * (GRID.size - 1) > 1e-3
+            if too_big.any():
                 # The forced rise would visibly distort the fit: report it instead.
-                i = int(bad[0])
+                j = int(np.flatnonzero(too_big)[0])
+                i = int(bad[j])
                 raise FitError(
                     f"monotone fit of {self.label} failed for curve {i}: its coefficients (up to "
                     f"{np.abs(params[i]).max():.3g}) are too large to evaluate monotone to {MONOTONE_TOL:g} "
-                    f"(rounding about {rounding:.2g}); use a smaller k"
+                    f"(rounding about {rounding[j]:.2g}); use a smaller k"
                 )
             try:
-                params[bad] = monotone_lstsq(A[bad], b[bad], G, h + margin)
+                # A point feasible with the largest margin is feasible with every smaller one.
+                start = feasible_point(G, h + margin.max())
+                params[bad] = monotone_lstsq(A[bad], b[bad], G, h + margin[:, None], x0=start)
             except FitError:
                 break  # no curve of the model rises that steadily: the verification reports it
         return params
@@ -374,11 +379,15 @@ def _constrained_rows(A, b, R, d, G, h, c0, max_iter):
     # Two ways back to c: R^-1 y, and a re-solve on the final working set in the
     # original coordinates (backward stable when R is ill-conditioned, as for
     # high-degree monomials, where R^-1 y amplifies rounding into huge
-    # coefficients).  Each is made feasible; the better fit wins.
+    # coefficients).  Each is made feasible; the better fit wins, and of two
+    # fits equal to rounding the one with smaller coefficients (it evaluates
+    # more accurately).
     c_y = _pull_into(G, h, c0, np.linalg.solve(R, y[..., None])[..., 0])
     c_w = _pull_into(G, h, c0, _solve_on_working_set(A, b, G, h, work, n_work))
-    cost = [np.linalg.norm(np.einsum("nmp,np->nm", A, cc) - b, axis=1) for cc in (c_y, c_w)]
-    return np.where((cost[1] <= cost[0])[:, None], c_w, c_y)
+    cost_y, cost_w = (np.linalg.norm(np.einsum("nmp,np->nm", A, cc) - b, axis=1) for cc in (c_y, c_w))
+    tie = np.abs(cost_w - cost_y) <= 1e-9 * np.maximum(cost_y, 1e-300)
+    smaller = np.abs(c_w).max(axis=1) <= np.abs(c_y).max(axis=1)
+    return np.where(((cost_w < cost_y) & ~tie | tie & smaller)[:, None], c_w, c_y)
 
 
 def _solve_on_working_set(A, b, G, h, work, n_work):
