@@ -34,6 +34,24 @@ _CACHE_SECONDS = 5.0
 
 _state = threading.local()
 _cache = {"time": -1e9, "value": None}
+_controller = {"key": None, "value": None}
+
+
+def _thread_controller():
+    """A cached threadpoolctl controller, or None without threadpoolctl.
+
+    Building one scans every loaded shared library (1-20 ms, depending on what is
+    loaded), too slow for the batched fits' per-call guard; it is rebuilt only when
+    new modules (and so possibly new native libraries) have been imported.
+    """
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # threadpoolctl comes with scikit-learn; without it, run as is
+        return None
+    key = len(sys.modules)
+    if _controller["key"] != key:
+        _controller.update(key=key, value=ThreadpoolController())
+    return _controller["value"]
 
 
 def usable_cores():
@@ -164,13 +182,8 @@ def thread_policy(threads=None):
     old_torch = torch.get_num_threads() if torch is not None else None
     stack.append(n)
     try:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # threadpoolctl comes with scikit-learn; without it only torch is limited
-            limits = contextlib.nullcontext()
-        else:
-            limits = threadpool_limits(limits=n)
-        with limits:
+        controller = _thread_controller()  # without threadpoolctl only torch is limited
+        with controller.limit(limits=n) if controller is not None else contextlib.nullcontext():
             if torch is not None:
                 torch.set_num_threads(n)
             yield n
@@ -187,10 +200,9 @@ def thread_policy(threads=None):
 @contextlib.contextmanager
 def single_threaded_blas():
     """Run a block with one BLAS thread (the batched fits' hot paths)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # threadpoolctl comes with scikit-learn; without it, run as is
+    controller = _thread_controller()
+    if controller is None:
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with controller.limit(limits=1, user_api="blas"):
         yield
