@@ -1,4 +1,4 @@
-"""``lin2004``: radiometric calibration from the colour mixtures at edges (Lin, Gu, Yamazaki & Shum, CVPR 2004).
+"""``lin2004``: radiometric calibration from colour mixtures at edges (Lin, Gu, Yamazaki & Shum 2004).
 
 Idea of the method: a pixel on the boundary between two uniformly coloured
 regions sees a fraction of each, so its *irradiance* is a convex blend of the
@@ -126,7 +126,8 @@ def edge_triples(img, radius=4, half_length=2, grad_min=0.06, uniform=0.025, min
         ys, xs = ys[keep], xs[keep]
     ax, ay = np.abs(gx[ys, xs]), np.abs(gy[ys, xs])
     # quantised normal direction: 0 along x, 1 along y, 2/3 diagonals
-    d = np.where(ax > 2.414 * ay, 0, np.where(ay > 2.414 * ax, 1, np.where(gx[ys, xs] * gy[ys, xs] > 0, 2, 3)))
+    diag = np.where(gx[ys, xs] * gy[ys, xs] > 0, 2, 3)
+    d = np.where(ax > 2.414 * ay, 0, np.where(ay > 2.414 * ax, 1, diag))
     out = []
     ks = np.arange(-radius, radius + 1)
     ts = np.arange(-half_length, half_length + 1)
@@ -223,7 +224,8 @@ class Lin2004Estimator(Estimator):
     def __init__(self, k=5, per_channel=False, prior_weight=1.0, max_triples=1500, min_triples=30, seed=0,
                  threads=None):
         opts = self._check_values(dict(k=k, per_channel=per_channel, prior_weight=prior_weight,
-                                       max_triples=max_triples, min_triples=min_triples, seed=seed, threads=threads))
+                                       max_triples=max_triples, min_triples=min_triples, seed=seed,
+                                       threads=threads))
         self.k = opts["k"]
         self.per_channel = opts["per_channel"]
         self.prior_weight = opts["prior_weight"]

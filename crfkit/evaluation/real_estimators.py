@@ -148,7 +148,8 @@ class RealEvaluation:
         e = self.errors[method]
         ok = np.isfinite(e)
         with np.errstate(invalid="ignore"):
-            return np.where(ok.any(axis=1), np.nansum(np.where(ok, e, 0.0), axis=1) / np.maximum(ok.sum(1), 1),
+            return np.where(ok.any(axis=1),
+                            np.nansum(np.where(ok, e, 0.0), axis=1) / np.maximum(ok.sum(1), 1),
                             np.nan)
 
     def reference(self):
@@ -170,7 +171,8 @@ class RealEvaluation:
         for m in self.methods:
             c = self.camera_means(m)
             ok = np.isfinite(c)
-            row = {"method": m, "n_cameras": int(ok.sum()), "n_failed_jpegs": int((~np.isfinite(self.errors[m])).sum()),
+            row = {"method": m, "n_cameras": int(ok.sum()),
+                   "n_failed_jpegs": int((~np.isfinite(self.errors[m])).sum()),
                    "mean": float(np.mean(c[ok])) if ok.any() else float("nan"),
                    "ci": [float("nan"), float("nan")], "ratio_to_reference": float("nan"),
                    "difference_to_reference": float("nan"), "difference_ci": [float("nan"), float("nan")]}
@@ -195,14 +197,15 @@ class RealEvaluation:
         def fmt(v):
             return "-" if not np.isfinite(v) else f.format(v)
 
-        lines = [f"| method | mean error | 95% interval | ratio to {ref} | difference to it (95% paired interval) "
-                 "| cameras | failed JPEGs |",
+        lines = [f"| method | mean error | 95% interval | ratio to {ref} "
+                 "| difference to it (95% paired interval) | cameras | failed JPEGs |",
                  "|---|---|---|---|---|---|---|"]
         for row in self.summary():
             lo, hi = row["ci"]
             dlo, dhi = row["difference_ci"]
             diff = ("-" if row["method"] == ref or not np.isfinite(row["difference_to_reference"]) else
-                    f"{row['difference_to_reference']:+.{decimals}f} ({dlo:+.{decimals}f} .. {dhi:+.{decimals}f})")
+                    f"{row['difference_to_reference']:+.{decimals}f} "
+                    f"({dlo:+.{decimals}f} .. {dhi:+.{decimals}f})")
             ci = "-" if not np.isfinite(lo) else f"{fmt(lo)} .. {fmt(hi)}"
             ratio = "reference" if row["method"] == ref else (
                 "-" if not np.isfinite(row["ratio_to_reference"]) else f"{row['ratio_to_reference']:.3f}")
@@ -219,8 +222,8 @@ class RealEvaluation:
     def to_dict(self, timings=False):
         """Everything as JSON-ready values (no timings unless ``timings=True``)."""
         out = {"methods": self.methods, "cameras": self.cameras,
-               "errors": {m: [[None if not np.isfinite(v) else float(v) for v in row] for row in self.errors[m]]
-                          for m in self.methods},
+               "errors": {m: [[None if not np.isfinite(v) else float(v) for v in row]
+                              for row in self.errors[m]] for m in self.methods},
                "reasons": self.reasons, "summary": self.summary(), "reference": self.reference(),
                "info": self.info}
         if timings:
@@ -317,7 +320,8 @@ def evaluate_real(root=None, methods=None, *, cameras=None, illumination=2, char
         charts = load_chart_curves(chart)
 
     refs = dict(fixed_curves())
-    methods_all = names + list(refs) + ([CHART] if chart not in (False, None) else []) + ([BRACKET] if bracket else [])
+    methods_all = (names + list(refs) + ([CHART] if chart not in (False, None) else [])
+                   + ([BRACKET] if bracket else []))
     cams = [b.camera for b in brackets]
     n_exp = max(b.n_exposures for b in brackets)
     errors = {m: np.full((len(cams), n_exp), np.nan) for m in methods_all}
@@ -367,7 +371,8 @@ def evaluate_real(root=None, methods=None, *, cameras=None, illumination=2, char
                     reasons[BRACKET].append(f"{b.camera} e{k + 1}: {bracket_reason}")
             bar.update(1)
     bar.close()
-    info = {"root_name": base.name, "illumination": illumination, "n_cameras": len(cams), "n_exposures": n_exp,
+    info = {"root_name": base.name, "illumination": illumination, "n_cameras": len(cams),
+            "n_exposures": n_exp,
             "fit": fit, "block": block, "raw_floor": "8/255",
             "chart": ("built from illumination %d" % (3 - illumination)) if chart is True else
             ("given" if chart not in (False, None) else "none"),
