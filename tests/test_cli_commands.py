@@ -582,3 +582,16 @@ def test_fit_save_lut_of_a_large_set_fails_before_the_fit(tmp_path, rgb_set, cap
     assert status == 0 and "6 fitted curves" in err
     doc = json.loads((tmp_path / "f.json").read_text())
     assert doc["kind"] == "inverse" and len(doc["values"]) == 6
+
+
+def test_restore_threads_hold_for_every_method(tmp_path, photos, capsys, monkeypatch):
+    # --threads is the command line's thread policy, not a method option: clip accepts it too
+    import crfkit._threads as threads
+
+    seen = []
+    real = threads.thread_policy
+    monkeypatch.setattr(threads, "thread_policy", lambda n=None: seen.append(n) or real(n))
+    status, _, err = run(capsys, "restore", photos / "p0.png", "-o", tmp_path / "c.npy", "--method", "clip",
+                         "--threads", 1)
+    assert status == 0 and (tmp_path / "c.npy").is_file(), err
+    assert seen[0] == 1  # the library nests its own policy, which keeps the outer count

@@ -42,7 +42,7 @@ def register(sub):
     p.add_argument("--weights", metavar="PATH", help="weights of the method (default: the shipped ones)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
     p.add_argument("--tile", type=int, default=None, help="tile size in pixels for large images (masked-unet)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (masked-unet)")
+    p.add_argument("--threads", type=int, default=None, help="threads for this run (default: the idle cores; also CRFKIT_THREADS)")
     p.add_argument("--flips", type=int, choices=[1, 2, 4], default=None,
                    help="masked-unet: average the prediction over this many mirrored views (default: the restorer's)")
     p.add_argument("--tau", type=float, default=None, help="saturation threshold in (0, 1) (default 0.95)")
@@ -102,7 +102,9 @@ def run(args):
                            (args.format or "exr") if batch else args.format, HDR_EXPECTED)
     if not batch:
         check_photo(inputs[0], "restoration")  # before loading a model
-    opts = {key: getattr(args, key) for key in ("weights", "device", "tile", "threads", "flips")
+    # --threads is applied by the command line's thread policy (BLAS, OpenMP and torch), not as a
+    # method option, so it holds for every method
+    opts = {key: getattr(args, key) for key in ("weights", "device", "tile", "flips")
             if getattr(args, key) is not None}
     opts = _check_method(args.method, opts)  # names and values, before any image is read or network loaded
     restorer = _LazyRestorer(args.method, opts)
