@@ -2,6 +2,6 @@
 
 from .curve import GRID, GRID_SIZE, Curve
 from .curveset import CurveSet
-from .image import apply_curve, linearize
+from .image import apply_curve, channel_curves, linearize
 
-__all__ = ["GRID", "GRID_SIZE", "Curve", "CurveSet", "apply_curve", "linearize"]
+__all__ = ["GRID", "GRID_SIZE", "Curve", "CurveSet", "apply_curve", "channel_curves", "linearize"]
