@@ -185,3 +185,19 @@ def test_property_valid_curve_or_crfkit_error(img, blocky):
     v = g.values
     assert v.shape == (1024,) and np.all(np.isfinite(v))
     assert v[0] == 0.0 and v[-1] == 1.0 and np.all(np.diff(v) >= 0)
+
+
+def test_large_images_are_searched_in_random_crops(test_curves, monkeypatch):
+    e = Lin2004Estimator()
+    monkeypatch.setattr(e, "max_search_pixels", 2 * 128 * 128)
+    monkeypatch.setattr(e, "tile", 128)
+    img = render(edge_scene(h=384, w=512, n=60, seed=11), test_curves.values[3])
+    tiles = e._tiles(img)
+    assert len(tiles) == 2 and all(t.shape == (128, 128, 3) for t in tiles)
+    assert all(any(np.array_equal(t, img[y:y + 128, x:x + 128]) for y in range(0, 384, 128)
+                   for x in range(0, 512, 128)) for t in tiles)  # crops, not resized
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = e.estimate(img)
+    assert g.values[0] == 0 and g.values[-1] == 1 and np.all(np.diff(g.values) >= 0)
+    assert len(Lin2004Estimator()._tiles(img)) == 1  # below the default limit: the whole image

@@ -372,7 +372,10 @@ class Lin2004Estimator(Estimator):
 
     def estimate_inverse(self, image):
         img = np.asarray(image, dtype=np.float32)
-        triples = edge_triples(img, seed=self.seed, monotone=self.monotone)
+        tiles = self._tiles(img)
+        per_tile = max(1000, 40000 // len(tiles))  # the same candidate budget as one image
+        triples = np.concatenate([edge_triples(t, seed=self.seed, monotone=self.monotone,
+                                               max_candidates=per_tile) for t in tiles])
         if len(triples) > self.max_triples:
             rng = np.random.default_rng(self.seed)
             triples = triples[np.sort(rng.choice(len(triples), self.max_triples, replace=False))]
@@ -388,6 +391,26 @@ class Lin2004Estimator(Estimator):
         if self.per_channel:
             return CurveSet(np.stack(curves), kind="inverse", names=["R", "G", "B"], name=self.name)
         return Curve(curves[0], kind="inverse", name=self.name)
+
+    #: pixels searched for edges at most; larger images are searched in random tiles
+    max_search_pixels = 4_000_000
+    tile = 512
+
+    def _tiles(self, img):
+        """The whole image, or seeded random ``tile`` x ``tile`` crops covering ``max_search_pixels``.
+
+        Crops, not a resized image: resizing would blend pixels in the non-linear
+        domain and fake the very edge mixtures the method measures.
+        """
+        H, W = img.shape[:2]
+        if H * W <= self.max_search_pixels:
+            return [img]
+        t = self.tile
+        ys, xs = np.arange(0, H - t + 1, t), np.arange(0, W - t + 1, t)
+        grid = [(y, x) for y in ys for x in xs]
+        n = max(1, min(len(grid), self.max_search_pixels // (t * t)))
+        pick = np.random.default_rng(self.seed).choice(len(grid), n, replace=False)
+        return [img[grid[i][0]:grid[i][0] + t, grid[i][1]:grid[i][1] + t] for i in np.sort(pick)]
 
     @staticmethod
     def _finish(g):
