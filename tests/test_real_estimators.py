@@ -161,3 +161,19 @@ def test_cli_real(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "crfkit", "evaluate-estimators", "--real", str(bad),
                            "--methods", "lin2004"], capture_output=True, text=True, env=dict(os.environ), timeout=300)
     assert proc.returncode == 2 and "wb1i2e1-jpg.png" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_default_methods_skip_estimators_without_their_extra(tmp_path, monkeypatch):
+    import crfkit.estimators as E
+    from crfkit.errors import MissingDependencyError
+
+    def fake(name, **opts):
+        raise MissingDependencyError(f"{name} needs the torch extra")
+
+    monkeypatch.setattr(E, "get_estimator", fake)
+    root = make_folder(tmp_path / "mb", cameras=("CamA",))
+    res = evaluate_real(root, bracket=False)
+    assert res.methods == [SRGB, GAMMA]
+    assert set(res.info["skipped_estimators"]) == set(E.available_estimators())
+    with pytest.raises(MissingDependencyError):
+        evaluate_real(root, methods=["crf-net"], bracket=False)

@@ -27,7 +27,7 @@ import numpy as np
 
 from .._stats import paired_bootstrap_interval
 from ..curves import Curve, CurveSet
-from ..errors import CrfkitError, DataNotFoundError, ValidationError
+from ..errors import CrfkitError, DataNotFoundError, MissingDependencyError, ValidationError
 from .real_camera import linearisation_error_blocks, load_middlebury_brackets
 
 #: Names of the reference rows.
@@ -245,7 +245,8 @@ def evaluate_real(root=None, methods=None, *, cameras=None, illumination=2, char
         The folder of camera folders (``wb1i{L}e{E}-jpg.png`` / ``-raw.png``);
         default ``$CRFKIT_DATA/middlebury_chart_pairs``.
     methods : sequence of str, optional
-        Estimator names; default every registered estimator.
+        Estimator names; default every registered estimator whose extra is
+        installed (the others are listed in ``info['skipped_estimators']``).
     cameras : sequence of str, optional
         Camera folders to use (default all).
     illumination : int
@@ -281,7 +282,7 @@ def evaluate_real(root=None, methods=None, *, cameras=None, illumination=2, char
         A JPEG and its RAW of different sizes (the message names the JPEG),
         bad arguments.
     UnknownNameError, MissingDependencyError
-        An unknown estimator, or one whose extra is missing.
+        An unknown estimator, or one named in ``methods`` whose extra is missing.
     """
     import sys
 
@@ -301,12 +302,18 @@ def evaluate_real(root=None, methods=None, *, cameras=None, illumination=2, char
     brackets = load_middlebury_brackets(root, illuminations=(illumination,), cameras=cameras)
     base = Path(brackets[0].jpeg_paths[0]).parent.parent
     # build every estimator first: an unknown name or missing extra fails before minutes of work
-    ests = {}
+    ests, skipped = {}, {}
     for m in names:
         opts = dict(options.get(m, {}))
         if m in weights:
             opts["weights"] = weights[m]
-        ests[m] = get_estimator(m, **opts)
+        try:
+            ests[m] = get_estimator(m, **opts)
+        except MissingDependencyError as exc:
+            if methods is not None:  # asked for by name: say so
+                raise
+            skipped[m] = str(exc)  # "every registered estimator" means every usable one
+    names = [m for m in names if m in ests]
 
     cams = [b.camera for b in brackets]
     charts = {}
@@ -377,6 +384,8 @@ def evaluate_real(root=None, methods=None, *, cameras=None, illumination=2, char
             "chart": ("built from illumination %d" % (3 - illumination)) if chart is True else
             ("given" if chart not in (False, None) else "none"),
             "bootstrap": "cameras resampled, 2000 draws, seed 0"}
+    if skipped:
+        info["skipped_estimators"] = skipped
     return RealEvaluation(methods_all, cams, errors, reasons,
                           {m: float(np.mean(v)) if v else float("nan") for m, v in seconds.items()}, info)
 
