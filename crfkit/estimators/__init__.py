@@ -22,6 +22,7 @@ GROUP = "crfkit.estimators"
 _REGISTRY = PluginRegistry(GROUP, Estimator, "estimator", {
     "crf-net": "crfkit.estimators.crf_net:CRFNetEstimator",
     "linearization-net": "crfkit.estimators.linearization_net:LinearizationNetEstimator",
+    "lin2004": "crfkit.estimators.lin2004:Lin2004Estimator",
 })
 _REGISTERED = _REGISTRY.registered
 
