@@ -29,7 +29,7 @@ import time
 from .errors import ValidationError
 
 ENV_VAR = "CRFKIT_THREADS"
-_SAMPLE_SECONDS = 0.05
+_SAMPLE_SECONDS = 0.1  # 10 ms clock ticks: 10 per core, fine enough to tell a busy core
 _CACHE_SECONDS = 5.0
 
 _state = threading.local()
@@ -80,7 +80,9 @@ def _cpu_times(cpus):
             continue
         if cpus is not None and index not in cpus:
             continue
-        values = [int(v) for v in fields[:8]]
+        # user nice system idle iowait irq softirq; steal (time the hypervisor gave to other
+        # machines) is left out: it is no process competing for this machine's cores
+        values = [int(v) for v in fields[:7]]
         idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
         total += sum(values)
         busy += sum(values) - idle
@@ -136,8 +138,9 @@ def default_threads():
         return _cache["value"]
     cores = usable_cores()
     idle = idle_cores()
-    # round(): a core 60 % idle is worth a thread; never fewer than one
-    n = cores if idle is None else int(min(cores, max(1, round(idle))))
+    # A core counts as taken only when another process keeps it at least 75 % busy: short
+    # bursts and measurement noise must not halve the threads of an otherwise idle machine.
+    n = cores if idle is None else int(min(cores, max(1, cores - int(cores - idle + 0.25))))
     _cache.update(time=now, value=n)
     return n
 
