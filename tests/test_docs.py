@@ -4,10 +4,12 @@ Conventions (README.md, and the pages under docs/):
 
 * A fenced ```python block is a complete script: it defines every name it uses and runs on its
   own (``python -c``), with ``CRFKIT_DATA`` set and the current folder a temporary folder.
-* In README.md, every line of a fenced ```bash block that starts with ``crfkit `` is run too
-  (through bash, so ``$CRFKIT_DATA`` expands; a line ending in ``\\`` continues on the next).
-  Other lines (``git``, ``pip``, ``export``, ``cd``, ...) are not run. README blocks run in
-  document order in one temporary folder, so a command may read a file an earlier one wrote.
+* In README.md and in every documentation page, every line of a fenced ```bash block that starts
+  with ``crfkit `` is run too (through bash, so ``$CRFKIT_DATA`` expands; a line ending in ``\\``
+  continues on the next). Other lines (``git``, ``pip``, ``export``, ``cd``, ...) are not run. The
+  README's blocks, and each page's bash blocks, run in document order in one temporary folder (with
+  ``datasets/`` of the repository beside them, as in a clone), so a command may read a file an
+  earlier one wrote.
 * ``<!-- snippet: skip -->`` (an HTML comment, alone on a line, right before the block; in reST
   ``.. snippet: skip``) keeps the block from running. Use it only where a block truly cannot run,
   e.g. it needs a camera's RAW files that are not in the shared data.
@@ -164,6 +166,12 @@ needs_data = pytest.mark.skipif(DATA is None, reason="no CRFKIT_DATA and no ../s
 README_BLOCKS = [b for b in extract(ROOT / "README.md", ("python", "bash"))
                  if b.lang == "python" or b.commands()] if (ROOT / "README.md").exists() else []
 DOC_BLOCKS = [b for page in doc_pages() for b in extract(page)]
+# The guide's ``crfkit`` command lines: each page's bash blocks run in order in one folder (a
+# command may read what an earlier one on the page wrote), like the README's.
+DOC_COMMAND_BLOCKS = [b for page in doc_pages() for b in extract(page, ("bash",)) if b.commands()]
+CHAINS = {"README.md": README_BLOCKS}
+for _b in DOC_COMMAND_BLOCKS:
+    CHAINS.setdefault(str(_b.path.relative_to(ROOT)), []).append(_b)
 
 
 # -- running: one pool of two workers for the whole module ---------------------------------------
@@ -203,13 +211,16 @@ class _Pool:
         self._tmp = tempfile.TemporaryDirectory(prefix="crfkit-snippets-")
         workers = 2 if (os.cpu_count() or 1) >= 2 else 1
         pool = ThreadPoolExecutor(max_workers=workers)
-        self._futures = {b.id: Future() for b in README_BLOCKS}
-        readme_dir = Path(self._tmp.name) / "readme"
-        readme_dir.mkdir()
-        # README blocks up to the last selected one (a later block may need an earlier one's files)
-        last = max((i for i, b in enumerate(README_BLOCKS) if b.id in self._selected), default=-1)
-        if last >= 0:
-            pool.submit(self._readme_chain, README_BLOCKS[: last + 1], readme_dir)
+        self._futures = {b.id: Future() for chain in CHAINS.values() for b in chain}
+        for n, chain in enumerate(CHAINS.values()):
+            chain_dir = Path(self._tmp.name) / f"chain{n}"
+            chain_dir.mkdir()
+            # as in a clone's root: commands may name the repository's manifests (datasets/...)
+            (chain_dir / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)
+            # blocks up to the last selected one (a later block may need an earlier one's files)
+            last = max((i for i, b in enumerate(chain) if b.id in self._selected), default=-1)
+            if last >= 0:
+                pool.submit(self._readme_chain, chain[: last + 1], chain_dir)
         for i, b in enumerate(DOC_BLOCKS):
             if _skip_reason(b) or b.id not in self._selected:
                 continue
@@ -251,6 +262,16 @@ def snippet_pool(request):
 @needs_data
 @pytest.mark.parametrize("block", README_BLOCKS, ids=[b.id for b in README_BLOCKS])
 def test_readme_snippet(block, snippet_pool):
+    reason = _skip_reason(block)
+    if reason:
+        pytest.skip(reason)
+    ok, report = snippet_pool.result(block)
+    assert ok, report
+
+
+@needs_data
+@pytest.mark.parametrize("block", DOC_COMMAND_BLOCKS, ids=[b.id for b in DOC_COMMAND_BLOCKS])
+def test_docs_commands(block, snippet_pool):
     reason = _skip_reason(block)
     if reason:
         pytest.skip(reason)
