@@ -209,6 +209,9 @@ INPUT_CASES = [
     case("merge-corrupt", "merge {d}/img.png {d}/corrupt.png -o {d}/m.exr --crf srgb", "corrupt.png"),
     case("merge-bad-crf", "merge {d}/img.png {d}/img2.png -o {d}/m.exr --crf {d}/corrupt.crfs", "corrupt.crfs"),
     case("merge-bad-weighting", "merge {d}/img.png {d}/img2.png -o {d}/m.exr --weighting max", "--weighting"),
+    # completion
+    case("completion-missing-shell", "completion", "shell"),
+    case("completion-unknown-shell", "completion fish", "fish"),
     # info
     case("info-extra-argument", "info extra", "extra"),
     case("info-unknown-option", "info --bogus", "--bogus"),

@@ -595,3 +595,22 @@ def test_restore_threads_hold_for_every_method(tmp_path, photos, capsys, monkeyp
                          "--threads", 1)
     assert status == 0 and (tmp_path / "c.npy").is_file(), err
     assert seen[0] == 1  # the library nests its own policy, which keeps the outer count
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_completion_script_lists_every_command_and_completes_in_bash(shell, capsys, tmp_path):
+    import shutil
+    import subprocess
+
+    from crfkit.cli import _subparsers, build_parser
+
+    status, script, err = run(capsys, "completion", shell)
+    assert status == 0, err
+    for command in _subparsers(build_parser()):
+        assert f" {command}) " in script or f"{command} " in script
+    if shell == "bash" and shutil.which("bash"):
+        (tmp_path / "c.sh").write_text(script)
+        probe = ('source c.sh; COMP_WORDS=(crfkit linea); COMP_CWORD=1; _crfkit_complete; echo "${COMPREPLY[@]}"; '
+                 'COMP_WORDS=(crfkit linearize --curve-i); COMP_CWORD=2; _crfkit_complete; echo "${COMPREPLY[@]}"')
+        out = subprocess.run(["bash", "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+        assert out.split("\n")[:2] == ["linearize", "--curve-index"]
