@@ -148,6 +148,17 @@ def check_device(device, who):
     raise ValidationError(f"{who}: device {device!r} is not supported; expected 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'")
 
 
+def check_network_options(options, who):
+    """Check, in place, the options every network plugin shares: ``weights``, ``device``, ``threads``."""
+    if "weights" in options:
+        options["weights"] = check_weights(options["weights"], who)
+    if "device" in options:
+        options["device"] = check_device(options["device"], who)
+    if "threads" in options:
+        options["threads"] = check_threads(options["threads"], who)
+    return options
+
+
 class PluginRegistry:
     """Named plugin classes of one entry-point group, loaded only when asked for.
 

@@ -259,34 +259,31 @@ def snippet_pool(request):
     pool.close()
 
 
-@needs_data
-@pytest.mark.parametrize("block", README_BLOCKS, ids=[b.id for b in README_BLOCKS])
-def test_readme_snippet(block, snippet_pool):
+def _check(block, pool):
+    """Skip a marked (or torch-less) block, else wait for its run and report its failure."""
     reason = _skip_reason(block)
     if reason:
         pytest.skip(reason)
-    ok, report = snippet_pool.result(block)
+    ok, report = pool.result(block)
     assert ok, report
+
+
+@needs_data
+@pytest.mark.parametrize("block", README_BLOCKS, ids=[b.id for b in README_BLOCKS])
+def test_readme_snippet(block, snippet_pool):
+    _check(block, snippet_pool)
 
 
 @needs_data
 @pytest.mark.parametrize("block", DOC_COMMAND_BLOCKS, ids=[b.id for b in DOC_COMMAND_BLOCKS])
 def test_docs_commands(block, snippet_pool):
-    reason = _skip_reason(block)
-    if reason:
-        pytest.skip(reason)
-    ok, report = snippet_pool.result(block)
-    assert ok, report
+    _check(block, snippet_pool)
 
 
 @needs_data
 @pytest.mark.parametrize("block", DOC_BLOCKS, ids=[b.id for b in DOC_BLOCKS])
 def test_docs_snippet(block, snippet_pool):
-    reason = _skip_reason(block)
-    if reason:
-        pytest.skip(reason)
-    ok, report = snippet_pool.result(block)
-    assert ok, report
+    _check(block, snippet_pool)
 
 
 # -- the extraction itself -----------------------------------------------------------------------

@@ -53,7 +53,7 @@ def calibration_options(args):
 
 
 def check_crfs_output(path):
-    from ..restoration.pipeline import check_output_path
+    from .._io import check_output_path
 
     return check_output_path(path, (".crfs",), "a .crfs file name (a crfkit curve set)")
 

@@ -215,18 +215,25 @@ def add_estimator_options(p):
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
 
 
-def make_estimator(args):
-    """Build the estimator once for all inputs (weights are loaded here, before any image is read)."""
+def make_estimator(args, method=None, weights_option="weights"):
+    """Build the estimator once for all inputs (weights are loaded here, before any image is read).
+
+    ``method`` defaults to ``args.method``; the weights come from the option named
+    ``weights_option`` (``restore`` names its estimator's weights ``--crf-weights``).  Its
+    warnings (e.g. a note stored with the weights) are printed as the command's one-line warnings.
+    """
     from ..estimators import get_estimator
 
+    method = args.method if method is None else method
+    weights = getattr(args, weights_option)
     opts = {}
-    if args.weights:
-        opts["weights"] = args.weights
+    if weights:
+        opts["weights"] = weights
     if args.device:
         opts["device"] = args.device
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        estimator = get_estimator(args.method, **opts)
+        estimator = get_estimator(method, **opts)
     for w in caught:
         print(f"crfkit {args.command}: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
     return estimator
@@ -304,16 +311,12 @@ def _summary(src, method, g):
 def run(args):
     import json
 
-    from .._io import check_output_path
     from ..curves import CurveSet
-
     from ..errors import ValidationError
 
     if args.format and not args.output:
         raise ValidationError("--format names the type of the files written into the -o folder; give -o DIR")
-    plot = check_plot_path(args.plot)
-    if plot:
-        check_output_path(plot, what="--plot")
+    plot = check_plot_path(args.plot)  # suffix, folder, writes
     inputs, batch = collect_inputs(args.images)
     outputs = plan_outputs(inputs, batch, args.output, CURVE_SUFFIXES,
                            (args.format or "json") if batch else args.format,

@@ -289,15 +289,12 @@ def _plot_index(args, result):
 
 
 def run(args):
-    from .._io import check_output_path
     from ..errors import ValidationError
     from ..fitting import fit
 
     if args.plot_curve is not None and not args.plot:
         raise ValidationError("--plot-curve picks the curve --plot draws; give --plot FILE")
-    plot = check_plot_path(args.plot)
-    if plot:
-        check_output_path(plot, what="--plot")
+    plot = check_plot_path(args.plot)  # suffix, folder, writes
     save = _save_path(args.save) if args.save else None
     data = _load(args)
     if save and save.suffix.lower() in (".cube", ".spi1d"):

@@ -8,6 +8,7 @@ from .estimate import (
     Batch,
     check_photo,
     collect_inputs,
+    make_estimator,
     make_output_folder,
     output_suffix,
     plan_outputs,
@@ -111,16 +112,7 @@ def run(args):
     # the inverse CRF: resolved once (a bad curve fails before any image is read); an estimator is built once
     estimator = None
     if _crf_is_estimator(args.crf):
-        from ..estimators import get_estimator
-
-        crf_opts = {"weights": args.crf_weights} if args.crf_weights else {}
-        if args.device:
-            crf_opts["device"] = args.device
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            estimator = get_estimator(args.crf, **crf_opts)
-        for w in caught:
-            print(f"crfkit {args.command}: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
+        estimator = make_estimator(args, args.crf, weights_option="crf_weights")
         crf = None
     else:
         if args.crf_weights:

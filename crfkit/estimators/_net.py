@@ -203,15 +203,10 @@ class NetEstimator(Estimator):
     @classmethod
     def _check_values(cls, options):
         """weights (a path), device (usable here), threads (a positive whole number), model (a torch module)."""
-        from ..plugins import check_device, check_threads, check_weights
+        from ..plugins import check_network_options
 
         who = cls.name or cls.__name__
-        if "weights" in options:
-            options["weights"] = check_weights(options["weights"], who)
-        if "device" in options:
-            options["device"] = check_device(options["device"], who)
-        if "threads" in options:
-            options["threads"] = check_threads(options["threads"], who)
+        check_network_options(options, who)
         model = options.get("model")
         if model is not None and not (isinstance(model, torch.nn.Module) and callable(getattr(model, "config", None))):
             raise ValidationError(f"{who}: model must be a crfkit network (a torch module with config()), "

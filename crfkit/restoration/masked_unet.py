@@ -380,15 +380,10 @@ class MaskedUNetRestorer(Restorer):
     @classmethod
     def _check_values(cls, options):
         """weights, device, threads as for the estimators; tile, overlap, flips, model and progress."""
-        from ..plugins import check_count, check_device, check_threads, check_weights
+        from ..plugins import check_count, check_network_options
 
         who = METHOD
-        if "weights" in options:
-            options["weights"] = check_weights(options["weights"], who)
-        if "device" in options:
-            options["device"] = check_device(options["device"], who)
-        if "threads" in options:
-            options["threads"] = check_threads(options["threads"], who)
+        check_network_options(options, who)
         if "tile" in options:
             options["tile"] = check_count(options["tile"], "tile", who, MULTIPLE, 1 << 16, allow_none=True)
         if "overlap" in options:
