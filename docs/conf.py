@@ -60,7 +60,8 @@ exclude_patterns = ["_build", "README.md", "build.sh", "Thumbs.db", ".DS_Store",
                     "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip",
                     "auto_examples/*.md5", "auto_examples/*.json"]
 templates_path = ["_templates"]
-html_static_path = ["_static"]
+# No html_static_path: there are no static files, and an empty _static/ is not in git, so a
+# fresh clone would warn (an error under -W) about the missing folder.
 
 # -- MyST (Markdown pages) -------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
