@@ -47,8 +47,16 @@ def register(sub):
     p.add_argument("--assumed-gamma-jitter", type=float, default=0.0, metavar="J",
                    help="restoration: draw the assumed exponent uniformly from G +- J (default 0)")
     p.add_argument("--init-weights", default=None, metavar="PATH",
-                   help="restoration: start from these masked-unet weights (fine-tuning; e.g. "
-                   "crfkit/weights/masked_unet.pt) instead of a random initialisation")
+                   help="start from these weights of the same method (fine-tuning; e.g. crfkit/weights/crf_net.pt "
+                   "or masked_unet.pt) instead of a random initialisation")
+    p.add_argument("--camera-pipeline", action="store_true",
+                   help="crf-net, linearization-net: synthesise part of the samples through the camera pipeline "
+                   "(real cameras' colour matrices and white balance, Bayer mosaic and demosaicking, denoising, "
+                   "per-channel curves, sharpening; needs camera_color_matrices/libraw_cam_xyz.csv under "
+                   "$CRFKIT_DATA) and validate on renderings through it")
+    p.add_argument("--camera-fraction", type=float, default=0.5, metavar="P",
+                   help="with --camera-pipeline: share of the training samples rendered through it (default 0.5; "
+                   "the rest through the plain synthetic camera)")
     p.add_argument("--snapshot-every", type=int, default=0, metavar="STEPS",
                    help="restoration: also export the weights every STEPS steps as weights_stepNNNNNN.pt (default 0: off)")
     p.add_argument("--test-fraction", type=float, default=0.15, help="images held out (default 0.15)")
@@ -90,11 +98,19 @@ def run(args):
     for name in ("val_every", "val_curves", "clip_grad", "warmup"):
         if getattr(args, name) < 0:
             raise ValidationError(f"--{name.replace('_', '-')} must not be negative")
+    if not 0.0 < args.camera_fraction <= 1.0:
+        raise ValidationError(f"--camera-fraction must be in (0, 1], got {args.camera_fraction}")
+    if args.init_weights and not Path(args.init_weights).is_file():
+        raise ValidationError(f"--init-weights {args.init_weights}: file not found")
     if args.method == "restoration":
+        if args.camera_pipeline:
+            raise ValidationError("--camera-pipeline applies to crf-net and linearization-net only")
         return run_restoration(args)
-    if args.pretrain_inpainting or args.vgg_weights or args.init_weights or args.assumed_curve_prob or args.snapshot_every:
-        raise ValidationError("--pretrain-inpainting, --vgg-weights, --init-weights, --assumed-curve-prob and "
+    if args.pretrain_inpainting or args.vgg_weights or args.assumed_curve_prob or args.snapshot_every:
+        raise ValidationError("--pretrain-inpainting, --vgg-weights, --assumed-curve-prob and "
                               "--snapshot-every apply to `crfkit train restoration` only")
+    if args.resume and (args.init_weights or args.camera_pipeline):
+        raise ValidationError("--init-weights and --camera-pipeline start a run; --resume keeps the checkpoint's")
     from ..estimators.training import TrainConfig, train
 
     patch = args.patch or (227 if args.method == "crf-net" else 128)
@@ -109,6 +125,7 @@ def run(args):
         test_fraction=args.test_fraction, short_side=args.short_side, val_every=args.val_every,
         val_curves=args.val_curves, val_pairs=args.val_pairs, clip_grad=args.clip_grad,
         lr_schedule=args.lr_schedule or "constant", warmup=args.warmup,
+        camera_pipeline=args.camera_pipeline, camera_fraction=args.camera_fraction, init_weights=args.init_weights,
     )
     res = train(cfg, args.out, resume=args.resume, max_minutes=args.max_minutes, workers=args.workers,
                 threads=args.threads, device=args.device, checkpoint_every=args.checkpoint_every,

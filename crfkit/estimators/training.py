@@ -53,6 +53,16 @@ class TrainConfig:
         Clip the gradient norm to this value (0: no clipping).
     lr_schedule, warmup : str, int
         ``'constant'`` or ``'cosine'`` (to 0 at ``steps``), after ``warmup`` linear warm-up steps.
+    camera_pipeline : bool
+        Synthesise with the camera-pipeline mode (:mod:`crfkit.synthesis.camera`):
+        a share ``camera_fraction`` of the training samples goes through it, the
+        rest through the plain synthetic camera; the validation set is then
+        rendered entirely through it.
+    camera_fraction : float
+        See ``camera_pipeline``.
+    init_weights : str or None
+        Start from these weights of the same method (fine-tuning) instead of a
+        random initialisation; the network's config (width, patch) must match.
     """
 
     method: str = "linearization-net"
@@ -72,6 +82,19 @@ class TrainConfig:
     clip_grad: float = 0.0
     lr_schedule: str = "constant"
     warmup: int = 0
+    camera_pipeline: bool = False
+    camera_fraction: float = 0.5
+    init_weights: str = None
+
+    def synthesis_config(self, validation=False):
+        """The :class:`~crfkit.synthesis.SynthesisConfig` of the training samples (or of the validation set)."""
+        from ..synthesis import SynthesisConfig
+
+        if validation:  # whole images, as the held-out evaluation renders them
+            return SynthesisConfig(patch=None, flip=False, camera_pipeline=self.camera_pipeline, camera_fraction=1.0)
+        if self.camera_pipeline:
+            return SynthesisConfig(patch=self.patch, camera_pipeline=True, camera_fraction=self.camera_fraction)
+        return SynthesisConfig(patch=self.patch)
 
     def model_config(self):
         if self.method == "crf-net":
@@ -87,6 +110,53 @@ def load_training_data(cfg):
     images, train_paths, test_paths = load_image_split(cfg.images, cfg.test_fraction, cfg.short_side, cfg.patch)
     train_curves, _ = dorf_split()
     return images, train_curves, [p.name for p in train_paths], [p.name for p in test_paths]
+
+
+def init_from_weights(model, path, method):
+    """Load ``method`` weights from ``path`` into ``model`` (fine-tuning); returns what was loaded, for the provenance."""
+    from ..data import sha256_of
+    from ._net import load_state, load_weights
+
+    path = Path(path)
+    blob = load_weights(path, method)
+    stored = dict(blob.get("config", {}))
+    own = model.config() if hasattr(model, "config") else {}
+    for key in ("width", "patch"):
+        if key in stored and key in own and stored[key] != own[key]:
+            raise ValidationError(f"--init-weights {path}: {key} {stored[key]} does not match --{key} {own[key]}")
+    load_state(model, blob["state_dict"], path, method)
+    prov = blob.get("provenance", {})
+    return {"path": str(path), "sha256": sha256_of(path), "config": stored, "steps_done": prov.get("steps_done"),
+            "crfkit_commit": prov.get("crfkit_commit")}
+
+
+def camera_validator(method, images, curves, n_pairs, seed=0, config=None):
+    """A :class:`~crfkit.estimators.validation.Validator` whose set is rendered with ``config``.
+
+    The same pairs and seeds as the plain validator (image ``k % n_images``,
+    curve ``k % n_curves``, generator ``[seed, 7919, k]``, redrawn while more
+    than ``max_bad_fraction`` of the pixels are badly exposed); the truth is the
+    inverse of the drawn curve (with the camera pipeline: the mean of the
+    channel curves).
+    """
+    import numpy as np
+
+    from ..synthesis import synthesize
+    from .validation import Validator
+
+    v = Validator(method, images, curves, 0, seed=seed)
+    inverse = np.asarray(curves.inverse().values, dtype=np.float64)
+    for k in range(int(n_pairs)):
+        ii, ci = k % len(images), k % len(curves)
+        pix = getattr(images[ii], "pixels", images[ii])
+        rng = np.random.default_rng([int(seed), 7919, k])
+        for _ in range(config.max_tries):
+            ldr, _, bad = synthesize(pix, curves.values[ci], rng, config)
+            if bad <= config.max_bad_fraction:
+                break
+        v.ldr.append(ldr)
+        v.true_inverse.append(inverse[ci])
+    return v
 
 
 def _basis(method):
@@ -133,7 +203,6 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
     import importlib
 
     from .._training import TrainLoop, dist_info, read_checkpoint, seed_everything, setup_device, step_loader, wrap_ddp
-    from ..synthesis import SynthesisConfig
     from ..synthesis.dataset import SyntheticCRFDataset
 
     if cfg.method not in METHODS:
@@ -169,19 +238,31 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
 
         curves, val_curves = split_validation_curves(curves, cfg.val_curves)  # never trained on
         if rank == 0:
-            validator = Validator(cfg.method, images, val_curves, cfg.val_pairs, seed=0)
-    model = module.build_model(cfg.model_config(), basis=basis if basis is not None else _basis(cfg.method)).to(dev)
+            if cfg.camera_pipeline:
+                validator = camera_validator(cfg.method, images, val_curves, cfg.val_pairs, seed=0,
+                                             config=cfg.synthesis_config(validation=True))
+            else:
+                validator = Validator(cfg.method, images, val_curves, cfg.val_pairs, seed=0)
+    model = module.build_model(cfg.model_config(), basis=basis if basis is not None else _basis(cfg.method))
+    init_info = None
+    if cfg.init_weights and state is None:
+        init_info = init_from_weights(model, cfg.init_weights, cfg.method)
+    elif cfg.init_weights:
+        init_info = (state.get("init_weights") if isinstance(state.get("init_weights"), dict)
+                     else {"path": cfg.init_weights})
+    model = model.to(dev)
     loop = TrainLoop(
         out, model, method=cfg.method, train_config=asdict(cfg), model_config=cfg.model_config(), steps=cfg.steps,
         lr=cfg.lr, lr_schedule=cfg.lr_schedule, warmup=cfg.warmup, clip_grad=cfg.clip_grad, state=state, rank=rank,
         checkpoint_extra=lambda: {"held_out_images": test_names,
-                                  "validation": validator.state() if validator is not None else None},
+                                  "validation": validator.state() if validator is not None else None,
+                                  **({"init_weights": init_info} if init_info else {})},
         log_every=log_every, checkpoint_every=checkpoint_every, max_minutes=max_minutes, progress=progress,
     )
     if validator is not None and state is not None:
         validator.load_state(state.get("validation"))
     net = wrap_ddp(model, dev, world, find_unused_parameters=cfg.method == "crf-net")
-    dataset = SyntheticCRFDataset(images, curves, seed=cfg.seed, config=SynthesisConfig(patch=cfg.patch))
+    dataset = SyntheticCRFDataset(images, curves, seed=cfg.seed, config=cfg.synthesis_config())
     loader = step_loader(dataset, cfg.batch_size, loop.step, cfg.steps, rank, world, workers, dev)
 
     def validate(at):
@@ -211,6 +292,11 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
         provenance = loop.provenance(dev, world)
         provenance.update(train_images=train_names, held_out_images=test_names,
                           final_log=loop.log[-1] if loop.log else None)
+        if cfg.camera_pipeline:
+            provenance["synthesis"] = cfg.synthesis_config().to_dict()
+            provenance["validation_synthesis"] = cfg.synthesis_config(validation=True).to_dict()
+        if init_info:
+            provenance["init_weights"] = init_info
         final_state = None  # the model as it is
         if validator is not None and validator.best_state is not None:
             provenance.update(validator.summary())

@@ -1,4 +1,4 @@
-"""The synthetic camera: exposure, noise, clipping, CRF, 8-bit, JPEG."""
+"""The synthetic camera: exposure, noise, clipping, CRF, 8-bit, JPEG (optionally a camera pipeline, :mod:`.camera`)."""
 
 from dataclasses import asdict, dataclass
 
@@ -35,6 +35,27 @@ class SynthesisConfig:
         Redraws before a sample is accepted anyway.
     flip : bool
         Random horizontal flips.
+    camera_pipeline : bool
+        Render (a share ``camera_fraction`` of) the samples through the camera
+        pipeline of :mod:`crfkit.synthesis.camera`: a real camera's colour
+        matrix and white balance, noise on the raw values, a Bayer mosaic and
+        demosaicking, mild denoising, slightly different curves per channel
+        (their mean is the drawn curve, which stays the target), sharpening.
+        Off by default: the plain camera above, bit for bit as before.
+    camera_fraction : float
+        Share of the samples rendered through the camera pipeline when it is on
+        (1: all; otherwise one extra uniform draw per sample decides).
+    color_matrices : str or None
+        ``libraw_cam_xyz.csv`` (a file or folder); None: ``$CRFKIT_DATA``, then the cache.
+    illuminant_spread, wb_error : float
+        Std of the log illuminant cast (red against blue) and of the per-channel
+        log white-balance error.
+    channel_curve_jitter : float
+        Range ``U(-j, j)`` of the per-channel curve perturbations (capped at 0.3).
+    denoise_max, sharpen_max : float
+        Upper ends of the uniform denoising blend and unsharp-mask amount.
+    optical_blur : (float, float)
+        Range of the Gaussian sigma (pixels) of the lens / anti-aliasing blur before the mosaic.
     """
 
     patch: int = 128
@@ -48,6 +69,15 @@ class SynthesisConfig:
     max_bad_fraction: float = 0.5
     max_tries: int = 20
     flip: bool = True
+    camera_pipeline: bool = False
+    camera_fraction: float = 1.0
+    color_matrices: str = None
+    illuminant_spread: float = 0.25
+    wb_error: float = 0.05
+    channel_curve_jitter: float = 0.1
+    denoise_max: float = 0.6
+    sharpen_max: float = 0.8
+    optical_blur: tuple = (0.4, 0.9)
 
     def to_dict(self):
         return asdict(self)
@@ -114,18 +144,29 @@ def synthesize(linear, forward_values, rng, config=None, exposure=None):
         ref = med if med > 1e-6 else float(lum.mean()) + 1e-6
         exposure = cfg.anchor / ref * 2.0 ** rng.uniform(-cfg.exposure_stops, cfg.exposure_stops)
     exposed = linear * np.float32(exposure)
+    if cfg.camera_pipeline and (cfg.camera_fraction >= 1.0 or rng.random() < cfg.camera_fraction):
+        from .camera import camera_render
+
+        rendered, target = camera_render(exposed, forward_values, rng, cfg)
+        ldr = np.round(rendered * 255.0).astype(np.uint8)
+        return _finish(ldr, target, rng, cfg)
     sigma_s = rng.uniform(0.0, cfg.shot_max)
     sigma_r = rng.uniform(0.0, cfg.read_max)
     std = np.sqrt(sigma_s**2 * np.maximum(exposed, 0.0) + sigma_r**2).astype(np.float32)
     noisy = exposed + std * rng.standard_normal(exposed.shape, dtype=np.float32)
     sensor = np.clip(noisy, 0.0, 1.0)
     ldr = np.round(apply_forward(sensor, forward_values) * 255.0).astype(np.uint8)
+    return _finish(ldr, np.clip(exposed, 0.0, 1.0).astype(np.float32), rng, cfg)
+
+
+def _finish(ldr, target, rng, cfg):
+    """JPEG (if enabled) and the exposure check."""
     if cfg.jpeg_quality is not None:
         lo, hi = cfg.jpeg_quality
         ldr = _jpeg(ldr, rng.integers(lo, hi + 1))
     gray = ldr.mean(axis=2)
     bad = max(float((gray >= cfg.over).mean()), float((gray <= cfg.under).mean()))
-    return ldr, np.clip(exposed, 0.0, 1.0).astype(np.float32), bad
+    return ldr, target, bad
 
 
 def synthesize_sample(images, curves, rng, config=None):
