@@ -16,6 +16,7 @@ from ..errors import ParseError, UnknownNameError
 from .dorf import parse_dorf_bytes, parse_dorf_text, read_dorf
 from .emor import EmorBasis, parse_emor_text, read_emor
 from .paths import ENV_VAR, cache_dir, data_report, find_data_file, sha256_of, verify
+from .text import read_curve_text
 
 #: Names accepted by :func:`load_curves`.
 BUILTIN_CURVE_SETS = ("dorf", "invdorf", "dorf-train", "dorf-test")
@@ -187,50 +188,9 @@ __all__ = [
     "parse_emor_text",
     "read_dorf",
     "read_emor",
+    "read_curve_text",
     "sha256_of",
     "verify",
 ]
 
 
-def read_curve_text(path, kind="forward"):
-    """Read a curve or samples from a text/CSV file.
-
-    Accepted layouts (whitespace or comma separated, ``#`` comments):
-
-    * 1024 numbers (one curve on the grid) -> :class:`Curve`
-    * N rows of 1024 numbers -> :class:`CurveSet`
-    * rows ``x y`` or ``x y weight`` -> :class:`~crfkit.curves.samples.Samples`
-    """
-    import numpy as np
-
-    from ..curves import GRID_SIZE, Curve
-    from ..curves.samples import Samples
-    from ..errors import DataNotFoundError, ParseError
-
-    p = Path(path)
-    if not p.is_file():
-        raise DataNotFoundError(f"curve file not found: {p}")
-    try:
-        text = p.read_text().replace(",", " ")
-        rows = [ln.split("#")[0].split() for ln in text.splitlines()]
-        rows = [r for r in rows if r]
-        data = [[float(v) for v in r] for r in rows]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParseError(f"{p}: cannot read ({exc})") from None
-    except ValueError as exc:
-        raise ParseError(f"{p}: non-numeric value ({exc})") from None
-    if not data:
-        raise ParseError(f"{p}: no numbers found")
-    widths = {len(r) for r in data}
-    if len(widths) != 1:
-        raise ParseError(f"{p}: rows have different numbers of values {sorted(widths)}")
-    arr = np.array(data)
-    if arr.size == GRID_SIZE:
-        return Curve(arr.ravel(), kind, p.stem)
-    if arr.shape[1] == GRID_SIZE:
-        return CurveSet(arr, kind, [f"{p.stem}[{i}]" for i in range(len(arr))], name=p.stem)
-    if arr.shape[1] in (2, 3):
-        return Samples(arr[:, 0], arr[:, 1], arr[:, 2] if arr.shape[1] == 3 else None, kind, p.stem)
-    raise ParseError(
-        f"{p}: expected 1024 values (a curve), rows of 1024 (curves) or 2-3 columns (x y [weight]), got shape {arr.shape}"
-    )
