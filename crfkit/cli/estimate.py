@@ -231,6 +231,8 @@ def make_estimator(args, method=None, weights_option="weights"):
         opts["weights"] = weights
     if args.device:
         opts["device"] = args.device
+    if getattr(args, "per_channel", False):
+        opts["per_channel"] = True
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         estimator = get_estimator(method, **opts)
@@ -255,6 +257,9 @@ def register(sub):
                    help="write the curve (.txt, .csv, .json, .crfs, .cube, .spi1d); a folder for several inputs")
     p.add_argument("--format", choices=[s[1:] for s in CURVE_SUFFIXES], default=None,
                    help="type of the files written into the -o folder for several inputs (default json)")
+    p.add_argument("--per-channel", action="store_true",
+                   help="one inverse CRF per channel (R, G, B) instead of one shared curve, for the methods that "
+                   "give them (crf-net, linearization-net, lin2004); .txt/.csv then hold one curve a row")
     p.add_argument("--plot", metavar="FILE", help="plot the inverse CRF(s), one line per photo (.png/.pdf/.svg)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (a list for several inputs)")
     p.set_defaults(func=run)
@@ -299,13 +304,18 @@ def _summary(src, method, g):
 
     from ..curves import CurveSet
 
-    first = g[0] if isinstance(g, CurveSet) else g
+    curves = list(g) if isinstance(g, CurveSet) else [g]
+    labels = list(g.names) if isinstance(g, CurveSet) and len(g) > 1 else [""]
     levels = [0.1, 0.25, 0.5, 0.75, 0.9]
-    at = " ".join(f"g({b:g})={float(first(b)):.4f}" for b in levels)
-    rmse = float(np.sqrt(np.mean((first.values - np.linspace(0, 1, 1024) ** 2.2) ** 2)))
-    return (f"image: {src}\nmethod: {method}\ninverse CRF: {at}\n"
-            f"monotone: {first.is_monotone()}, g(0)={first.values[0]:.4g}, g(1)={first.values[-1]:.4g}\n"
-            f"rmse to gamma 2.2 inverse: {rmse:.4f}")
+    lines = [f"image: {src}", f"method: {method}"]
+    for c, label in zip(curves, labels):
+        at = " ".join(f"g({b:g})={float(c(b)):.4f}" for b in levels)
+        lines.append(f"inverse CRF{' ' + label if label else ''}: {at}")
+    lines.append("monotone: " + str(all(c.is_monotone() for c in curves))
+                 + f", g(0)={curves[0].values[0]:.4g}, g(1)={curves[0].values[-1]:.4g}")
+    rmse = [float(np.sqrt(np.mean((c.values - np.linspace(0, 1, 1024) ** 2.2) ** 2))) for c in curves]
+    lines.append("rmse to gamma 2.2 inverse: " + " ".join(f"{r:.4f}" for r in rmse))
+    return "\n".join(lines)
 
 
 def run(args):
@@ -331,13 +341,19 @@ def run(args):
         g = estimator.estimate(read_photo(src))
         if not isinstance(g, CurveSet):
             g.name = src.name  # labels the curve in --plot and in saved files
+        elif len(g) == 3 and list(g.names) == ["R", "G", "B"] and batch:
+            g = CurveSet(g.values, kind=g.kind, names=[f"{src.name}/{c}" for c in "RGB"], attrs=g.attrs,
+                         name=src.name)  # the labels say which photo each channel's curve is from
         if outputs[i] is not None:
             write_curve(g, outputs[i])
         curves.append(g)
         if args.json:
-            first = g[0] if isinstance(g, CurveSet) else g
-            results.append({"image": str(src), "method": args.method, "kind": first.kind,
-                            "values": [float(v) for v in first.values]})
+            if isinstance(g, CurveSet):  # per channel: the channel names and one list of values each
+                results.append({"image": str(src), "method": args.method, "kind": g.kind, "channels": list(g.names),
+                                "values": [[float(v) for v in row] for row in g.values]})
+            else:
+                results.append({"image": str(src), "method": args.method, "kind": g.kind,
+                                "values": [float(v) for v in g.values]})
         else:
             write_output(("\n" if curves[:-1] else "") + _summary(src, args.method, g))  # a blank line between photos
         if outputs[i] is not None:

@@ -16,6 +16,10 @@ then.
 from ..plugins import PluginRegistry
 from .base import Estimator, UnreliableEstimateWarning, prepare_image
 
+#: suffix of a method spec that asks for one curve per channel: ``'crf-net:per-channel'``
+#: (or ``'crf-net:per-channel=gray'`` for a named way)
+PER_CHANNEL_SUFFIX = ":per-channel"
+
 GROUP = "crfkit.estimators"
 
 # built-ins, used when crfkit runs from a source tree without installed metadata
@@ -50,6 +54,54 @@ def get_estimator_class(name):
     return _REGISTRY.get(name)
 
 
+def parse_method(spec):
+    """``(name, options)`` of a method spec: ``'NAME'``, ``'NAME:per-channel'`` or ``'NAME:per-channel=MODE'``.
+
+    The per-channel forms add ``per_channel=True`` (or ``=MODE``) to the
+    options, so evaluations and the command line can name per-channel
+    variants like methods (``crfkit evaluate-estimators --real DIR --methods
+    crf-net,crf-net:per-channel``).
+
+    Raises
+    ------
+    ValidationError
+        Not a string, or another ``:`` suffix.
+    """
+    from ..errors import ValidationError
+
+    if not isinstance(spec, str):
+        raise ValidationError(f"an estimator name must be a string, got {type(spec).__name__}")
+    name, sep, rest = spec.partition(":")
+    if not sep:
+        return spec, {}
+    key, eq, mode = rest.partition("=")
+    if ":" + key != PER_CHANNEL_SUFFIX or (eq and not mode):
+        raise ValidationError(f"estimator {spec!r}: after the name only '{PER_CHANNEL_SUFFIX}' or "
+                              f"'{PER_CHANNEL_SUFFIX}=MODE' may follow")
+    return name, {"per_channel": mode if eq else True}
+
+
+def _per_channel_check(cls, name, value):
+    """Refuse ``per_channel`` for a method that cannot give per-channel curves, in one line."""
+    from ..errors import ValidationError
+
+    if value is None or value is False:
+        return
+    if not getattr(cls, "per_channel_modes", ()):
+        able = [n for n in available_estimators() if _takes_per_channel(n)]
+        raise ValidationError(f"{name}: gives one curve for all channels; per-channel curves come from "
+                              f"{', '.join(able) or 'no installed estimator'}")
+
+
+def _takes_per_channel(name):
+    from ..errors import CrfkitError
+
+    try:
+        return bool(getattr(get_estimator_class(name), "per_channel_modes", ()))
+    except CrfkitError:
+        return False
+
+
 def get_estimator(name, **options):
     """An estimator instance, its options checked first: ``get_estimator('crf-net', weights=PATH)``.
 
@@ -59,9 +111,11 @@ def get_estimator(name, **options):
     Parameters
     ----------
     name : str
-        An estimator name (:func:`available_estimators`).
+        An estimator name (:func:`available_estimators`), optionally followed by
+        ``:per-channel`` or ``:per-channel=MODE`` (:func:`parse_method`).
     **options
-        The estimator's options (e.g. ``weights=``, ``device=``, ``threads=``).
+        The estimator's options (e.g. ``weights=``, ``device=``, ``threads=``,
+        ``per_channel=True`` where the estimator takes it).
 
     Returns
     -------
@@ -76,6 +130,14 @@ def get_estimator(name, **options):
     MissingDependencyError, DataNotFoundError, ParseError
         Missing torch, missing or unreadable weights.
     """
+    from ..errors import ValidationError
+
+    name, extra = parse_method(name)
+    if extra and "per_channel" in options:
+        raise ValidationError(f"estimator {name!r}: per_channel given twice (in the name and as an option)")
+    options.update(extra)
+    if "per_channel" in options:
+        _per_channel_check(get_estimator_class(name), name, options["per_channel"])
     return _REGISTRY.create(name, **options)
 
 
@@ -87,7 +149,7 @@ def _is_batch(image):
         isinstance(im, np.ndarray) and im.ndim >= 2 for im in image)
 
 
-def estimate(image, method="linearization-net", *, threads=None, progress=False, **options):
+def estimate(image, method="linearization-net", *, per_channel=False, threads=None, progress=False, **options):
     """Estimate the inverse CRF of one image, or of each image of a list with the model loaded once.
 
     Parameters
@@ -99,6 +161,13 @@ def estimate(image, method="linearization-net", *, threads=None, progress=False,
     method : str or Estimator
         An estimator name (:func:`available_estimators`), or an instance
         (built once with :func:`get_estimator`; then no ``options``).
+    per_channel : bool or str
+        Return a :class:`~crfkit.CurveSet` of three inverse curves (R, G, B)
+        instead of one shared curve; True picks the method's default way, a
+        string names one (``'offset'`` or ``'gray'`` for the networks, see
+        their classes).  Methods that cannot give per-channel curves raise
+        :class:`~crfkit.ValidationError`.  With an instance, it must have been
+        built with ``per_channel`` (and then per_channel may be omitted).
     threads : int, optional
         Threads for BLAS, OpenMP and torch while estimating
         (:func:`crfkit._threads.thread_policy`; default: the idle cores).
@@ -112,8 +181,8 @@ def estimate(image, method="linearization-net", *, threads=None, progress=False,
     -------
     Curve, CurveSet, or list of them
         The inverse CRF (kind ``'inverse'``), monotone with g(0) = 0 and
-        g(1) = 1, shared by the channels (or a CurveSet of one per channel for
-        methods that estimate that); a list in the order of a batch.
+        g(1) = 1, shared by the channels (or, with ``per_channel``, a CurveSet
+        of three named R, G, B); a list in the order of a batch.
 
     Raises
     ------
@@ -137,13 +206,27 @@ def estimate(image, method="linearization-net", *, threads=None, progress=False,
     threads = check_threads(threads, "estimate")
     if progress is not None and not isinstance(progress, bool):
         raise ValidationError(f"estimate: progress must be True, False or None (off), got {progress!r}")
+    if per_channel is None:
+        per_channel = False
+    if not isinstance(per_channel, (bool, str)):
+        raise ValidationError(f"estimate: per_channel must be True, False or a mode name, got "
+                              f"{type(per_channel).__name__}")
     with thread_policy(threads):
         if isinstance(method, Estimator):
             if options:
                 raise ValidationError(f"estimate: options {sorted(options)} given with an Estimator instance; "
                                       "set them when building it")
+            built = getattr(method, "per_channel", None)
+            if per_channel is not False and (not built or (per_channel is not True and per_channel != built)):
+                raise ValidationError(f"estimate: per_channel={per_channel!r} with an Estimator instance built "
+                                      f"with per_channel={built!r}; build it with the per_channel you want")
             est = method
         else:
+            if not isinstance(method, str):
+                raise ValidationError(f"estimate: method must be an estimator name or an Estimator instance, "
+                                      f"got {type(method).__name__}")
+            if per_channel is not False:
+                options["per_channel"] = per_channel
             est = get_estimator(method, **options)
         if not _is_batch(image):
             return est.estimate(image)
@@ -163,6 +246,7 @@ __all__ = [
     "estimate",
     "get_estimator",
     "get_estimator_class",
+    "parse_method",
     "prepare_image",
     "register_estimator",
 ]

@@ -40,6 +40,8 @@ class Estimator:
     name = ""
     #: smallest image side the estimator accepts
     min_size = 32
+    #: ways this estimator gives one curve per channel (its ``per_channel`` option); empty: it cannot
+    per_channel_modes = ()
 
     def __init__(self, **options):
         if options:
@@ -89,6 +91,67 @@ class Estimator:
 
     def estimate_inverse(self, image):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+#: ``per_channel=True`` means this mode for the networks: of the two, it scored better on the ten
+#: Middlebury cameras for both networks (docs/results/estimators.md)
+DEFAULT_NET_MODE = "gray"
+
+
+def check_per_channel(value, who, modes, default=None):
+    """Normalise a ``per_channel`` option: False (one shared curve), True (``default``) or a mode name.
+
+    Returns
+    -------
+    str or None
+        The mode, or None for one curve shared by the channels.
+
+    Raises
+    ------
+    ValidationError
+        Anything else (one line naming the valid values).
+    """
+    if value is None or (isinstance(value, (bool, np.bool_)) and not value):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return default or modes[0]
+    if isinstance(value, str) and value in modes:
+        return value
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise ValidationError(f"{who}: per_channel={shown}: expected True, False or one of "
+                          f"{', '.join(repr(m) for m in modes)}")
+
+
+def combine_channel_curves(joint, grays, mode):
+    """Three inverse curves (3, N) from a network's estimates.
+
+    Parameters
+    ----------
+    joint : ndarray (N,) or None
+        The inverse curve estimated from the colour image (one for all channels).
+    grays : ndarray (3, N)
+        The inverse curves estimated from each channel alone, repeated to grey.
+    mode : {'gray', 'offset'}
+        ``'gray'``: the grey estimates themselves.  ``'offset'``: the joint curve
+        plus each channel's difference from the mean of the grey estimates
+        (the joint estimate keeps its shape; only the differences between
+        channels come from the single-channel runs).
+
+    Returns
+    -------
+    ndarray (3, N)
+        Valid inverse curves: within [0, 1], non-decreasing, ``g(0) = 0``, ``g(1) = 1``.
+    """
+    grays = np.asarray(grays, dtype=np.float64)
+    if mode == "gray":
+        out = grays.copy()
+    elif mode == "offset":
+        out = np.asarray(joint, dtype=np.float64)[None, :] + (grays - grays.mean(axis=0, keepdims=True))
+    else:  # pragma: no cover - checked by check_per_channel
+        raise ValueError(f"unknown per-channel mode {mode!r}")
+    out = np.maximum.accumulate(np.clip(out, 0.0, 1.0), axis=1)
+    out[:, 0], out[:, -1] = 0.0, 1.0
+    return out
 
 
 def prepare_image(image, min_size=32, who="estimator"):

@@ -13,9 +13,10 @@ a monotone curve with ``f(0) = 0`` and ``f(1) = 1`` before inversion.
 import numpy as np
 
 from .._optional import require
-from ..curves import Curve
+from ..curves import Curve, CurveSet
 from ..errors import ValidationError
 from ._net import NetEstimator, resize_short_side
+from .base import DEFAULT_NET_MODE, check_per_channel, combine_channel_curves
 from .functional import basis_curve, monotone_projection, patch_coverage
 from .trunk import Trunk
 
@@ -122,6 +123,16 @@ class CRFNetEstimator(NetEstimator):
         (default: 8, or ``n_patches`` when fewer are drawn).
     short_side : int, at least the patch size of the weights (their config: 128 shipped, 227 published)
         Images are area-downscaled to this short side first (the training scale).
+    per_channel : bool or {'gray', 'offset'}
+        Return three curves (a CurveSet R, G, B) instead of one.  The net was
+        trained on one curve per image, so the patches chosen on the colour
+        image are also run with each channel alone, repeated to grey:
+        ``'gray'`` (``True``) returns those three estimates (3x the network
+        passes), ``'offset'`` the colour estimate plus each channel's
+        difference from the mean of the grey ones (4x).  Measured on the ten
+        Middlebury cameras, ``'gray'`` scores better than ``'offset'`` and
+        than the shared curve (docs/results/estimators.md says how much of
+        that the channel differences themselves give).
 
     Every option is checked in the constructor (names by
     :func:`crfkit.estimators.get_estimator`); a bad value raises
@@ -130,17 +141,19 @@ class CRFNetEstimator(NetEstimator):
 
     name = "crf-net"
     weights_file = "crf_net.pt"
+    per_channel_modes = ("gray", "offset")
 
     def __init__(self, weights=None, device=None, threads=None, model=None, n_patches=32, coverage=220,
-                 min_patches=None, short_side=384):
+                 min_patches=None, short_side=384, per_channel=False):
         # the sampling options first: a mistake there is reported before the weights are read
         opts = self._check_values(dict(n_patches=n_patches, coverage=coverage, min_patches=min_patches,
-                                       short_side=short_side))
+                                       short_side=short_side, per_channel=per_channel))
         super().__init__(weights=weights, device=device, threads=threads, model=model)
         self.patch = int(self.config.get("patch", 227))
         self.min_size = self.patch
         self.n_patches, self.coverage = opts["n_patches"], opts["coverage"]
         self.short_side = opts["short_side"]
+        self.per_channel = opts["per_channel"]
         self.min_patches = min(DEFAULT_MIN_PATCHES, self.n_patches) if opts["min_patches"] is None else opts["min_patches"]
         if self.short_side < self.patch:
             raise ValidationError(f"crf-net: short_side={self.short_side} is smaller than the {self.patch}-pixel "
@@ -165,6 +178,9 @@ class CRFNetEstimator(NetEstimator):
                                       f"n_patches={n} drawn; use at most {n}")
         if "short_side" in options:
             options["short_side"] = check_count(options["short_side"], "short_side", cls.name, 1)
+        if "per_channel" in options:
+            options["per_channel"] = check_per_channel(options["per_channel"], cls.name, cls.per_channel_modes,
+                                                       DEFAULT_NET_MODE)
         return options
 
     @staticmethod
@@ -190,17 +206,34 @@ class CRFNetEstimator(NetEstimator):
         if int(keep.sum()) < self.min_patches:
             keep = torch.zeros_like(keep)
             keep[torch.argsort(cov, descending=True)[: self.min_patches]] = True
-        curves = self.model.curves(patches[keep])  # (n, 1024), each monotone
-        # robust aggregation: drop curves far from the median curve, average the rest
+        chosen = patches[keep]
+        g = None
+        if self.per_channel != "gray":  # the colour estimate (not needed for grey-only curves)
+            f, used = self._aggregate(self.model.curves(chosen))
+            g = _clean_inverse(Curve(f, kind="forward", name="crf-net").inverse().values)
+        meta = {"method": "crf-net", "patches_used": used if g is not None else int(chosen.shape[0])}
+        if not self.per_channel:
+            return Curve(g, kind="inverse", name="crf-net", metadata=meta)
+        # the same patches with each channel alone, repeated to grey
+        grays = []
+        for c in range(3):
+            fc, _ = self._aggregate(self.model.curves(chosen[:, c:c + 1].expand(-1, 3, -1, -1).contiguous()))
+            grays.append(_clean_inverse(Curve(fc, kind="forward").inverse().values))
+        g3 = combine_channel_curves(g, np.stack(grays), self.per_channel)
+        return CurveSet(g3, kind="inverse", names=["R", "G", "B"], name="crf-net",
+                        attrs=dict(meta, per_channel=self.per_channel))
+
+    @staticmethod
+    def _aggregate(curves):
+        """Robust mean of per-patch forward curves (n, 1024): drop those far from the median curve.
+
+        Returns the monotone-projected mean (float64 numpy) and the number of curves kept.
+        """
         med = curves.median(dim=0).values
         dist = (curves - med).pow(2).mean(dim=1).sqrt()
         cut = 2.0 * dist.median() + 1e-6
         f = curves[dist <= cut].mean(dim=0, keepdim=True)
-        f = monotone_projection(f)[0].double().cpu().numpy()
-        forward = Curve(f, kind="forward", name="crf-net")
-        g = forward.inverse()
-        return Curve(_clean_inverse(g.values), kind="inverse", name="crf-net",
-                     metadata={"method": "crf-net", "patches_used": int((dist <= cut).sum())})
+        return monotone_projection(f)[0].double().cpu().numpy(), int((dist <= cut).sum())
 
 
 def _clean_inverse(values):

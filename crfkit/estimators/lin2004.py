@@ -206,9 +206,11 @@ class Lin2004Estimator(Estimator):
     ----------
     k : int
         Inverse-EMoR coefficients (default 5, as in the paper).
-    per_channel : bool
+    per_channel : bool or 'coupled'
         Estimate one curve per channel (a CurveSet of 3) instead of one shared
-        curve.  Channels share the prior; the edges must then carry colour.
+        curve, fitted jointly to the edge triples with the channels tied to
+        their mean (``'coupled'``, the only way; True means it).  Channels
+        share the prior; the edges must then carry colour.
     prior_weight : float
         Weight of the DoRF prior against the edge term (1: the default balance).
     max_triples : int
@@ -231,6 +233,7 @@ class Lin2004Estimator(Estimator):
 
     name = "lin2004"
     min_size = 16
+    per_channel_modes = ("coupled",)
 
     #: robust scale of the normalised collinearity residuals
     residual_scale = 0.05
@@ -262,8 +265,10 @@ class Lin2004Estimator(Estimator):
         who = cls.name
         if "k" in options:
             options["k"] = check_count(options["k"], "k", who, 1, 25)
-        if "per_channel" in options and not isinstance(options["per_channel"], (bool, np.bool_)):
-            raise ValidationError(f"{who}: per_channel must be True or False, got {options['per_channel']!r}")
+        if "per_channel" in options:
+            from .base import check_per_channel
+
+            options["per_channel"] = check_per_channel(options["per_channel"], who, cls.per_channel_modes)
         if "prior_weight" in options:
             pw = options["prior_weight"]
             try:

@@ -231,12 +231,24 @@ class RealEvaluation:
         return out
 
 
+def _gives_per_channel(name):
+    """Whether estimator ``name`` (no variant suffix) can give per-channel curves (False if it cannot load)."""
+    from ..estimators import get_estimator_class
+
+    if ":" in name:
+        return False
+    try:
+        return bool(getattr(get_estimator_class(name), "per_channel_modes", ()))
+    except CrfkitError:
+        return False
+
+
 def _score(curves, jpeg, raw, block, fit):
     return linearisation_error_blocks(curves, jpeg, raw, block, fit=fit)
 
 
 def evaluate_real(root=None, methods=None, *, cameras=None, illumination=2, chart=True, bracket=True,
-                  weights=None, options=None, fit="matrix", block=8, progress=False):
+                  weights=None, options=None, fit="matrix", block=8, progress=False, per_channel=None):
     """Score estimators, fixed curves, chart and bracket calibrations on a Middlebury-style folder.
 
     Parameters
@@ -245,8 +257,12 @@ def evaluate_real(root=None, methods=None, *, cameras=None, illumination=2, char
         The folder of camera folders (``wb1i{L}e{E}-jpg.png`` / ``-raw.png``);
         default ``$CRFKIT_DATA/middlebury_chart_pairs``.
     methods : sequence of str, optional
-        Estimator names; default every registered estimator whose extra is
-        installed (the others are listed in ``info['skipped_estimators']``).
+        Estimator names, or per-channel variants ``NAME:per-channel`` /
+        ``NAME:per-channel=MODE`` (:func:`crfkit.estimators.parse_method`),
+        scored with their three curves; default every registered estimator
+        whose extra is installed (the others are listed in
+        ``info['skipped_estimators']``), each followed by its per-channel
+        variant where it has one.
     cameras : sequence of str, optional
         Camera folders to use (default all).
     illumination : int
@@ -260,15 +276,19 @@ def evaluate_real(root=None, methods=None, *, cameras=None, illumination=2, char
         Also score :func:`crfkit.bracket.calibrate_bracket` on the same
         JPEGs with the RAW-measured exposure ratios.
     weights : dict, optional
-        ``{method: weights path}``.
+        ``{method: weights path}`` (an estimator's entry also serves its per-channel variants).
     options : dict, optional
-        ``{method: {option: value}}`` passed to :func:`crfkit.estimators.get_estimator`.
+        ``{method: {option: value}}`` passed to :func:`crfkit.estimators.get_estimator`
+        (likewise).
     fit : {'matrix', 'gain'}
         The measure's colour fit (:func:`linearisation_error_blocks`).
     block : int
         Block side of the measure.
     progress : bool
         A progress bar over the JPEGs on stderr.
+    per_channel : bool, optional
+        Add ``NAME:per-channel`` after every estimator that can give
+        per-channel curves (default: only when ``methods`` is None).
 
     Returns
     -------
@@ -288,32 +308,45 @@ def evaluate_real(root=None, methods=None, *, cameras=None, illumination=2, char
 
     from tqdm import tqdm
 
-    from ..estimators import available_estimators, get_estimator
+    from ..estimators import PER_CHANNEL_SUFFIX, available_estimators, get_estimator, parse_method
 
     if illumination not in (1, 2):
         raise ValidationError(f"illumination must be 1 or 2, got {illumination!r}")
     if fit not in ("matrix", "gain"):
         raise ValidationError(f"fit must be 'matrix' or 'gain', got {fit!r}")
     weights, options = dict(weights or {}), dict(options or {})
+    if isinstance(methods, str):
+        raise ValidationError(f"methods must be a list of estimator names, got the string {methods!r}")
     names = list(available_estimators()) if methods is None else [str(m) for m in methods]
+    if per_channel is None:
+        per_channel = methods is None
+    names = list(dict.fromkeys(names))
+    for m in names:
+        parse_method(m)  # a malformed variant fails before anything is read
+    bases = {parse_method(m)[0] for m in names}
     for m in list(weights) + list(options):
-        if m not in names:
+        if m not in names and m not in bases:
             raise ValidationError(f"weights/options given for {m!r}, which is not among the methods {names}")
     brackets = load_middlebury_brackets(root, illuminations=(illumination,), cameras=cameras)
     base = Path(brackets[0].jpeg_paths[0]).parent.parent
     # build every estimator first: an unknown name or missing extra fails before minutes of work
     ests, skipped = {}, {}
     for m in names:
-        opts = dict(options.get(m, {}))
-        if m in weights:
-            opts["weights"] = weights[m]
+        name = parse_method(m)[0]  # a variant takes its estimator's weights and options unless given its own
+        opts = dict(options.get(m, options.get(name, {})))
+        if m in weights or name in weights:
+            opts["weights"] = weights.get(m, weights.get(name))
         try:
             ests[m] = get_estimator(m, **opts)
         except MissingDependencyError as exc:
             if methods is not None:  # asked for by name: say so
                 raise
             skipped[m] = str(exc)  # "every registered estimator" means every usable one
-    names = [m for m in names if m in ests]
+            continue
+        variant = m + PER_CHANNEL_SUFFIX
+        if per_channel and variant not in names and _gives_per_channel(m):
+            ests[variant] = get_estimator(variant, **opts)  # right after its estimator in the tables
+    names = list(ests)
 
     cams = [b.camera for b in brackets]
     charts = {}
