@@ -7,6 +7,13 @@ bits and JPEG-compressed at quality 90-100; samples with more than half the
 pixels over- or under-exposed are drawn again.  Everything is reproducible from
 a seed: sample ``i`` of a dataset depends only on ``(seed, i)``.
 
+``SynthesisConfig(camera_pipeline=True)`` adds what a real camera does
+between sensor and JPEG (:mod:`.camera`): a real camera's colour matrix and
+white balance, raw noise, a Bayer mosaic and demosaicking, mild denoising,
+slightly different curves per channel (their mean is the drawn curve, the
+target) and sharpening.  It is off by default, and off it reproduces the plain
+camera bit for bit.
+
 The NumPy part (:mod:`.sources`, :mod:`.pipeline`) needs no torch;
 :mod:`.dataset` holds the torch ``Dataset`` and is imported on demand.
 """
