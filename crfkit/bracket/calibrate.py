@@ -22,21 +22,47 @@ DEFAULT_METHOD = "model"
 DEFAULT_MODEL = "pca"
 DEFAULT_BASIS = "dorf-train"
 DEFAULT_K = 15
-DEFAULT_TIMES_PRIOR = "emor"
+#: The default times prior for unknown exposures: the mean and 3 principal components of
+#: modern cameras' chart-calibrated curves (10 Middlebury cameras; ``modern_times_prior``).
+#: Measured: Middlebury 1.025x OpenCV Debevec with the true ratios (built without the
+#: scored camera) against 2.43x with EMoR; synthetic DoRF-test-curve brackets: see
+#: analysis/results/bracket/synthetic.md.
+DEFAULT_TIMES_PRIOR = "modern"
 #: Components and prior weight of the model that estimates unknown exposure ratios:
 #: few components, so that the curve family cannot trade shape for exposure.
 TIMES_K, TIMES_PRIOR_WEIGHT = 3, 0.3
 
 
+def modern_times_prior():
+    """The shipped modern-camera times prior: a :class:`~crfkit.models.pca.PCABasis` of inverse curves.
+
+    The mean inverse CRF and 3 principal components of crfkit's chart calibration of
+    the 10 Middlebury cameras (2 illuminations each, 60 curves; Apache-2.0 source
+    data, see ``crfkit/bracket/_modern_prior.py``), built by ``analysis/bracket_times_prior.py``.
+    """
+    from ..models.pca import PCABasis
+    from . import _modern_prior as mp
+
+    return PCABasis(np.array(mp.MEAN), np.array(mp.COMPONENTS), np.array(mp.EXPLAINED_VARIANCE_RATIO),
+                    "inverse", mp.SOURCE, {"n_curves": mp.N_CURVES, "cameras": list(mp.CAMERAS)})
+
+
 def times_solver(times_prior=DEFAULT_TIMES_PRIOR):
     """The model solver that estimates unknown exposure ratios, with the curve family ``times_prior``."""
+    from ..models.pca import PCABasis
+
     if isinstance(times_prior, str) and times_prior.lower() == "emor":
         return get_solver("model", model="emor", k=TIMES_K, prior=TIMES_PRIOR_WEIGHT)
+    if isinstance(times_prior, str) and times_prior.lower() == "modern":
+        times_prior = modern_times_prior()
+    if isinstance(times_prior, PCABasis):
+        k = min(TIMES_K, times_prior.n_components)
+        return get_solver("model", model="pca", basis=times_prior, k=k, prior=TIMES_PRIOR_WEIGHT)
     from ..curves import CurveSet as _CS
 
     if not isinstance(times_prior, (str, _CS)) and not hasattr(times_prior, "__fspath__"):
-        raise ValidationError(f"times_prior must be 'emor', a curve set name or file, or a CurveSet, "
-                              f"got {type(times_prior).__name__}")
+        raise ValidationError(f"times_prior must be 'modern', 'emor', a curve set name or file, a CurveSet or a "
+                              f"PCABasis, got {type(times_prior).__name__}")
     if not isinstance(times_prior, _CS):
         from ..data import load_curves
 
@@ -202,13 +228,15 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
         Align the images first (OpenCV's median-threshold-bitmap alignment; ``crfkit[charts]``).
     clip, floor : float
         Codes (fraction of full scale) at or above ``clip`` count as clipped, at or below ``floor`` as noise.
-    times_prior : str, Path or CurveSet
+    times_prior : str, Path, CurveSet or PCABasis
         Unknown times only: the curves whose typical shape settles the exposure
         ratios (a bracket alone cannot tell a curve ``g`` with ratios ``r`` from
-        ``g^gamma`` with ``r^gamma``): ``'emor'`` (the EMoR mean and 3
-        components, from DoRF: film and early digital cameras), or a curve set
-        (``'dorf-train'``, a ``.crfs`` built with ``crfkit build-dataset`` from
-        modern cameras: better for them).  The curve itself is then fitted with
+        ``g^gamma`` with ``r^gamma``): ``'modern'`` (default: the mean and 3
+        components of 10 modern cameras' chart-calibrated curves, shipped with
+        crfkit, :func:`modern_times_prior`), ``'emor'`` (the EMoR mean and 3
+        components, from DoRF: film and early digital cameras; needs the DoRF
+        data), or a curve set (``'dorf-train'``, a ``.crfs`` built with
+        ``crfkit build-dataset`` from cameras like yours).  The curve itself is then fitted with
         ``method``/``model`` at the estimated ratios.
     **options
         Solver options (``prior``, ``noise``, ``basis`` for the model solver;
