@@ -81,10 +81,17 @@ def test_parse_method(spec, want):
     assert parse_method(spec) == want
 
 
-@pytest.mark.parametrize("spec", ["crf-net:", "crf-net:per-channel=", "crf-net:perchannel", "crf-net:x=1", 3, None])
+@pytest.mark.parametrize("spec", ["crf-net:", "crf-net:per-channel=", "crf-net:perchannel", "crf-net:x=1"])
 def test_parse_method_refuses(spec):
     with pytest.raises(ValidationError) as info:
         parse_method(spec)
+    one_line(info.value)
+
+
+@pytest.mark.parametrize("method", [3, None, 1.5])
+def test_a_method_that_is_not_a_name_is_refused_by_the_registry(method):
+    with pytest.raises(CrfkitError) as info:
+        crfkit.estimate(photo(), method=method, per_channel=True)
     one_line(info.value)
 
 

@@ -65,12 +65,12 @@ def parse_method(spec):
     Raises
     ------
     ValidationError
-        Not a string, or another ``:`` suffix.
+        Another ``:`` suffix.
     """
     from ..errors import ValidationError
 
     if not isinstance(spec, str):
-        raise ValidationError(f"an estimator name must be a string, got {type(spec).__name__}")
+        return spec, {}  # the registry refuses it, naming what it expects
     name, sep, rest = spec.partition(":")
     if not sep:
         return spec, {}
@@ -222,9 +222,6 @@ def estimate(image, method="linearization-net", *, per_channel=False, threads=No
                                       f"with per_channel={built!r}; build it with the per_channel you want")
             est = method
         else:
-            if not isinstance(method, str):
-                raise ValidationError(f"estimate: method must be an estimator name or an Estimator instance, "
-                                      f"got {type(method).__name__}")
             if per_channel is not False:
                 options["per_channel"] = per_channel
             est = get_estimator(method, **options)
