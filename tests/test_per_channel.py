@@ -115,6 +115,7 @@ def test_a_method_without_per_channel_curves_is_refused_in_one_line():
 
     register_estimator("one-curve-test", OneCurve)
     assert isinstance(crfkit.estimate(photo(40, 40), method="one-curve-test"), Curve)
+    assert isinstance(get_estimator("one-curve-test", per_channel=False), OneCurve)  # what it gives anyway
     for kw in ({"method": "one-curve-test", "per_channel": True}, {"method": "one-curve-test:per-channel"}):
         with pytest.raises(ValidationError, match="one curve for all channels") as info:
             crfkit.estimate(photo(40, 40), **kw)

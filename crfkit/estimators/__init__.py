@@ -137,7 +137,10 @@ def get_estimator(name, **options):
         raise ValidationError(f"estimator {name!r}: per_channel given twice (in the name and as an option)")
     options.update(extra)
     if "per_channel" in options:
-        _per_channel_check(get_estimator_class(name), name, options["per_channel"])
+        cls = get_estimator_class(name)
+        _per_channel_check(cls, name, options["per_channel"])
+        if options["per_channel"] in (None, False) and not getattr(cls, "per_channel_modes", ()):
+            del options["per_channel"]  # "one shared curve" is what such a method gives anyway
     return _REGISTRY.create(name, **options)
 
 
