@@ -365,3 +365,15 @@ def test_argparse_mistakes_exit_2(capsys, pngs):
         assert exc.value.code == 2
         err = capsys.readouterr().err
         assert "Traceback" not in err and "error:" in err.strip().splitlines()[-1]
+
+
+def test_times_prior_choice_reaches_the_calibration(capsys, pngs):
+    """--times-prior is passed through: modern by default, emor when asked (it once could not be chosen)."""
+    used = {}
+    for choice in (None, "emor"):
+        extra = () if choice is None else ("--times-prior", choice)
+        rc, out, err = run(capsys, "calibrate", *pngs, *DATA_FREE, "--bootstrap", "0", "--json", *extra)
+        assert rc == 0, err
+        used[choice] = json.loads(out)["times_source"]
+    assert "Middlebury" in used[None] and "EMoR" not in used[None], used
+    assert "EMoR" in used["emor"], used

@@ -18,9 +18,10 @@ def add_bracket_arguments(p):
     p.add_argument("-k", type=int, default=None,
                    help="model parameters (default 15 for pca and emor; mitsunaga-nayar: polynomial degree)")
     p.add_argument("--basis", help="pca: curve set (dorf-train (default), dorf, a .crfs of your cameras) or basis (.npz)")
-    p.add_argument("--times-prior", default="emor",
-                   help="unknown times: curves whose typical shape settles the exposure ratios: emor (default), "
-                   "dorf-train, or a .crfs built from cameras like yours")
+    p.add_argument("--times-prior", default="modern",
+                   help="unknown times: curves whose typical shape settles the exposure ratios: modern (default; "
+                   "chart calibrations of 10 digital cameras shipped with crfkit), emor, dorf-train, or a .crfs "
+                   "built from cameras like yours")
     p.add_argument("--shared", action="store_true", help="one curve for the three channels")
     p.add_argument("--samples", type=int, default=3000, help="pixels sampled (default 3000)")
     p.add_argument("--seed", type=int, default=0, help="sampling and bootstrap seed (default 0)")
@@ -47,8 +48,7 @@ def calibration_options(args):
                 seed=args.seed, align=args.align)
     if args.basis:
         opts["basis"] = args.basis
-    if args.times_prior != "emor":
-        opts["times_prior"] = args.times_prior
+    opts["times_prior"] = args.times_prior
     return opts
 
 

@@ -41,7 +41,7 @@ def run(args):
     if args.crf:
         # Calibration options would be silently ignored with a given curve: refuse them.
         defaults = {"method": "model", "model": "pca", "k": None, "basis": None, "shared": False,
-                    "samples": 3000, "seed": 0, "times_prior": "emor"}
+                    "samples": 3000, "seed": 0, "times_prior": "modern"}
         given = sorted("--" + key.replace("_", "-") for key, default in defaults.items()
                        if getattr(args, key) != default)
         if given:
