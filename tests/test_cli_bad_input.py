@@ -165,6 +165,8 @@ INPUT_CASES = [
     case("linearize-missing-curve", "linearize {d}/img.png --curve {d}/missing.crfs -o {d}/out.exr", "missing.crfs"),
     case("linearize-corrupt-curve", "linearize {d}/img.png --curve {d}/corrupt.crfs -o {d}/out.exr", "corrupt.crfs"),
     case("linearize-no-output", "linearize {d}/img.png --curve srgb", "-o"),
+    case("linearize-curve-per-channel", "linearize {d}/img.png --curve srgb --per-channel -o {d}/out.exr",
+         "--per-channel"),
     # restore
     case("restore-missing", "restore {d}/missing.png -o {d}/out.exr --method clip", "missing.png"),
     case("restore-corrupt", "restore {d}/corrupt.png -o {d}/out.exr --method clip", "corrupt.png"),

@@ -287,6 +287,11 @@ def test_cli_estimate_per_channel(tiny, tmp_path, capsys):
     assert main(["linearize", str(tmp_path / "a.png"), "--curve", str(tmp_path / "a.crfs"),
                  "-o", str(tmp_path / "a.npy")]) == 0
     assert "(per channel)" in capsys.readouterr().err
+    # linearize estimates per channel itself with --per-channel, the same curves as estimate's
+    assert main(["linearize", str(tmp_path / "a.png"), "-m", "crf-net", "--weights", w, "--per-channel",
+                 "-o", str(tmp_path / "b.npy")]) == 0
+    assert "(per channel)" in capsys.readouterr().err
+    np.testing.assert_allclose(np.load(tmp_path / "b.npy"), np.load(tmp_path / "a.npy"), atol=1e-6)
     # a method spec with a bad mode: one line, status 2
     assert main(["estimate", str(tmp_path / "a.png"), "-m", "crf-net:per-channel=zz", "--weights", w]) == 2
     err = capsys.readouterr().err.strip()

@@ -41,6 +41,9 @@ def register(sub):
     sel.add_argument("--curve-name", metavar="NAME",
                      help="use the curve of this name of the --curve set for all channels, or the R, G, B curves "
                      "of the camera of this name per channel")
+    p.add_argument("--per-channel", action="store_true",
+                   help="estimate one inverse CRF per channel (R, G, B) instead of one shared curve, for the methods "
+                   "that give them (crf-net, linearization-net, lin2004)")
     p.add_argument("--half", action="store_true", help="write 16-bit half floats (.exr only)")
     p.set_defaults(func=run)
 
@@ -85,7 +88,7 @@ def run(args):
         raise ValidationError("--curve-index/--curve-name select a curve of the --curve set; give --curve")
     if args.curve:
         given = [opt for opt, on in (("--method", args.method != "linearization-net"), ("--weights", args.weights),
-                                     ("--device", args.device)) if on]
+                                     ("--device", args.device), ("--per-channel", args.per_channel)) if on]
         if given:
             raise ValidationError(f"--curve gives the curve: {', '.join(given)} (estimation) would be ignored")
     if args.half and output_suffix(args, LINEAR_SUFFIXES, ".exr") != ".exr":
