@@ -21,8 +21,8 @@ def register(sub):
     p.add_argument("--json", metavar="FILE", help="also write per-pair scores as JSON")
     p.add_argument("-o", "--output", metavar="FILE", help="write the markdown table here (default: stdout)")
     p.add_argument("--real", metavar="DIR", help="instead: score on real cameras, a Middlebury-style folder of "
-                   "wb1i{L}e{E}-jpg.png / -raw.png pairs (every registered estimator unless --methods is given, "
-                   "sRGB inverse, gamma 2.2, chart curve, bracket calibration; crfkit.evaluation.real_estimators)")
+                   "wb1i{L}e{E}-jpg.png / -raw.png pairs (every registered estimator and its NAME:per-channel variant "
+                   "unless --methods is given, sRGB inverse, gamma 2.2, chart curve, bracket calibration; crfkit.evaluation.real_estimators)")
     p.add_argument("--chart", metavar="FILE.crfs", help="with --real: the cameras' chart curves (<camera>/R|G|B); "
                    "default: built from the other illumination")
     p.set_defaults(func=run)
