@@ -4,7 +4,8 @@
    weights (or ``--weights-*``), torch limited to ``--threads`` (default 2),
    after one warm-up call; best and median of ``--repeats``.  Target: < 1 s.
    ``--megapixels 12`` adds the issue-14 case: a 4000x3000 JPEG file read and
-   estimated end to end by every registered estimator, against the JPEG decode
+   estimated end to end by every registered estimator (and its per-channel
+   variant, ``NAME:per-channel``), against the JPEG decode
    alone (the baseline, measured in the same run).  Target: < 1 s.
 2. Training throughput: optimisation steps per second (and samples per second)
    of each net's training step (forward, loss, backward, Adam) at the given
@@ -183,8 +184,10 @@ def main(argv=None):
 
         from crfkit.estimators import available_estimators
 
+        methods = sorted(available_estimators())
+        methods += [f"{m}:per-channel" for m in methods]  # three curves; the networks run three times
         with tempfile.TemporaryDirectory() as tmp:
-            big = bench_large_jpeg(sorted(available_estimators()), args.repeats, args.megapixels, tmp)
+            big = bench_large_jpeg(methods, args.repeats, args.megapixels, tmp)
         out["large_jpeg"] = big
         print(f"{big['size']} JPEG ({big['source']}, upscaled), read + estimate, median of {args.repeats}:")
         for r in big["rows"]:
