@@ -22,6 +22,15 @@ BATCH_EPILOG = (
     "written; 2: a mistake in the command itself, nothing done)."
 )
 
+
+def add_batch_arguments(p, photos, output_help, suffixes, default_format, output_required=True):
+    """The IMAGE... inputs, -o FILE_OR_DIR and --format that every batch command takes."""
+    p.add_argument("images", nargs="+", metavar="IMAGE", help=f"{photos} or folders")
+    p.add_argument("-o", "--output", required=output_required, metavar="FILE_OR_DIR",
+                   help=f"{output_help}; a folder for several inputs")
+    p.add_argument("--format", choices=[s[1:] for s in suffixes], default=None,
+                   help=f"type of the files written into the -o folder for several inputs (default {default_format})")
+
 CURVE_SUFFIXES = (".txt", ".csv", ".json", ".crfs", ".cube", ".spi1d")
 
 
@@ -251,12 +260,10 @@ def register(sub):
         ".crfs) or a 1-D LUT mapping code values to linear ones (.cube, .spi1d). "
         + BATCH_EPILOG,
     )
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="photos (PNG, JPEG, TIFF; 8-bit preferred) or folders")
+    add_batch_arguments(p, "photos (PNG, JPEG, TIFF; 8-bit preferred)",
+                        "write the curve (.txt, .csv, .json, .crfs, .cube, .spi1d)", CURVE_SUFFIXES, "json",
+                        output_required=False)
     add_estimator_options(p)
-    p.add_argument("-o", "--output", metavar="FILE_OR_DIR",
-                   help="write the curve (.txt, .csv, .json, .crfs, .cube, .spi1d); a folder for several inputs")
-    p.add_argument("--format", choices=[s[1:] for s in CURVE_SUFFIXES], default=None,
-                   help="type of the files written into the -o folder for several inputs (default json)")
     p.add_argument("--per-channel", action="store_true",
                    help="one inverse CRF per channel (R, G, B) instead of one shared curve, for the methods that "
                    "give them (crf-net, linearization-net, lin2004); .txt/.csv then hold one curve a row")

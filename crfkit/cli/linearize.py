@@ -4,6 +4,7 @@ from ..io.linear import LINEAR_SUFFIXES  # .exr, .hdr, .npy, 16-bit .tif/.tiff (
 from .estimate import (
     BATCH_EPILOG,
     Batch,
+    add_batch_arguments,
     add_estimator_options,
     check_photo,
     collect_inputs,
@@ -27,11 +28,8 @@ def register(sub):
         "A curve set given with --curve must be one camera's R, G, B curves (applied per channel) unless "
         "--curve-index or --curve-name picks one curve (or, by name, one camera). " + BATCH_EPILOG,
     )
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="photos (PNG, JPEG, TIFF; 8/16-bit) or folders")
-    p.add_argument("-o", "--output", required=True, metavar="FILE_OR_DIR",
-                   help="output file (.exr, .hdr, .npy, .tif/.tiff); a folder for several inputs")
-    p.add_argument("--format", choices=[s[1:] for s in LINEAR_SUFFIXES], default=None,
-                   help="type of the files written into the -o folder for several inputs (default exr)")
+    add_batch_arguments(p, "photos (PNG, JPEG, TIFF; 8/16-bit)", "output file (.exr, .hdr, .npy, .tif/.tiff)",
+                        LINEAR_SUFFIXES, "exr")
     add_estimator_options(p)
     p.add_argument("--curve", metavar="CURVE",
                    help="use this inverse CRF instead of estimating: a curve set (.crfs; per channel), a .json or "

@@ -6,6 +6,7 @@ from ..io.linear import LINEAR_SUFFIXES as HDR_OUTPUT_SUFFIXES
 from .estimate import (
     BATCH_EPILOG,
     Batch,
+    add_batch_arguments,
     check_photo,
     collect_inputs,
     make_estimator,
@@ -28,11 +29,8 @@ def register(sub):
         "(a TIFF stores 0..--tiff-white as 0..65535). A photo with nothing above "
         "--tau comes back as its linearisation without running the method. " + BATCH_EPILOG,
     )
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="LDR photos (PNG, JPEG, TIFF, ...; 8 or 16 bits) or folders")
-    p.add_argument("-o", "--output", required=True, metavar="FILE_OR_DIR",
-                   help="output .exr, .hdr, .npy or .tif/.tiff; a folder for several inputs")
-    p.add_argument("--format", choices=[s[1:] for s in HDR_OUTPUT_SUFFIXES], default=None,
-                   help="type of the files written into the -o folder for several inputs (default exr)")
+    add_batch_arguments(p, "LDR photos (PNG, JPEG, TIFF, ...; 8 or 16 bits)", "output .exr, .hdr, .npy or .tif/.tiff",
+                        HDR_OUTPUT_SUFFIXES, "exr")
     p.add_argument("--crf", default="gamma:2.2",
                    help="inverse CRF: gamma:G, srgb, linear, an estimator (linearization-net, crf-net, plugins), or "
                    "a saved curve (.crfs, .json, .txt of 1024 inverse values; forward:FILE for a forward one); "
