@@ -95,6 +95,17 @@ def one_line(exc):
     assert str(exc) and "\n" not in str(exc), str(exc)
 
 
+def quiet_call(fn, *args, **kwargs):
+    """``(result, None)``, or ``(None, error)`` for the one-line CrfkitError ``fn`` raised; warnings silenced."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args, **kwargs), None
+    except CrfkitError as exc:
+        one_line(exc)
+        return None, exc
+
+
 @functools.lru_cache(maxsize=None)
 def shipped_estimator(method):
     from crfkit.estimators import get_estimator
@@ -127,14 +138,9 @@ def test_estimate_options_valid_result_or_crfkit_error(method, data):
     if method == "crf-net" and "n_patches" not in opts:
         opts["n_patches"] = 2  # small and fast (the valid min_patches values do not exceed it)
     img = photo(136, 150, seed=data.draw(st.integers(0, 99)))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            g = crfkit.estimate(img, method=method, **opts)
-    except CrfkitError as exc:
-        one_line(exc)
-        if valid:
-            raise AssertionError(f"valid options {opts} refused: {exc}") from None
+    g, exc = quiet_call(crfkit.estimate, img, method=method, **opts)
+    if exc is not None:
+        assert not valid, f"valid options {opts} refused: {exc}"
         return
     assert valid, f"invalid options accepted: {opts}"
     check_curve(g)
@@ -146,14 +152,9 @@ def test_estimate_options_valid_result_or_crfkit_error(method, data):
 def test_estimate_odd_images_valid_result_or_crfkit_error(method, image):
     pytest.importorskip("torch")
     est = shipped_estimator(method)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            g = crfkit.estimate(image, method=est)
-    except CrfkitError as exc:
-        one_line(exc)
-        return
-    check_curve(g)
+    g, exc = quiet_call(crfkit.estimate, image, method=est)
+    if exc is None:
+        check_curve(g)
 
 
 # -- restore ------------------------------------------------------------------------------------
@@ -184,12 +185,8 @@ def test_restore_baselines_options_and_images(method, data):
     popts, pvalid = data.draw(option_sets(PIPELINE))
     image = data.draw(st.one_of(odd_images(), st.builds(photo, st.integers(1, 30), st.integers(1, 30),
                                                          st.integers(0, 9), st.booleans())))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = crfkit.restore(image, method=method, **popts, **opts)
-    except CrfkitError as exc:
-        one_line(exc)
+    out, exc = quiet_call(crfkit.restore, image, method=method, **popts, **opts)
+    if exc is not None:
         return
     assert valid and pvalid, f"invalid options accepted: {opts} {popts}"
     check_hdr(out, image)
@@ -203,14 +200,9 @@ def test_restore_masked_unet_options_checked_always(data, clipped):
     opts, valid = data.draw(option_sets(RESTORE_OPTIONS["masked-unet"]))
     opts.setdefault("flips", 1)
     image = photo(24, 40, clip=clipped)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = crfkit.restore(image, method="masked-unet", **opts)
-    except CrfkitError as exc:
-        one_line(exc)
-        if valid:
-            raise AssertionError(f"valid options {opts} refused: {exc}") from None
+    out, exc = quiet_call(crfkit.restore, image, method="masked-unet", **opts)
+    if exc is not None:
+        assert not valid, f"valid options {opts} refused: {exc}"
         return
     assert valid, f"invalid options accepted with {'a clipped' if clipped else 'an unclipped'} image: {opts}"
     check_hdr(out, image)
@@ -222,11 +214,6 @@ def test_restore_masked_unet_options_checked_always(data, clipped):
                                                   st.just(True))))
 def test_restore_masked_unet_odd_images(image):
     pytest.importorskip("torch")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = crfkit.restore(image, method=shipped_restorer())
-    except CrfkitError as exc:
-        one_line(exc)
-        return
-    check_hdr(out, image)
+    out, exc = quiet_call(crfkit.restore, image, method=shipped_restorer())
+    if exc is None:
+        check_hdr(out, image)
