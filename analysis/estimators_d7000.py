@@ -16,6 +16,13 @@ Usage (repository root)::
     CRFKIT_DATA=../shared/data python analysis/estimators_d7000.py [--exposures 3]
 
 Writes ``analysis/results/estimators_d7000.md`` and ``.json``.
+
+Scoring candidate weights (e.g. a fine-tuning run)::
+
+    python analysis/estimators_d7000.py --methods crf-net --weights-crf-net RUN/weights.pt --out DIR
+
+adds ``crf-net (candidate)`` beside the shipped crf-net (the same renderings) and the paired
+comparison "candidate minus shipped"; ``--methods`` restricts the estimators scored (default: all).
 """
 
 import argparse
@@ -77,6 +84,12 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--exposures", type=int, default=3, help="renderings per held-out image (default 3)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--methods", default=None,
+                   help="comma-separated estimators to score (default: crf-net, linearization-net and lin2004, "
+                   "shared and per-channel, and the unshipped mix)")
+    p.add_argument("--weights-crf-net", default=None, metavar="PATH",
+                   help="also score crf-net with these weights, as 'crf-net (candidate)'")
+    p.add_argument("--out", default=str(OUT), help="folder for estimators_d7000.md/.json (default analysis/results)")
     args = p.parse_args(argv)
 
     from crfkit.estimators.evaluation import default_image_dirs
@@ -87,10 +100,16 @@ def main(argv=None):
     images = load_linear_images(test_paths, short_side=384, min_size=128)
     methods = ["crf-net", "crf-net:per-channel", "linearization-net", "linearization-net:per-channel",
                "lin2004", "lin2004:per-channel"]
+    if args.methods:
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     estimators = {m: crfkit.estimators.get_estimator(m) for m in methods}
+    cand = "crf-net (candidate)"
+    if args.weights_crf_net:
+        estimators[cand] = crfkit.estimators.get_estimator("crf-net", weights=args.weights_crf_net)
     fixed = {"sRGB inverse": Curve.srgb(kind="inverse").values, "gamma 2.2": Curve.gamma(2.2, kind="inverse").values}
     mix = f"(unshipped) {MIX_WEIGHT:g} crf-net + {1 - MIX_WEIGHT:g} linearization-net"
-    names = methods + [mix] + list(fixed)
+    has_mix = "crf-net" in estimators and "linearization-net" in estimators
+    names = list(estimators) + ([mix] if has_mix else []) + list(fixed)
     scores = {n: np.zeros((len(images), args.exposures)) for n in names}
     for i, im in enumerate(images):
         for e in range(args.exposures):
@@ -101,7 +120,8 @@ def main(argv=None):
                 warnings.simplefilter("ignore")  # e.g. few usable edges: the estimate is still scored
                 for m, est in estimators.items():
                     curves[m] = est.estimate(jpeg).values
-            curves[mix] = MIX_WEIGHT * curves["crf-net"] + (1 - MIX_WEIGHT) * curves["linearization-net"]
+            if has_mix:
+                curves[mix] = MIX_WEIGHT * curves["crf-net"] + (1 - MIX_WEIGHT) * curves["linearization-net"]
             curves.update(fixed)
             for n in names:
                 scores[n][i, e] = curve_error(curves[n], truth)
@@ -116,7 +136,8 @@ def main(argv=None):
         rows.append({"method": n, "rmse": float(per_image[n].mean()), "vs_srgb": float(d.mean()),
                      "interval": [float(lo), float(hi)]})
     pairs = [("crf-net:per-channel", "crf-net"), ("linearization-net:per-channel", "linearization-net"),
-             (mix, "crf-net"), (mix, "linearization-net")]
+             (mix, "crf-net"), (mix, "linearization-net"), (cand, "crf-net")]
+    pairs = [(a, b) for a, b in pairs if a in per_image and b in per_image]
     diffs = []
     for a, b in pairs:
         d = per_image[a] - per_image[b]
@@ -142,10 +163,14 @@ def main(argv=None):
     for d in diffs:
         lines.append(f"| {d['a']} minus {d['b']} | {d['difference']:+.4f} ({d['interval'][0]:+.4f} .. "
                      f"{d['interval'][1]:+.4f}) | {d['a_better_on']}/{d['images']} images |")
-    OUT.mkdir(exist_ok=True)
-    (OUT / "estimators_d7000.md").write_text("\n".join(lines) + "\n")
-    (OUT / "estimators_d7000.json").write_text(json.dumps(
+    if args.weights_crf_net:
+        lines += ["", f"crf-net (candidate): weights `{args.weights_crf_net}`."]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "estimators_d7000.md").write_text("\n".join(lines) + "\n")
+    (out / "estimators_d7000.json").write_text(json.dumps(
         {"images": [im.name for im in images], "exposures": args.exposures, "seed": args.seed,
+         "weights_crf_net": args.weights_crf_net, "per_image": {n: v.tolist() for n, v in per_image.items()},
          "rows": rows, "comparisons": diffs, "channel_spread": spread}, indent=1) + "\n")
     print("\n".join(lines))
     return 0

@@ -57,6 +57,10 @@ def register(sub):
     p.add_argument("--camera-fraction", type=float, default=0.5, metavar="P",
                    help="with --camera-pipeline: share of the training samples rendered through it (default 0.5; "
                    "the rest through the plain synthetic camera)")
+    p.add_argument("--tone-curves", type=float, default=0.0, metavar="F",
+                   help="crf-net, linearization-net: compose this share of the training samples' curves with a "
+                   "random contrast tone curve (picture-style S-curve; the composed curve is the target; "
+                   "default 0: off)")
     p.add_argument("--snapshot-every", type=int, default=0, metavar="STEPS",
                    help="restoration: also export the weights every STEPS steps as weights_stepNNNNNN.pt (default 0: off)")
     p.add_argument("--test-fraction", type=float, default=0.15, help="images held out (default 0.15)")
@@ -100,17 +104,20 @@ def run(args):
             raise ValidationError(f"--{name.replace('_', '-')} must not be negative")
     if not 0.0 < args.camera_fraction <= 1.0:
         raise ValidationError(f"--camera-fraction must be in (0, 1], got {args.camera_fraction}")
+    if not 0.0 <= args.tone_curves <= 1.0:
+        raise ValidationError(f"--tone-curves must be in [0, 1], got {args.tone_curves}")
     if args.init_weights and not Path(args.init_weights).is_file():
         raise ValidationError(f"--init-weights {args.init_weights}: file not found")
     if args.method == "restoration":
-        if args.camera_pipeline:
-            raise ValidationError("--camera-pipeline applies to crf-net and linearization-net only")
+        if args.camera_pipeline or args.tone_curves:
+            raise ValidationError("--camera-pipeline and --tone-curves apply to crf-net and linearization-net only")
         return run_restoration(args)
     if args.pretrain_inpainting or args.vgg_weights or args.assumed_curve_prob or args.snapshot_every:
         raise ValidationError("--pretrain-inpainting, --vgg-weights, --assumed-curve-prob and "
                               "--snapshot-every apply to `crfkit train restoration` only")
-    if args.resume and (args.init_weights or args.camera_pipeline):
-        raise ValidationError("--init-weights and --camera-pipeline start a run; --resume keeps the checkpoint's")
+    if args.resume and (args.init_weights or args.camera_pipeline or args.tone_curves):
+        raise ValidationError("--init-weights, --camera-pipeline and --tone-curves start a run; "
+                              "--resume keeps the checkpoint's")
     from ..estimators.training import TrainConfig, train
 
     patch = args.patch or (227 if args.method == "crf-net" else 128)
@@ -126,6 +133,7 @@ def run(args):
         val_curves=args.val_curves, val_pairs=args.val_pairs, clip_grad=args.clip_grad,
         lr_schedule=args.lr_schedule or "constant", warmup=args.warmup,
         camera_pipeline=args.camera_pipeline, camera_fraction=args.camera_fraction, init_weights=args.init_weights,
+        tone_curves=args.tone_curves,
     )
     res = train(cfg, args.out, resume=args.resume, max_minutes=args.max_minutes, workers=args.workers,
                 threads=args.threads, device=args.device, checkpoint_every=args.checkpoint_every,

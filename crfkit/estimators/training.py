@@ -60,6 +60,11 @@ class TrainConfig:
         rendered entirely through it.
     camera_fraction : float
         See ``camera_pipeline``.
+    tone_curves : float
+        Share of the training samples whose drawn curve is composed with a
+        random contrast tone curve (:mod:`crfkit.synthesis.tone`; the composed
+        curve is the target).  0 (default): off.  The validation set is not
+        affected.  (crf-net's classification pre-training keeps the DoRF label.)
     init_weights : str or None
         Start from these weights of the same method (fine-tuning) instead of a
         random initialisation; the network's config (width, patch) must match.
@@ -85,6 +90,7 @@ class TrainConfig:
     camera_pipeline: bool = False
     camera_fraction: float = 0.5
     init_weights: str = None
+    tone_curves: float = 0.0
 
     def synthesis_config(self, validation=False):
         """The :class:`~crfkit.synthesis.SynthesisConfig` of the training samples (or of the validation set)."""
@@ -92,9 +98,11 @@ class TrainConfig:
 
         if validation:  # whole images, as the held-out evaluation renders them
             return SynthesisConfig(patch=None, flip=False, camera_pipeline=self.camera_pipeline, camera_fraction=1.0)
+        extra = {"tone_curves": self.tone_curves} if self.tone_curves else {}
         if self.camera_pipeline:
-            return SynthesisConfig(patch=self.patch, camera_pipeline=True, camera_fraction=self.camera_fraction)
-        return SynthesisConfig(patch=self.patch)
+            return SynthesisConfig(patch=self.patch, camera_pipeline=True, camera_fraction=self.camera_fraction,
+                                   **extra)
+        return SynthesisConfig(patch=self.patch, **extra)
 
     def model_config(self):
         if self.method == "crf-net":
@@ -292,7 +300,7 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
         provenance = loop.provenance(dev, world)
         provenance.update(train_images=train_names, held_out_images=test_names,
                           final_log=loop.log[-1] if loop.log else None)
-        if cfg.camera_pipeline:
+        if cfg.camera_pipeline or cfg.tone_curves:
             provenance["synthesis"] = cfg.synthesis_config().to_dict()
             provenance["validation_synthesis"] = cfg.synthesis_config(validation=True).to_dict()
         if init_info:

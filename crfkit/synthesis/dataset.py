@@ -49,11 +49,19 @@ class SyntheticCRFDataset(torch.utils.data.Dataset):
         ldr = torch.from_numpy(s["ldr"]).permute(2, 0, 1).float().div_(255.0)
         target = torch.from_numpy(s["target"]).permute(2, 0, 1).contiguous()
         label = s["label"]
+        if s.get("tone") is not None:  # the camera applied a tone-composed curve: that is the target
+            from ..curves.curve import invert_values
+
+            fwd = np.asarray(s["forward"], dtype=np.float64)
+            forward = torch.as_tensor(fwd.astype(np.float32))
+            inverse = torch.as_tensor(invert_values(np.maximum.accumulate(fwd)).astype(np.float32).reshape(-1))
+        else:
+            forward, inverse = self.forward[label], self.inverse[label]
         return {
             "ldr": ldr,
             "target": target,
-            "forward": self.forward[label],
-            "inverse": self.inverse[label],
+            "forward": forward,
+            "inverse": inverse,
             "label": torch.tensor(label, dtype=torch.int64),
         }
 

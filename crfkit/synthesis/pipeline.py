@@ -56,6 +56,11 @@ class SynthesisConfig:
         Upper ends of the uniform denoising blend and unsharp-mask amount.
     optical_blur : (float, float)
         Range of the Gaussian sigma (pixels) of the lens / anti-aliasing blur before the mosaic.
+    tone_curves : float
+        Share of the samples whose drawn forward curve ``f`` is composed with a
+        random contrast tone curve ``T`` (:mod:`crfkit.synthesis.tone`): the
+        camera applies ``T(f)`` and ``T(f)`` is the sample's curve (the training
+        target).  0 (default) draws nothing extra: the output is bit for bit as before.
     """
 
     patch: int = 128
@@ -78,6 +83,7 @@ class SynthesisConfig:
     denoise_max: float = 0.6
     sharpen_max: float = 0.8
     optical_blur: tuple = (0.4, 0.9)
+    tone_curves: float = 0.0
 
     def to_dict(self):
         return asdict(self)
@@ -184,7 +190,10 @@ def synthesize_sample(images, curves, rng, config=None):
     -------
     dict
         ``ldr`` (uint8 (P, P, 3)), ``target`` (float32 (P, P, 3)), ``label``
-        (curve index), ``image`` (image index), ``bad_fraction``, ``tries``.
+        (curve index), ``image`` (image index), ``bad_fraction``, ``tries``;
+        with ``config.tone_curves > 0`` also ``forward`` (the curve the camera
+        applied: ``curves.values[label]``, or its composition with a tone curve)
+        and ``tone`` (``(strength, steepness, pivot)`` or None).
     """
     cfg = config or SynthesisConfig()
     if len(images) == 0:
@@ -195,7 +204,16 @@ def synthesize_sample(images, curves, rng, config=None):
         pix = getattr(images[i], "pixels", images[i])
         crop = _crop(pix, cfg.patch, rng, cfg.flip)
         label = int(rng.integers(len(values)))
-        ldr, target, bad = synthesize(crop, values[label], rng, cfg)
+        forward, tone = values[label], None
+        if cfg.tone_curves > 0 and (cfg.tone_curves >= 1.0 or rng.random() < cfg.tone_curves):
+            from .tone import compose_tone, draw_tone_params
+
+            tone = draw_tone_params(rng)
+            forward = compose_tone(forward, *tone)
+        ldr, target, bad = synthesize(crop, forward, rng, cfg)
         if bad <= cfg.max_bad_fraction:
             break
-    return {"ldr": ldr, "target": target, "label": label, "image": i, "bad_fraction": bad, "tries": tries}
+    out = {"ldr": ldr, "target": target, "label": label, "image": i, "bad_fraction": bad, "tries": tries}
+    if cfg.tone_curves > 0:
+        out.update(forward=np.asarray(forward), tone=tone)
+    return out
