@@ -8,9 +8,11 @@ and early digital cameras) settles them badly on modern cameras (Middlebury:
 prior from modern cameras instead: crfkit's chart calibration
 (:mod:`crfkit.dcrf`) of the 10 Middlebury cameras' RAW+JPEG chart pairs, each
 illumination separately (20 builds x R, G, B = 60 inverse curves), reduced to
-what the times solver uses: the mean inverse curve and its 3 leading principal
-components (4 x 1024 numbers).  Only that small derived basis is shipped, not
-the images.
+the mean inverse curve and its 8 leading principal components (9 x 1024
+numbers).  The times solver uses the mean and the first 3 (``TIMES_K``); the
+'modern' curve model (``calibrate_bracket(model='pca', basis='modern')``) uses
+up to all 8 (``analysis/bracket_modern_model.py`` measured it).  Only that
+small derived basis is shipped, not the images.
 
 Source and licence: the "modified Middlebury" chart pairs of
 zyfccc/Representing-camera-response-function (Apache-2.0; see
@@ -35,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import crfkit  # noqa: E402
 from crfkit._io import atomic_write_text  # noqa: E402
-from crfkit.bracket.calibrate import TIMES_K  # noqa: E402
+from crfkit.bracket.calibrate import MODERN_BASIS_K, TIMES_K  # noqa: E402
 from crfkit.models.pca import PCABasis  # noqa: E402
 
 TARGET = Path(__file__).parent.parent / "crfkit" / "bracket" / "_modern_prior.py"
@@ -67,7 +69,7 @@ def leave_out(builds, camera):
 def main():
     builds = chart_builds()
     curves = prior_curves(builds)
-    basis = PCABasis.from_curves(curves, n_components=TIMES_K, source=SOURCE)
+    basis = PCABasis.from_curves(curves, n_components=max(MODERN_BASIS_K, TIMES_K), source=SOURCE)
 
     def arr(a, indent="    "):
         vals = [f"{v:.8g}" for v in a]
@@ -75,7 +77,9 @@ def main():
         return "[\n" + "".join(f"{indent}{r},\n" for r in rows) + indent[:-4] + "]"
 
     cams = sorted({cam for cam, _ in builds})
-    text = ['"""Modern-camera times prior: mean inverse CRF and 3 principal components (generated, do not edit).',
+    text = ['"""Modern-camera curves: mean inverse CRF and %d principal components (generated, do not edit).'
+            % len(basis.components), "",
+            f"The times prior uses the mean and the first {TIMES_K} components; the 'modern' curve model up to all.",
             "",
             f"Derived by analysis/bracket_times_prior.py from crfkit's chart calibration of {len(builds)} Middlebury",
             f"brackets ({len(cams)} cameras, {len(curves)} inverse curves; the cameras are in CAMERAS).",

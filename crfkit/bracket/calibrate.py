@@ -31,6 +31,20 @@ DEFAULT_TIMES_PRIOR = "modern"
 #: Components and prior weight of the model that estimates unknown exposure ratios:
 #: few components, so that the curve family cannot trade shape for exposure.
 TIMES_K, TIMES_PRIOR_WEIGHT = 3, 0.3
+#: The 'modern' curve model (``model='pca', basis='modern'``): the same modern cameras' curves
+#: as the times prior, 8 components by default (the best of k = 3..8 on Middlebury, leave one
+#: camera out; it did not beat the DoRF-train default: analysis/results/bracket/modern_model.md).
+MODERN_BASIS = "modern"
+MODERN_BASIS_K = 8
+
+
+def _modern(n_components, source):
+    from ..models.pca import PCABasis
+    from . import _modern_prior as mp
+
+    comps = np.array(mp.COMPONENTS)[:n_components]
+    return PCABasis(np.array(mp.MEAN), comps, np.array(mp.EXPLAINED_VARIANCE_RATIO)[:len(comps)],
+                    "inverse", source, {"n_curves": mp.N_CURVES, "cameras": list(mp.CAMERAS)})
 
 
 def modern_times_prior():
@@ -40,11 +54,22 @@ def modern_times_prior():
     the 10 Middlebury cameras (2 illuminations each, 60 curves; Apache-2.0 source
     data, see ``crfkit/bracket/_modern_prior.py``), built by ``analysis/bracket_times_prior.py``.
     """
-    from ..models.pca import PCABasis
     from . import _modern_prior as mp
 
-    return PCABasis(np.array(mp.MEAN), np.array(mp.COMPONENTS), np.array(mp.EXPLAINED_VARIANCE_RATIO),
-                    "inverse", mp.SOURCE, {"n_curves": mp.N_CURVES, "cameras": list(mp.CAMERAS)})
+    return _modern(TIMES_K, mp.SOURCE)
+
+
+def modern_basis():
+    """The 'modern' curve model's basis: the same curves as :func:`modern_times_prior`, all 8 components.
+
+    Used by ``calibrate_bracket(model='pca', basis='modern')`` (``crfkit calibrate --basis modern``);
+    default ``k`` is :data:`MODERN_BASIS_K`.  Its source is ``'modern'`` (labels read ``PCA(modern)-k``).
+    """
+    return _modern(MODERN_BASIS_K, MODERN_BASIS)
+
+
+def _is_modern(basis):
+    return isinstance(basis, str) and basis.strip().lower() == MODERN_BASIS
 
 
 def times_solver(times_prior=DEFAULT_TIMES_PRIOR):
@@ -212,10 +237,13 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
     model : str
         For ``method='model'``: ``'pca'`` (default; ``basis=`` a curve set such
         as ``'dorf-train'`` (default), ``'dorf'`` or a ``.crfs`` file built from
-        your cameras), ``'emor'``, ``'ggcm'``, ``'polynomial'``, ``'gamma'``.
+        your cameras, or ``'modern'``: the chart curves of 10 digital cameras
+        shipped with crfkit, :func:`modern_basis`), ``'emor'``, ``'ggcm'``,
+        ``'polynomial'``, ``'gamma'``.
     k : int, optional
-        Model parameters (``model``; default 15 for ``pca`` and ``emor``, the
-        model's own default otherwise) or polynomial degree (``mitsunaga-nayar``).
+        Model parameters (``model``; default 15 for ``pca`` and ``emor``, 8 for
+        ``basis='modern'``, the model's own default otherwise) or polynomial
+        degree (``mitsunaga-nayar``).
     shared : bool
         One curve for the three channels instead of one per channel.
     n_samples : int
@@ -278,10 +306,15 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
     cls = get_solver_class(method)
     if cls.name == "model":
         solver_opts.setdefault("model", model)
+        modern = False
         if str(solver_opts["model"]).lower() == "pca":
             solver_opts.setdefault("basis", DEFAULT_BASIS)
+            if _is_modern(solver_opts["basis"]):
+                solver_opts["basis"], modern = modern_basis(), True
         if k is not None:
             solver_opts["k"] = k
+        elif modern:
+            solver_opts["k"] = MODERN_BASIS_K
         elif str(solver_opts["model"]).lower() in ("pca", "emor"):
             solver_opts["k"] = DEFAULT_K
         from ..models.registry import get_model_class

@@ -16,8 +16,10 @@ def add_bracket_arguments(p):
     p.add_argument("--model", default="pca",
                    help="model for --method model: pca (default, with --basis), emor, ggcm, polynomial, gamma")
     p.add_argument("-k", type=int, default=None,
-                   help="model parameters (default 15 for pca and emor; mitsunaga-nayar: polynomial degree)")
-    p.add_argument("--basis", help="pca: curve set (dorf-train (default), dorf, a .crfs of your cameras) or basis (.npz)")
+                   help="model parameters (default 15 for pca and emor, 8 for --basis modern; mitsunaga-nayar: "
+                   "polynomial degree)")
+    p.add_argument("--basis", help="pca: curve set (dorf-train (default), dorf, a .crfs of your cameras), basis (.npz), "
+                   "or modern (chart curves of 10 digital cameras shipped with crfkit, up to 8 components)")
     p.add_argument("--times-prior", default="modern",
                    help="unknown times: curves whose typical shape settles the exposure ratios: modern (default; "
                    "chart calibrations of 10 digital cameras shipped with crfkit), emor, dorf-train, or a .crfs "
