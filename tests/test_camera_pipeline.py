@@ -187,10 +187,10 @@ def test_training_with_the_camera_pipeline_from_init_weights(tmp_path, matrices,
     assert prov["validation_synthesis"]["camera_fraction"] == 1.0 and prov["train_config"]["camera_pipeline"]
     # started from the init weights: step 0 of the validation scores them
     from crfkit.estimators._net import load_weights
-    from crfkit.estimators.validation import split_validation_curves
+    from crfkit.estimators.validation import Validator, split_validation_curves
 
-    v = training.camera_validator("linearization-net", images, split_validation_curves(curves, 2)[1], 2,
-                                  config=cfg.synthesis_config(validation=True))
+    v = Validator("linearization-net", images, split_validation_curves(curves, 2)[1], 2,
+                  config=cfg.synthesis_config(validation=True))
     init = LinearizationNet(width=0.125, basis=fake_basis(), patch=32)
     init.load_state_dict({k: t.float() for k, t in load_weights(tmp_path / "init.pt", "linearization-net")
                           ["state_dict"].items()})

@@ -138,35 +138,6 @@ def init_from_weights(model, path, method):
             "crfkit_commit": prov.get("crfkit_commit")}
 
 
-def camera_validator(method, images, curves, n_pairs, seed=0, config=None):
-    """A :class:`~crfkit.estimators.validation.Validator` whose set is rendered with ``config``.
-
-    The same pairs and seeds as the plain validator (image ``k % n_images``,
-    curve ``k % n_curves``, generator ``[seed, 7919, k]``, redrawn while more
-    than ``max_bad_fraction`` of the pixels are badly exposed); the truth is the
-    inverse of the drawn curve (with the camera pipeline: the mean of the
-    channel curves).
-    """
-    import numpy as np
-
-    from ..synthesis import synthesize
-    from .validation import Validator
-
-    v = Validator(method, images, curves, 0, seed=seed)
-    inverse = np.asarray(curves.inverse().values, dtype=np.float64)
-    for k in range(int(n_pairs)):
-        ii, ci = k % len(images), k % len(curves)
-        pix = getattr(images[ii], "pixels", images[ii])
-        rng = np.random.default_rng([int(seed), 7919, k])
-        for _ in range(config.max_tries):
-            ldr, _, bad = synthesize(pix, curves.values[ci], rng, config)
-            if bad <= config.max_bad_fraction:
-                break
-        v.ldr.append(ldr)
-        v.true_inverse.append(inverse[ci])
-    return v
-
-
 def _basis(method):
     from ..data import load_emor
 
@@ -246,11 +217,8 @@ def train(cfg, out, resume=False, max_minutes=None, workers=0, threads=None, dev
 
         curves, val_curves = split_validation_curves(curves, cfg.val_curves)  # never trained on
         if rank == 0:
-            if cfg.camera_pipeline:
-                validator = camera_validator(cfg.method, images, val_curves, cfg.val_pairs, seed=0,
-                                             config=cfg.synthesis_config(validation=True))
-            else:
-                validator = Validator(cfg.method, images, val_curves, cfg.val_pairs, seed=0)
+            validator = Validator(cfg.method, images, val_curves, cfg.val_pairs, seed=0,
+                                  config=cfg.synthesis_config(validation=True))
     model = module.build_model(cfg.model_config(), basis=basis if basis is not None else _basis(cfg.method))
     init_info = None
     if cfg.init_weights and state is None:

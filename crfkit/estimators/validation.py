@@ -73,9 +73,13 @@ class Validator:
         (image, curve) pairs rendered; image ``k % n_images`` with curve ``k % n_curves``.
     seed : int
         Seed of the renderings (independent of the training samples).
+    config : SynthesisConfig, optional
+        How the set is rendered (default: whole images, no flips, the plain synthetic camera; the
+        camera-pipeline mode's training passes its own). With the camera pipeline the truth is
+        the drawn curve, the mean of the channel curves.
     """
 
-    def __init__(self, method, images, curves, n_pairs=48, seed=0):
+    def __init__(self, method, images, curves, n_pairs=48, seed=0, config=None):
         from ..synthesis import SynthesisConfig, synthesize
 
         if method not in ESTIMATORS:
@@ -84,7 +88,8 @@ class Validator:
             raise ValidationError("validation needs at least one image and one curve")
         self.method = method
         self.curve_names = list(curves.names)
-        cfg = SynthesisConfig(patch=None, flip=False)  # whole images, as the held-out evaluation renders them
+        # whole images, as the held-out evaluation renders them
+        cfg = config if config is not None else SynthesisConfig(patch=None, flip=False)
         inverse = np.asarray(curves.inverse().values, dtype=np.float64)
         self.ldr, self.true_inverse = [], []
         for k in range(int(n_pairs)):
