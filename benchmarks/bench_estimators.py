@@ -79,20 +79,13 @@ def bench_large_jpeg(methods, repeats, megapixels, tmpdir):
     path = Path(tmpdir) / "bench_large.jpg"
     cv2.imwrite(str(path), big[:, :, ::-1], [int(cv2.IMWRITE_JPEG_QUALITY), 95])
 
-    def best_and_median(fn):
-        fn()  # warm-up
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return min(times), statistics.median(times)
+    from bench_restoration import timed  # best and median after a warm-up call (benchmarks/ is on sys.path)
 
-    decode = best_and_median(lambda: read_image(path))
+    decode = timed(lambda: read_image(path), repeats)
     rows = [{"method": "read only (baseline)", "best_s": decode[0], "median_s": decode[1]}]
     for method in methods:
         est = get_estimator(method)  # default device: the CPU here
-        best, med = best_and_median(lambda est=est: est.estimate(read_image(path)))
+        best, med = timed(lambda est=est: est.estimate(read_image(path)), repeats)
         rows.append({"method": method, "best_s": best, "median_s": med, "ratio_to_read": med / decode[1]})
     return {"size": f"{width}x{height}", "source": what, "rows": rows}
 
