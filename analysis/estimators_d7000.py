@@ -89,6 +89,8 @@ def main(argv=None):
                    "shared and per-channel, and the unshipped mix)")
     p.add_argument("--weights-crf-net", default=None, metavar="PATH",
                    help="also score crf-net with these weights, as 'crf-net (candidate)'")
+    p.add_argument("--weights", action="append", default=[], metavar="METHOD=PATH",
+                   help="also score METHOD with the weights at PATH, as 'METHOD (candidate)' (repeatable)")
     p.add_argument("--out", default=str(OUT), help="folder for estimators_d7000.md/.json (default analysis/results)")
     args = p.parse_args(argv)
 
@@ -103,9 +105,13 @@ def main(argv=None):
     if args.methods:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     estimators = {m: crfkit.estimators.get_estimator(m) for m in methods}
-    cand = "crf-net (candidate)"
+    if any("=" not in spec for spec in args.weights):
+        p.error("--weights expects METHOD=PATH")
+    candidates = dict(spec.split("=", 1) for spec in args.weights)
     if args.weights_crf_net:
-        estimators[cand] = crfkit.estimators.get_estimator("crf-net", weights=args.weights_crf_net)
+        candidates["crf-net"] = args.weights_crf_net
+    for m, path in candidates.items():
+        estimators[f"{m} (candidate)"] = crfkit.estimators.get_estimator(m, weights=path)
     fixed = {"sRGB inverse": Curve.srgb(kind="inverse").values, "gamma 2.2": Curve.gamma(2.2, kind="inverse").values}
     mix = f"(unshipped) {MIX_WEIGHT:g} crf-net + {1 - MIX_WEIGHT:g} linearization-net"
     has_mix = "crf-net" in estimators and "linearization-net" in estimators
@@ -136,7 +142,7 @@ def main(argv=None):
         rows.append({"method": n, "rmse": float(per_image[n].mean()), "vs_srgb": float(d.mean()),
                      "interval": [float(lo), float(hi)]})
     pairs = [("crf-net:per-channel", "crf-net"), ("linearization-net:per-channel", "linearization-net"),
-             (mix, "crf-net"), (mix, "linearization-net"), (cand, "crf-net")]
+             (mix, "crf-net"), (mix, "linearization-net")] + [(f"{m} (candidate)", m) for m in candidates]
     pairs = [(a, b) for a, b in pairs if a in per_image and b in per_image]
     diffs = []
     for a, b in pairs:
@@ -163,14 +169,14 @@ def main(argv=None):
     for d in diffs:
         lines.append(f"| {d['a']} minus {d['b']} | {d['difference']:+.4f} ({d['interval'][0]:+.4f} .. "
                      f"{d['interval'][1]:+.4f}) | {d['a_better_on']}/{d['images']} images |")
-    if args.weights_crf_net:
-        lines += ["", f"crf-net (candidate): weights `{args.weights_crf_net}`."]
+    for m, path in candidates.items():
+        lines += ["", f"{m} (candidate): weights `{path}`."]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "estimators_d7000.md").write_text("\n".join(lines) + "\n")
     (out / "estimators_d7000.json").write_text(json.dumps(
         {"images": [im.name for im in images], "exposures": args.exposures, "seed": args.seed,
-         "weights_crf_net": args.weights_crf_net, "per_image": {n: v.tolist() for n, v in per_image.items()},
+         "weights_crf_net": args.weights_crf_net, "candidates": candidates, "per_image": {n: v.tolist() for n, v in per_image.items()},
          "rows": rows, "comparisons": diffs, "channel_spread": spread}, indent=1) + "\n")
     print("\n".join(lines))
     return 0
