@@ -48,3 +48,17 @@ def test_16bit_colour_png_round_trip(tmp_path):
     b = read_image(tmp_path / "w.png")
     assert b.dtype == np.uint16
     np.testing.assert_array_equal(b, a)
+
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("empty.png", b"", "the file is empty"),
+    ("text.jpg", b"not an image at all\n", "not a readable JPG file"),
+    ("text.tif", b"II*\x00garbage", "no image data"),
+])
+def test_unreadable_file_says_why_in_the_users_terms(tmp_path, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ParseError, match=name) as info:
+        read_image(path)
+    assert reason in str(info.value)
+    assert "pip install" not in str(info.value)  # imageio's plugin hint would not help

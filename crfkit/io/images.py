@@ -47,8 +47,10 @@ def read_image(path, mode="rgb"):
     except (ParseError, MissingDependencyError):
         raise
     except Exception as exc:  # imageio raises many types for corrupt files
-        raise ParseError(f"{path}: cannot read image ({type(exc).__name__}: {exc})") from None
+        raise ParseError(f"{path}: cannot read image ({_read_failure(path, exc)})") from None
     img = np.asarray(img)
+    if img.size == 0:
+        raise ParseError(f"{path}: cannot read image (no image data: corrupt or truncated)")
     if img.ndim == 3 and img.shape[0] in (1, 3, 4) and img.shape[-1] not in (1, 3, 4):
         raise ParseError(f"{path}: unexpected image layout {img.shape}")
     if img.ndim not in (2, 3):
@@ -71,6 +73,16 @@ def read_image(path, mode="rgb"):
     elif img.shape[2] >= 4:
         img = img[:, :, :3]
     return np.ascontiguousarray(img)
+
+
+def _read_failure(path, exc):
+    """Why a file could not be read, in the user's terms (imageio's own message for a corrupt file
+    suggests installing plugins, which would not help)."""
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    if "Could not find a backend" in str(exc):
+        return f"not a readable {path.suffix.lstrip('.').upper() or 'image'} file: corrupt, truncated or another format"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _is_16bit_colour_png(path):
