@@ -637,8 +637,13 @@ BAD_CALLS = [
     ("no image", lambda: calibrate_bracket([], None), ValidationError, "at least 2 images, got 0"),
     ("same exposure twice", lambda: calibrate_bracket(bracket(), [1, 2, 2, 8, 16]), ValidationError,
      "same exposure 2 is given twice"),
-    ("same image twice, unknown times", lambda: calibrate_bracket([bracket()[1], bracket()[1]], None),
+    ("same image twice", lambda: calibrate_bracket([bracket()[1], bracket()[1]], None),
+     ValidationError, "image0 and image1 are identical images"),
+    ("same brightness, unknown times", lambda: calibrate_bracket([bracket()[1], bracket()[1][:, ::-1]], None),
      ValidationError, "same brightness"),
+    ("noise everywhere", lambda: calibrate_bracket(
+        [np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8) // d for d in (2, 1)], [1, 2]),
+     FitError, r"differ from a neighbour by more than 0.1 of full scale"),
     ("too few times", lambda: calibrate_bracket(bracket(), [1, 2, 4]), ValidationError,
      r"got 3 exposure time\(s\) for 5 image\(s\)"),
     ("too many times", lambda: merge_bracket(bracket()[:2], [1, 2, 4], crf="srgb"), ValidationError,
@@ -690,6 +695,16 @@ BAD_CALLS = [
     ("times too small for float32", lambda: merge_bracket(bracket()[:3], [1.0, 1e-147, 2.0], crf="srgb"),
      ValidationError, "outside 1e-30 .. 1e30"),
 ]
+
+
+def test_the_same_file_twice_or_a_copy_is_refused(tmp_path):
+    img = bracket()[1]
+    write_image(tmp_path / "a.png", img)
+    write_image(tmp_path / "b.png", img)
+    with pytest.raises(ValidationError, match=r"a.png is given twice"):
+        read_bracket([tmp_path / "a.png", tmp_path / "b.png", tmp_path / "a.png"], times=[1, 2, 4])
+    with pytest.raises(ValidationError, match=r"a.png and b.png are identical images"):
+        calibrate_bracket([tmp_path / "a.png", tmp_path / "b.png"], [1, 2])
 
 
 @pytest.mark.parametrize("call, exc_type, match", [c[1:] for c in BAD_CALLS], ids=[c[0] for c in BAD_CALLS])

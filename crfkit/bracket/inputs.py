@@ -205,6 +205,12 @@ def read_bracket(inputs, times=None, unknown_times=False):
     files = expand_inputs(inputs)
     if len(files) < 2:
         raise ValidationError(f"a bracket needs at least 2 images, got {len(files)}")
+    seen = {}
+    for f in files:
+        key = f.resolve()
+        if key in seen:
+            raise ValidationError(f"{f} is given twice; a bracket needs one photograph per exposure")
+        seen[key] = f
     names = [f.name for f in files]
     raw = [f.suffix.lower() in RAW_SUFFIXES for f in files]
     if any(raw) and not all(raw):
@@ -220,6 +226,7 @@ def read_bracket(inputs, times=None, unknown_times=False):
         if bits == 16:
             images = [i.astype(np.uint16) * 257 if i.dtype == np.uint8 else i for i in images]
     check_same_size(images, names)
+    check_distinct(images, names)
     if times is not None:
         t, source = check_times(times, len(files), names), "given"
     elif unknown_times:
@@ -246,6 +253,22 @@ def check_same_size(images, names=None):
             b = names[i] if names else f"image {i}"
             raise ValidationError(f"images differ in size: {a} is {shapes[0][1]}x{shapes[0][0]}, "
                                   f"{b} is {s[1]}x{s[0]}; a bracket needs images of one size")
+
+
+def check_distinct(images, names=None):
+    """Refuse two identical images: they cannot be two different exposures (a copied file, or a
+    camera that ignored the bracket setting)."""
+    import hashlib
+
+    first = {}
+    for i, img in enumerate(images):
+        if img.size and img.min() == img.max():
+            continue  # all black or all clipped: the sampler says so, which says more
+        digest = hashlib.blake2b(np.ascontiguousarray(img).view(np.uint8).data, digest_size=16).digest()
+        if digest in first:
+            a, b = (names[first[digest]], names[i]) if names else (f"image {first[digest]}", f"image {i}")
+            raise ValidationError(f"{a} and {b} are identical images; a bracket needs different exposures")
+        first[digest] = i
 
 
 def as_bracket(images, times=None):
@@ -282,6 +305,7 @@ def as_bracket(images, times=None):
         arrs.append(a)
     names = [f"image{i}" for i in range(len(arrs))]
     check_same_size(arrs, names)
+    check_distinct(arrs, names)
     if min(a.shape[0] for a in arrs) < 2 or min(a.shape[1] for a in arrs) < 2:
         raise ValidationError(f"images of {arrs[0].shape[1]}x{arrs[0].shape[0]} pixels are too small for a bracket")
     bits = 16 if any(a.dtype == np.uint16 for a in arrs) else 8

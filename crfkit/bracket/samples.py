@@ -225,6 +225,9 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
             why = f"{stats['all_dark_share']:.0%} of pixels are black in every exposure"
         elif stats["moving_share"] > 0.5:
             why = f"{stats['moving_share']:.0%} of pixels change order between exposures (moving scene?)"
+        elif stats["edge_share"] > 0.5:
+            why = (f"{stats['edge_share']:.0%} of pixels differ from a neighbour by more than {edge_tol:g} of full "
+                   "scale (noise or fine texture everywhere; calibration needs smooth areas)")
         else:
             why = "no pixel is unclipped and above the noise floor in two exposures"
         raise FitError(f"no usable pixels in the bracket: {why}")
