@@ -143,7 +143,7 @@ def test_estimate_returns_valid_inverse_curve(tiny_weights, method):
 def test_bad_images_warn_or_fail_clearly(tiny_weights):
     from crfkit.estimators import UnreliableEstimateWarning, estimate
 
-    w = {"weights": tiny_weights["linearization-net"]}
+    w = {"method": "linearization-net", "weights": tiny_weights["linearization-net"]}
     img = _photo()
     with pytest.warns(UnreliableEstimateWarning, match="grayscale"):
         estimate(img[..., 0], **w)

@@ -66,12 +66,20 @@ def test_estimator_command_errors_are_one_line(setup, tmp_path):
     (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     assert_one_line_error(run_cli("estimate", str(tmp_path / "corrupt.jpg"), "--weights", str(w["linearization-net"])),
                           "corrupt.jpg")
-    assert_one_line_error(run_cli("estimate", str(d / "photo.png"), "--weights", str(w["crf-net"])),
-                          "weights are for 'crf-net'")
+    assert_one_line_error(run_cli("estimate", str(d / "photo.png"), "-m", "linearization-net", "--weights",
+                                  str(w["crf-net"])), "weights are for 'crf-net'")
     assert_one_line_error(run_cli("estimate", str(d / "photo.png"), "--weights", str(tmp_path / "none.pt")),
-                          "expected a linearization-net weight file")
+                          "expected a crf-net weight file")  # the default method, as no file says otherwise
     assert_one_line_error(run_cli("estimate", str(d / "photo.png"), "-m", "nope"), "unknown estimator")
     assert_one_line_error(run_cli("linearize", str(d / "photo.png"), "-o", str(tmp_path / "x.png")), ".exr, .hdr, .npy or .tif")
+
+
+def test_weights_alone_select_their_method(setup):
+    d, w = setup
+    for method in ("crf-net", "linearization-net"):
+        proc = run_cli("estimate", str(d / "photo.png"), "--weights", str(w[method]), "--device", "cpu")
+        assert proc.returncode == 0, proc.stderr
+        assert f"method: {method}" in proc.stdout
 
 
 @pytest.mark.realdata

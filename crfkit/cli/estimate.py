@@ -218,16 +218,33 @@ def read_photo(src, verb="estimation"):
 
 # -- the estimator ----------------------------------------------------------------------------
 def add_estimator_options(p):
-    p.add_argument("--method", "-m", default="linearization-net",
-                   help="estimator (default linearization-net; `crfkit info` lists the plugins)")
+    from ..estimators import DEFAULT_ESTIMATOR
+
+    p.add_argument("--method", "-m", default=None,
+                   help=f"estimator (default: the method --weights was trained for, else {DEFAULT_ESTIMATOR}; "
+                   "`crfkit info` lists the plugins)")
     p.add_argument("--weights", metavar="PATH", help="weight file (default: the weights shipped with crfkit)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
+
+
+def resolve_method(args):
+    """The estimator asked for: ``--method``, else the method a ``--weights`` file was trained for
+    (so ``--weights run/weights.pt`` alone works), else the default estimator."""
+    from ..estimators import DEFAULT_ESTIMATOR
+
+    if args.method:
+        return args.method
+    if getattr(args, "weights", None):
+        from ..estimators._net import weights_method
+
+        return weights_method(args.weights) or DEFAULT_ESTIMATOR
+    return DEFAULT_ESTIMATOR
 
 
 def make_estimator(args, method=None, weights_option="weights"):
     """Build the estimator once for all inputs (weights are loaded here, before any image is read).
 
-    ``method`` defaults to ``args.method``; the weights come from the option named
+    ``method`` defaults to ``args.method`` (resolved by :func:`resolve_method`); the weights come from the option named
     ``weights_option`` (``restore`` names its estimator's weights ``--crf-weights``).  Its
     warnings (e.g. a note stored with the weights) are printed as the command's one-line warnings.
     """
@@ -340,6 +357,7 @@ def run(args):
                            "a .txt, .csv, .json, .crfs, .cube or .spi1d file name")
     if not batch:
         check_photo(inputs[0])  # before loading the model
+    args.method = resolve_method(args)
     estimator = make_estimator(args)
     curves, results = [], []
     job_batch = Batch(args.command, inputs, batch)

@@ -13,6 +13,7 @@ from .estimate import (
     output_suffix,
     plan_outputs,
     read_photo,
+    resolve_method,
 )
 
 LINEAR_EXPECTED = "a .exr, .hdr, .npy or .tif/.tiff (16-bit) file name"
@@ -85,7 +86,7 @@ def run(args):
     if (args.curve_index is not None or args.curve_name is not None) and not args.curve:
         raise ValidationError("--curve-index/--curve-name select a curve of the --curve set; give --curve")
     if args.curve:
-        given = [opt for opt, on in (("--method", args.method != "linearization-net"), ("--weights", args.weights),
+        given = [opt for opt, on in (("--method", args.method is not None), ("--weights", args.weights),
                                      ("--device", args.device), ("--per-channel", args.per_channel)) if on]
         if given:
             raise ValidationError(f"--curve gives the curve: {', '.join(given)} (estimation) would be ignored")
@@ -102,6 +103,7 @@ def run(args):
         source = args.curve
         estimator = None
     else:
+        args.method = resolve_method(args)
         estimator = make_estimator(args)  # the model is loaded once for every input
         source = args.method
     batch_run = Batch(args.command, inputs, batch)

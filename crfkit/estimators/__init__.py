@@ -22,6 +22,10 @@ PER_CHANNEL_SUFFIX = ":per-channel"
 
 GROUP = "crfkit.estimators"
 
+#: The estimator used when none is named: the one with the lowest error on the synthetic held-out
+#: set, the Nikon D7000 set and the ten Middlebury cameras (``analysis/results/estimators*.md``).
+DEFAULT_ESTIMATOR = "crf-net"
+
 # built-ins, used when crfkit runs from a source tree without installed metadata
 _REGISTRY = PluginRegistry(GROUP, Estimator, "estimator", {
     "crf-net": "crfkit.estimators.crf_net:CRFNetEstimator",
@@ -152,7 +156,7 @@ def _is_batch(image):
         isinstance(im, np.ndarray) and im.ndim >= 2 for im in image)
 
 
-def estimate(image, method="linearization-net", *, per_channel=False, threads=None, progress=False, **options):
+def estimate(image, method=DEFAULT_ESTIMATOR, *, per_channel=False, threads=None, progress=False, **options):
     """Estimate the inverse CRF of one image, or of each image of a list with the model loaded once.
 
     Parameters
@@ -162,7 +166,8 @@ def estimate(image, method="linearization-net", *, per_channel=False, threads=No
         (preferred: the nets were trained on 8-bit JPEG-like data), uint16 or
         float in [0, 1].  A list (or tuple) of such arrays: a batch.
     method : str or Estimator
-        An estimator name (:func:`available_estimators`), or an instance
+        An estimator name (:func:`available_estimators`; default
+        :data:`DEFAULT_ESTIMATOR`, ``'crf-net'``), or an instance
         (built once with :func:`get_estimator`; then no ``options``).
     per_channel : bool or str
         Return a :class:`~crfkit.CurveSet` of three inverse curves (R, G, B)
@@ -239,6 +244,7 @@ def estimate(image, method="linearization-net", *, per_channel=False, threads=No
 
 
 __all__ = [
+    "DEFAULT_ESTIMATOR",
     "GROUP",
     "Estimator",
     "UnreliableEstimateWarning",

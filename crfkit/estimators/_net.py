@@ -100,6 +100,17 @@ def load_weights(path, method, command=None):
     return blob
 
 
+def weights_method(path):
+    """The method a crfkit weight file was trained for, or None when the file is missing or not one
+    (:func:`load_weights` then says what is wrong)."""
+    try:
+        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception:  # missing or unreadable: reported by load_weights with the expected method
+        return None
+    method = blob.get("method") if isinstance(blob, dict) else None
+    return method if isinstance(method, str) else None
+
+
 def load_state(model, state_dict, path, method):
     """``model.load_state_dict`` with a message that says what was expected."""
     own = model.state_dict()
