@@ -353,3 +353,15 @@ def test_save_weights_keeps_full_precision_keys(tmp_path):
     assert torch.equal(sd["mean_curve"], net.mean_curve) and sd["running_var"].dtype == torch.float32
     save_weights(tmp_path / "all16.pt", "crf-net", {}, net.state_dict())
     assert torch.load(tmp_path / "all16.pt", weights_only=True)["state_dict"]["mean_curve"].dtype == torch.float16
+
+
+def test_too_small_for_crf_net_names_the_estimator_that_takes_it(tiny_weights):
+    from crfkit.errors import ValidationError
+    from crfkit.estimators import estimate
+
+    small = _photo()[:20, :20]
+    with pytest.raises(ValidationError, match=r"too small.*--method linearization-net"):
+        estimate(small, method="crf-net", weights=tiny_weights["crf-net"])
+    with pytest.raises(ValidationError, match="too small") as info:
+        estimate(small[:16, :16], method="linearization-net", weights=tiny_weights["linearization-net"])
+    assert "--method" not in str(info.value)

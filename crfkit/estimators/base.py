@@ -40,6 +40,8 @@ class Estimator:
     name = ""
     #: smallest image side the estimator accepts
     min_size = 32
+    #: what to try instead when an image is smaller than ``min_size`` (appended to the error)
+    small_image_hint = ""
     #: ways this estimator gives one curve per channel (its ``per_channel`` option); empty: it cannot
     per_channel_modes = ()
 
@@ -86,7 +88,8 @@ class Estimator:
         Curve or CurveSet
             Inverse CRF(s), monotone with g(0) = 0 and g(1) = 1.
         """
-        img = prepare_image(image, min_size=self.min_size, who=self.name or type(self).__name__)
+        img = prepare_image(image, min_size=self.min_size, who=self.name or type(self).__name__,
+                            hint=self.small_image_hint)
         return self.estimate_inverse(img)
 
     def estimate_inverse(self, image):  # pragma: no cover - abstract
@@ -154,7 +157,7 @@ def combine_channel_curves(joint, grays, mode):
     return out
 
 
-def prepare_image(image, min_size=32, who="estimator"):
+def prepare_image(image, min_size=32, who="estimator", hint=""):
     """Check and convert an image for an estimator.
 
     Grayscale is repeated over three channels and an alpha channel dropped
@@ -178,7 +181,8 @@ def prepare_image(image, min_size=32, who="estimator"):
     img = as_rgb(image, who, UnreliableEstimateWarning, gray_note="the estimate uses its single channel")
     h, w = img.shape[:2]
     if min(h, w) < min_size:
-        raise ValidationError(f"{who}: image of {h}x{w} pixels is too small; it needs at least {min_size}x{min_size}")
+        raise ValidationError(f"{who}: image of {h}x{w} pixels is too small; it needs at least {min_size}x{min_size}"
+                              + (f" ({hint})" if hint else ""))
     if img.dtype == np.uint8:
         out = img.astype(np.float32) / 255.0
     elif img.dtype == np.uint16:

@@ -151,6 +151,7 @@ class CRFNetEstimator(NetEstimator):
         super().__init__(weights=weights, device=device, threads=threads, model=model)
         self.patch = int(self.config.get("patch", 227))
         self.min_size = self.patch
+        self.small_image_hint = "linearization-net takes photos down to 32x32: --method linearization-net"
         self.n_patches, self.coverage = opts["n_patches"], opts["coverage"]
         self.short_side = opts["short_side"]
         self.per_channel = opts["per_channel"]
