@@ -112,3 +112,8 @@ def test_train_resume_and_evaluate_commands(setup, tmp_path):
         assert f"| {name} |" in table
     res = json.loads((tmp_path / "e.json").read_text())
     assert len(res["pairs"]) == 10 and res["info"]["n_curves"] == 10
+
+
+def test_evaluate_estimators_refuses_an_empty_method_list(tmp_path):
+    assert_one_line_error(run_cli("evaluate-estimators", "--methods", " , ", "-o", str(tmp_path / "e.md")),
+                          "--methods names no estimator")

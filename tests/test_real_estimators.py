@@ -156,6 +156,7 @@ def test_cli_real(tmp_path):
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     assert "| lin2004 |" in text and "| sRGB inverse |" in text and "| CamA |" in text
+    assert "crf-net" not in text and "lin2004:per-channel" not in text  # only what --methods names
     assert json.loads((tmp_path / "real.json").read_text())["cameras"] == ["CamA"]
     bad = make_folder(tmp_path / "bad", cameras=("CamA",), crop_raw=("CamA", 1))
     proc = subprocess.run([sys.executable, "-m", "crfkit", "evaluate-estimators", "--real", str(bad),
@@ -177,3 +178,22 @@ def test_default_methods_skip_estimators_without_their_extra(tmp_path, monkeypat
     assert set(res.info["skipped_estimators"]) == set(E.available_estimators())
     with pytest.raises(MissingDependencyError):
         evaluate_real(root, methods=["crf-net"], bracket=False)
+
+
+@pytest.mark.parametrize("given, expected", [(None, None), ("crf-net,linearization-net", ["crf-net", "linearization-net"]),
+                                             ("lin2004", ["lin2004"])])
+def test_cli_real_scores_what_methods_names(tmp_path, monkeypatch, given, expected):
+    """Only an absent --methods means every registered estimator; typing the held-out default does not."""
+    import crfkit.evaluation.real_estimators as R
+    from crfkit.cli import main
+
+    seen = []
+
+    def fake(root, methods=None, **kw):
+        seen.append(methods)
+        raise R.ValidationError("stop here")
+
+    monkeypatch.setattr(R, "evaluate_real", fake)
+    args = ["evaluate-estimators", "--real", str(tmp_path)] + (["--methods", given] if given else [])
+    assert main(args) == 2
+    assert seen == [expected]

@@ -12,7 +12,9 @@ def register(sub):
         "(RandomState(730) split). Scores: RMSE of the inverse CRF on the 1024 grid and of the linearised image.",
     )
     p.add_argument("--images", action="append", metavar="DIR", help="image folder (repeatable)")
-    p.add_argument("--methods", default="crf-net,linearization-net", help="comma-separated estimators")
+    p.add_argument("--methods", default=None,
+                   help="comma-separated estimators (default: crf-net,linearization-net; with --real every "
+                   "registered estimator and its per-channel variant)")
     p.add_argument("--weights", action="append", default=[], metavar="METHOD=PATH", help="weights for a method (repeatable)")
     p.add_argument("--test-fraction", type=float, default=0.15, help="must match training (default 0.15)")
     p.add_argument("--max-images", type=int, default=None, help="use only the first N held-out images (quick runs)")
@@ -46,10 +48,12 @@ def run(args):
             raise ValidationError(f"--weights {item!r}: use METHOD=PATH")
         m, _, path = item.partition("=")
         weights[m.strip()] = path.strip()
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
+    if methods is not None and not methods:
+        raise ValidationError("--methods names no estimator; give a comma-separated list such as crf-net,lin2004")
     if args.real:
         return _run_real(args, methods, weights)
-    res = run_evaluation(args.images, methods=methods, weights=weights, test_fraction=args.test_fraction,
+    res = run_evaluation(args.images, methods=methods or ("crf-net", "linearization-net"), weights=weights, test_fraction=args.test_fraction,
                          max_images=args.max_images, seed=args.seed, progress=True, threads=args.threads)
     text = (f"Held-out evaluation: {res.info['n_curves']} DoRF test curves x {res.info['n_images']} held-out images "
             f"({len(res.pairs)} pairs, seed {res.info['seed']}).\n\n" + res.to_markdown())
@@ -67,8 +71,6 @@ def _run_real(args, methods, weights):
     from .._threads import thread_policy
     from ..evaluation.real_estimators import evaluate_real
 
-    if args.methods == "crf-net,linearization-net":  # the default: score every registered estimator
-        methods = None
     with thread_policy(args.threads):
         res = evaluate_real(args.real, methods, chart=args.chart or True, weights=weights, progress=True)
     text = (f"Real cameras: {len(res.cameras)} cameras x {res.info['n_exposures']} JPEGs of illumination "
