@@ -47,6 +47,14 @@ def test_apply_curve_sobel_histogram_shapes_and_values():
     h = soft_histogram(x, 4)
     assert h.shape == (2, 15, 10, 12)
     assert torch.allclose(h.reshape(2, 3, 5, 10, 12).sum(2), torch.ones(2, 3, 10, 12), atol=1e-5)  # partition of unity
+    # the in-place inference path and the autograd path give the same values, and gradients still flow
+    xg = x.clone().requires_grad_(True)
+    hg = soft_histogram(xg, 4)
+    assert torch.equal(hg.detach(), h)
+    hg.sum().backward()
+    assert xg.grad is not None and xg.grad.shape == x.shape
+    with torch.no_grad():
+        assert torch.equal(soft_histogram(xg, 4), h)
     cov = patch_coverage(torch.zeros(2, 3, 8, 8))
     assert cov.tolist() == [1, 1]
 
