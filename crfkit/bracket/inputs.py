@@ -205,12 +205,12 @@ def read_bracket(inputs, times=None, unknown_times=False):
     files = expand_inputs(inputs)
     if len(files) < 2:
         raise ValidationError(f"a bracket needs at least 2 images, got {len(files)}")
-    seen = {}
+    seen = set()
     for f in files:
         key = f.resolve()
         if key in seen:
             raise ValidationError(f"{f} is given twice; a bracket needs one photograph per exposure")
-        seen[key] = f
+        seen.add(key)
     names = [f.name for f in files]
     raw = [f.suffix.lower() in RAW_SUFFIXES for f in files]
     if any(raw) and not all(raw):

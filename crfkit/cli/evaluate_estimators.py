@@ -35,7 +35,7 @@ def run(args):
 
     from .._io import atomic_write_text, check_output_path
     from ..errors import ValidationError
-    from ..estimators.evaluation import run_evaluation
+    from ..estimators.evaluation import DEFAULT_METHODS, run_evaluation
 
     # Before the evaluation (minutes to hours): refuse outputs that could not be written.
     check_output(args.output)
@@ -53,7 +53,7 @@ def run(args):
         raise ValidationError("--methods names no estimator; give a comma-separated list such as crf-net,lin2004")
     if args.real:
         return _run_real(args, methods, weights)
-    res = run_evaluation(args.images, methods=methods or ("crf-net", "linearization-net"), weights=weights, test_fraction=args.test_fraction,
+    res = run_evaluation(args.images, methods=methods or DEFAULT_METHODS, weights=weights, test_fraction=args.test_fraction,
                          max_images=args.max_images, seed=args.seed, progress=True, threads=args.threads)
     text = (f"Held-out evaluation: {res.info['n_curves']} DoRF test curves x {res.info['n_images']} held-out images "
             f"({len(res.pairs)} pairs, seed {res.info['seed']}).\n\n" + res.to_markdown())

@@ -81,7 +81,15 @@ def load_weights(path, method, command=None):
         A weight file for another method.
     """
     path = Path(path)
-    made_by = f"a {method} weight file written by `crfkit train {command or method}`"
+    blob = _read_weight_file(path, f"a {method} weight file written by `crfkit train {command or method}`")
+    if blob.get("method") != method:
+        raise ValidationError(f"{path}: weights are for {blob.get('method')!r}, but {method!r} was asked for")
+    return blob
+
+
+def _read_weight_file(path, made_by):
+    """The dict stored in a crfkit weight (or checkpoint) file, its format checked; ``made_by`` says
+    in the messages which file was expected."""
     if not path.is_file():
         raise DataNotFoundError(f"weights file not found: {path} (expected {made_by})")
     try:
@@ -95,19 +103,16 @@ def load_weights(path, method, command=None):
         raise ParseError(f"{path}: not a crfkit weight file (expected {made_by}: a dict with format={WEIGHTS_FORMAT!r})")
     if blob.get("format_version", 0) > WEIGHTS_VERSION:
         raise ParseError(f"{path}: weight format version {blob.get('format_version')} is newer than this crfkit reads ({WEIGHTS_VERSION})")
-    if blob.get("method") != method:
-        raise ValidationError(f"{path}: weights are for {blob.get('method')!r}, but {method!r} was asked for")
     return blob
 
 
 def weights_method(path):
     """The method a crfkit weight file was trained for, or None when the file is missing or not one
-    (:func:`load_weights` then says what is wrong)."""
+    (:func:`load_weights` then says what is wrong, naming the method expected)."""
     try:
-        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception:  # missing or unreadable: reported by load_weights with the expected method
+        method = _read_weight_file(Path(path), "a crfkit weight file").get("method")
+    except (DataNotFoundError, ParseError):
         return None
-    method = blob.get("method") if isinstance(blob, dict) else None
     return method if isinstance(method, str) else None
 
 

@@ -18,6 +18,8 @@ from .._stats import paired_bootstrap_interval
 from ..curves import Curve
 from ..errors import ValidationError
 
+#: The estimators of the held-out evaluation when none are named (``crfkit evaluate-estimators``).
+DEFAULT_METHODS = ("crf-net", "linearization-net")
 BASELINES = ("g0 (mean inverse EMoR)", "gamma 2.2", "sRGB inverse", "f0^-1 (inverted mean EMoR)")
 
 
@@ -200,7 +202,7 @@ def default_image_dirs():
     return [str(Path(root) / d) for d in ("hdr_training", "photos_training") if (Path(root) / d).is_dir()]
 
 
-def run_evaluation(image_dirs=None, methods=("crf-net", "linearization-net"), weights=None, test_fraction=0.15,
+def run_evaluation(image_dirs=None, methods=DEFAULT_METHODS, weights=None, test_fraction=0.15,
                    max_images=None, seed=0, progress=False, threads=None):
     """Held-out images of ``image_dirs`` x the 10 DoRF test curves; returns an :class:`EvalResult`."""
     from ..errors import DataNotFoundError

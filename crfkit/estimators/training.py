@@ -98,11 +98,10 @@ class TrainConfig:
 
         if validation:  # whole images, as the held-out evaluation renders them
             return SynthesisConfig(patch=None, flip=False, camera_pipeline=self.camera_pipeline, camera_fraction=1.0)
-        extra = {"tone_curves": self.tone_curves} if self.tone_curves else {}
         if self.camera_pipeline:
             return SynthesisConfig(patch=self.patch, camera_pipeline=True, camera_fraction=self.camera_fraction,
-                                   **extra)
-        return SynthesisConfig(patch=self.patch, **extra)
+                                   tone_curves=self.tone_curves)
+        return SynthesisConfig(patch=self.patch, tone_curves=self.tone_curves)
 
     def model_config(self):
         if self.method == "crf-net":
