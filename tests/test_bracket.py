@@ -707,6 +707,19 @@ def test_the_same_file_twice_or_a_copy_is_refused(tmp_path):
         calibrate_bracket([tmp_path / "a.png", tmp_path / "b.png"], [1, 2])
 
 
+def test_images_equal_on_the_sparse_probe_but_different_are_a_bracket():
+    # check_distinct compares a sparse probe first; images that agree there must still pass.
+    from crfkit.bracket.inputs import check_distinct
+
+    a = bracket()[2]
+    b = a.copy()
+    b.reshape(-1)[1] ^= 1  # one code differs, between two probed positions
+    check_distinct([a, b])
+    with pytest.raises(ValidationError, match="image 0 and image 1 are identical"):
+        check_distinct([a, a.copy()])
+    check_distinct([np.zeros_like(a), np.zeros_like(a)])  # black frames: the sampler reports those
+
+
 @pytest.mark.parametrize("call, exc_type, match", [c[1:] for c in BAD_CALLS], ids=[c[0] for c in BAD_CALLS])
 def test_bad_input(call, exc_type, match):
     with warnings.catch_warnings():
@@ -851,3 +864,79 @@ def test_memorial_align_keeps_an_aligned_bracket():
     for i, (a, b) in enumerate(zip(aligned, imgs)):  # the tripod shots differ by a pixel at most
         assert any(np.array_equal(a[inner], np.roll(b, (dy, dx), axis=(0, 1))[inner])
                    for dy in (-1, 0, 1) for dx in (-1, 0, 1)), f"{MEMORIAL[i]} moved by more than 1 px"
+
+
+# ----------------------------------------------------------------------------- black level (film scans, offsets)
+def _fogged_bracket(offset=16, n=10, seed=3):
+    """A bracket like a film scan: every code lifted by a black level ``offset`` (fog, scanner),
+    with noise; the short exposures are mostly that level, a few bright patches above it.
+    Shortest exposure first, one stop apart."""
+    rng = np.random.default_rng(seed)
+    radiance = scene(stops=12, seed=seed, peak=1.0)
+    srgb = CURVES["srgb"].values
+    out = []
+    for i in range(n):
+        x = np.interp(np.clip(radiance * 2.0 ** (i - n + 1), 0, 1), GRID, srgb)
+        codes = offset + (255 - offset) * x + rng.normal(0, 1.2, x.shape)
+        out.append(np.clip(np.round(codes), 0, 255).astype(np.uint8))
+    return out, [2.0 ** (i - n + 1) for i in range(n)]
+
+
+def test_a_black_level_raises_the_noise_floor_only_where_there_is_one():
+    from crfkit.bracket.samples import FLOOR, black_floor, exposure_order
+
+    fog, times = _fogged_bracket()
+    order = exposure_order(fog, times)
+    floor = black_floor(fog, order)
+    assert 16 / 255 < floor < 0.12  # above the fog and its noise, well below the scene's codes
+    plain = bracket()
+    assert black_floor(plain, exposure_order(plain, TIMES)) == FLOOR
+    # A pile-up at black itself (a dark shot of an ordinary camera) is the ordinary floor.
+    dark = [np.zeros((64, 64, 3), np.uint8) + (np.arange(64) % 3).astype(np.uint8)[:, None, None], plain[-1]]
+    assert black_floor(dark, [0, 1]) == FLOOR
+    s = crfkit.bracket.sample_bracket(crfkit.bracket.inputs.as_bracket(fog, times))
+    assert s.stats["floor"] == pytest.approx(floor)
+
+
+def test_unknown_times_of_a_fogged_bracket_are_ordered_and_estimated():
+    from crfkit.bracket.samples import exposure_order
+
+    fog, times = _fogged_bracket()
+    # Mean brightness cannot order the shortest shots (fog plus noise); pixel-wise comparison can.
+    assert list(exposure_order(fog, None)) == list(range(len(fog)))
+    shuffled = [fog[i] for i in (3, 0, 9, 5, 1, 8, 2, 7, 4, 6)]
+    assert [int(i) for i in exposure_order(shuffled, None)] == [1, 4, 6, 0, 8, 3, 9, 7, 5, 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cal = calibrate_bracket(fog, None, bootstrap=0)
+    steps = np.diff(np.log2(cal.times))
+    # The exponential ambiguity leaves a common scale of the steps to the times prior (about 0.6
+    # stop here for a 1-stop sRGB bracket, see the xfail above); the pattern must be even, as
+    # shot.  Measured: the shortest pair's step is still about half the others (0.28 against
+    # 0.57 to 0.66): the offset also bends the codes just above the floor, which g(0) = 0 at
+    # code 0 cannot follow.
+    assert np.all(steps > 0.2) and np.all(steps < 1.5), steps
+    assert steps[1:].max() / steps[1:].min() < 1.3, steps
+    # With the floor held at the default, the fog's codes are data and shrink the short shots'
+    # steps (measured 0.24, 0.38, 0.49, then 0.55 to 0.66).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        low = calibrate_bracket(fog, None, bootstrap=0, floor=0.02)
+    low_steps = np.diff(np.log2(low.times))
+    assert low_steps[1:].max() / low_steps[1:].min() > 1.5, low_steps
+
+
+def test_weakly_tied_exposures_cannot_run_away_with_unknown_times():
+    from crfkit.bracket.solvers.model import STEP_BOUNDS, bounded_log_times
+
+    lt = np.array([[0.0, 1e3, 1e3 + 0.001, -5.0, 2.0]])
+    b = bounded_log_times(lt)
+    steps = np.diff(b, axis=1)
+    assert np.all(steps >= STEP_BOUNDS[0] - 1e-12) and np.all(steps <= STEP_BOUNDS[1] + 1e-12)
+    # A bracket whose shortest shot holds almost nothing above the floor: finite, bounded ratios.
+    fog, _ = _fogged_bracket(n=12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cal = calibrate_bracket(fog, None, bootstrap=0, floor=0.09)
+    ratios = np.diff(np.log(np.sort(cal.times)))
+    assert np.all(np.isfinite(cal.times)) and ratios.max() <= STEP_BOUNDS[1] + 1e-9

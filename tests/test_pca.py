@@ -165,3 +165,20 @@ def test_cross_validation_dorf(dorf):
         in_sample = fit(dorf, "pca", k=k, basis=basis).mean_rmse
         assert held[k].mean() >= in_sample
         assert held[k].mean() < 3 * in_sample  # DoRF's bases generalise: held-out is not far off
+
+
+def test_bases_learned_from_a_curve_set_are_memoised_but_independent(fam):
+    # A named set or CurveSet is learned once (bracket calibration resolves it on every call);
+    # each caller still gets its own copy, and other curves give another basis.
+    from crfkit.models.pca import resolve_basis
+
+    a = resolve_basis(fam, "inverse", 5)
+    b = resolve_basis(fam, "inverse", 5)
+    fresh = PCABasis.from_curves(fam.as_kind("inverse"), source=fam.name)
+    np.testing.assert_array_equal(a.components, fresh.components)
+    np.testing.assert_array_equal(b.mean, fresh.mean)
+    a.mean[:] = 0.0
+    assert not np.array_equal(resolve_basis(fam, "inverse", 5).mean, a.mean)
+    other = _family(seed=1)
+    assert not np.array_equal(resolve_basis(other, "inverse", 5).mean, b.mean)
+    assert resolve_basis(fam, "forward", 5).kind == "forward"

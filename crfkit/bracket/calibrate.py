@@ -11,7 +11,7 @@ from ..curves import Curve, CurveSet
 from ..curves.curve import GRID
 from ..errors import ValidationError
 from .inputs import as_bracket
-from .samples import CLIP, FLOOR, sample_bracket
+from .samples import CLIP, sample_bracket
 from .solvers import get_solver, get_solver_class
 
 CHANNELS = ("R", "G", "B")
@@ -216,7 +216,7 @@ def _fit_residual(inverse, z, valid, log_times):
 
 
 def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_MODEL, k=None, *, shared=False,
-                      n_samples=3000, seed=0, bootstrap=20, align=False, clip=CLIP, floor=FLOOR,
+                      n_samples=3000, seed=0, bootstrap=20, align=False, clip=CLIP, floor=None,
                       times_prior=DEFAULT_TIMES_PRIOR, **options):
     """Recover a camera's response curves from an exposure bracket of any scene.
 
@@ -256,6 +256,8 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
         Align the images first (OpenCV's median-threshold-bitmap alignment; ``crfkit[charts]``).
     clip, floor : float
         Codes (fraction of full scale) at or above ``clip`` count as clipped, at or below ``floor`` as noise.
+        ``floor=None`` (default): 0.02, raised to the black level of brackets whose shortest
+        exposure shows one (film scans, cameras with an offset; :func:`~crfkit.bracket.samples.black_floor`).
     times_prior : str, Path, CurveSet or PCABasis
         Unknown times only: the curves whose typical shape settles the exposure
         ratios (a bracket alone cannot tell a curve ``g`` with ratios ``r`` from

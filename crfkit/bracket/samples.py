@@ -20,6 +20,8 @@ from ..errors import FitError, ValidationError
 CLIP = 0.98
 #: Codes at or below this fraction are at the noise floor.
 FLOOR = 0.02
+#: Difference of codes (fraction of full scale) beyond noise when ordering exposures of unknown times.
+ORDER_NOISE = 0.015
 #: A pixel whose value drops by more than this (fraction of full scale) from one
 #: exposure to a longer one is inconsistent: it moved, or the exposures are misordered.
 ORDER_TOL = 0.04
@@ -96,21 +98,80 @@ class BracketSamples:
 def exposure_order(images, times):
     """Indices sorting the images from shortest to longest exposure.
 
-    With unknown times, the mean brightness orders them (monotone in exposure
-    for a static scene).
+    With unknown times, pixel-wise comparisons order them: of two exposures of a
+    static scene, the longer one is brighter wherever the two differ by more
+    than noise and neither is clipped.  (Mean brightness is not enough: in the
+    short exposures of a film scan or a noisy sensor the mean is the black level
+    plus noise, which need not fall with the exposure.)  Each image is ranked by
+    the number of others it is brighter than, the mean brightness breaking ties.
     """
     if times is not None:
         return np.argsort(np.asarray(times, float), kind="stable")
     step = max(1, int(np.sqrt(images[0].shape[0] * images[0].shape[1] / 20000)))
-    means = [float(np.mean(im[::step, ::step])) for im in images]
-    order = np.argsort(means, kind="stable")
+    probes = [_unit_codes(im[::step, ::step]) for im in images]
+    means = [float(np.mean(x)) for x in probes]
     if len(set(np.round(means, 6))) < len(means):
         raise ValidationError("two images of the bracket have the same brightness: with unknown exposure times "
                               "they cannot be ordered (is the same exposure given twice?)")
-    return order
+    n = len(images)
+    wins = np.zeros(n)
+    for a in range(n):
+        for b in range(a + 1, n):
+            xa, xb = probes[a], probes[b]
+            # Pixels that tell: unclipped in both, above the floor in one, different beyond noise.
+            tell = (np.maximum(xa, xb) > FLOOR) & (np.maximum(xa, xb) < CLIP) & (np.abs(xa - xb) > ORDER_NOISE)
+            if tell.sum() >= 50:
+                brighter = float(np.mean(xa[tell] > xb[tell]))
+            else:
+                brighter = 1.0 if means[a] > means[b] else 0.0
+            if brighter == 0.5:
+                brighter = 1.0 if means[a] > means[b] else 0.0
+            wins[a] += brighter > 0.5
+            wins[b] += brighter < 0.5
+    return np.lexsort((means, wins))
 
 
-def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, order_tol=ORDER_TOL,
+def black_floor(images, order):
+    """The noise floor (fraction of full scale) for a bracket: :data:`FLOOR`, or higher where the
+    shortest exposure shows a black level (film base and fog, a scanner's or camera's offset).
+
+    A black level shows as most of the shortest exposure's pixels piled in a narrow band of
+    dark codes, the same for whatever the scene has there: those codes do not respond to light,
+    and taking them as data pulls the curve (and, with unknown times, the ratios of the short
+    exposures towards 1).  Per channel, when at least half of the shortest exposure's pixels lie
+    within :data:`ORDER_NOISE` of its most common code and that code lies above :data:`FLOOR`
+    (a pile-up at black itself is the ordinary floor) and below 0.25, the floor is the 95th
+    percentile of those pixels plus :data:`ORDER_NOISE`; the result is the largest of
+    the channels' floors and :data:`FLOOR`.
+    """
+    shortest = np.asarray(images[order[0]])
+    step = max(1, int(np.sqrt(shortest.shape[0] * shortest.shape[1] / 50000)))
+    x = _unit_codes(shortest[::step, ::step]).reshape(-1, 3)
+    floor = FLOOR
+    for c in range(3):
+        v = x[:, c]
+        hist, edges = np.histogram(v, bins=256, range=(0.0, 1.0))
+        mode = 0.5 * (edges[np.argmax(hist)] + edges[np.argmax(hist) + 1])
+        near = v[np.abs(v - mode) <= ORDER_NOISE]
+        if FLOOR < mode < 0.25 and near.size >= 0.5 * v.size:
+            floor = max(floor, float(np.percentile(near, 95)) + ORDER_NOISE)
+    return floor
+
+
+def _unit_codes(image):
+    """Codes as float32 fractions of full scale (by dtype: 8 bits, 16 bits, or float in [0, 1])."""
+    a = np.asarray(image)
+    top = float(np.iinfo(a.dtype).max) if a.dtype.kind in "ui" else 1.0
+    return a[..., :3].astype(np.float32) / top
+
+
+def _any_per_pixel(flags):
+    """(n, ...) bool -> (n,): any flag per pixel (a flat view: numpy's multi-axis reductions are slow)."""
+    n = flags.shape[0]
+    return np.ascontiguousarray(flags).reshape(n, -1).any(axis=1) if n else np.zeros(0, bool)
+
+
+def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=None, order_tol=ORDER_TOL,
                    n_candidates=None, brightness_bins=32, regions=(4, 4), edge_tol=EDGE_TOL,
                    clip_margin=CLIP_MARGIN):
     """Draw pixel samples from a bracket.
@@ -124,6 +185,8 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
         The draw is a deterministic function of the images and the seed.
     clip, floor : float
         Codes >= ``clip`` or <= ``floor`` (fractions of full scale) are not used.
+        ``floor=None`` (default): :data:`FLOOR`, raised to the bracket's black level where the
+        shortest exposure shows one (:func:`black_floor`; the value used is in ``stats['floor']``).
     order_tol : float
         Largest drop of a pixel's code from one exposure to a longer one before
         the pixel is rejected as moving.
@@ -153,6 +216,11 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
     bracket = as_bracket(bracket)  # a Bracket as it is; arrays or files read into one
     n_samples = check_int(n_samples, "n_samples", 10, 10_000_000)
     seed = check_int(seed, "seed", 0, 2**63 - 1)
+    order = exposure_order(bracket.images, bracket.times)
+    if floor is None and not bracket.raw:
+        floor = black_floor(bracket.images, order)
+    elif floor is None:
+        floor = FLOOR
     try:
         floor, clip, order_tol = float(floor), float(clip), float(order_tol)
     except (TypeError, ValueError, OverflowError):
@@ -176,7 +244,6 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
     h, w = images[0].shape[:2]
     if clip_margin:
         clip_margin = min(clip_margin, max(h, w))  # one block over the whole image: same result, bounded memory
-    order = exposure_order(images, bracket.times)
     rng = np.random.default_rng(seed)
     m = int(n_candidates or max(30 * n_samples, 60000))
     if m >= h * w:
@@ -185,21 +252,19 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
         flat = np.unique(rng.integers(0, h * w, size=m))
     rows, cols = np.divmod(flat, w)
     top = 1.0 if bracket.raw else float(2 ** bracket.bits - 1)
-    z = np.stack([np.asarray(images[j])[rows, cols, :3] for j in order], axis=1).astype(np.float64) / top
+
+    def gather(flat_index):
+        """(n, J, 3) codes at flat pixel indices, exposures in order (np.take on the (H*W, C) view
+        is several times faster than 2-D fancy indexing on large images)."""
+        return np.stack([np.take(np.asarray(images[j]).reshape(h * w, -1), flat_index, axis=0)[:, :3] for j in order],
+                        axis=1).astype(np.float64) / top
+
+    z = gather(flat)
     n_cand = z.shape[0]
-    # Edges: a pixel whose value differs strongly from a neighbour's mixes two surfaces; the
-    # slightest misalignment, demosaicking or sharpening halo changes it between exposures.
-    edge = np.zeros(n_cand, bool)
-    if edge_tol is not None and edge_tol < 1:
-        for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
-            rn, cn = np.clip(rows + dr, 0, h - 1), np.clip(cols + dc, 0, w - 1)
-            zn = np.stack([np.asarray(images[j])[rn, cn, :3] for j in order], axis=1).astype(np.float64) / top
-            both = (z > floor) & (z < clip) & (zn > floor) & (zn < clip)
-            edge |= (both & (np.abs(z - zn) > edge_tol)).any(axis=(1, 2))
     # Ordering: a longer exposure may not be darker (beyond noise) unless already clipped.
     # Dark codes are dominated by noise (steep curves amplify it): only codes above 0.1 are judged.
     drop = (z[:, :-1] - z[:, 1:] > order_tol) & (z[:, :-1] < clip) & (z[:, :-1] > 0.1)
-    moving = drop.any(axis=(1, 2))
+    moving = _any_per_pixel(drop)
     valid = (z > floor) & (z < clip)
     if clip_margin:
         # JPEG ringing and chroma subsampling spread clipped areas into codes just below
@@ -207,11 +272,26 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
         for k, j in enumerate(order):
             near = _near_clipped(np.asarray(images[j]), clip * top, clip_margin)
             valid[:, k, :] &= ~near[rows // clip_margin, cols // clip_margin][:, None]
-    all_clipped = (z >= clip).all(axis=1).all(axis=1)
-    all_dark = (z <= floor).all(axis=1).all(axis=1)
-    usable = ~moving & ~edge & ((valid.sum(axis=1) >= 2).any(axis=1))
+    all_clipped = ~_any_per_pixel(z < clip)
+    all_dark = ~_any_per_pixel(z > floor)
+    otherwise_usable = ~moving & (valid.sum(axis=1) >= 2).any(axis=1)
+    # Edges: a pixel whose value differs strongly from a neighbour's mixes two surfaces; the
+    # slightest misalignment, demosaicking or sharpening halo changes it between exposures.
+    # Only pixels usable otherwise are screened (the neighbours' gathers are the sampler's cost).
+    edge = np.zeros(n_cand, bool)
+    if edge_tol is not None and edge_tol < 1:
+        cand = np.flatnonzero(otherwise_usable)
+        zc, rc, cc = z[cand], rows[cand], cols[cand]
+        zc_ok = (zc > floor) & (zc < clip)
+        for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+            rn, cn = np.clip(rc + dr, 0, h - 1), np.clip(cc + dc, 0, w - 1)
+            zn = gather(rn * w + cn)
+            both = zc_ok & (zn > floor) & (zn < clip)
+            edge[cand] |= _any_per_pixel(both & (np.abs(zc - zn) > edge_tol))
+    usable = otherwise_usable & ~edge
     stats = {
         "candidates": int(n_cand),
+        "floor": floor,
         "moving_share": float(moving.mean()),
         "edge_share": float(edge.mean()),
         "all_clipped_share": float(all_clipped.mean()),
@@ -225,9 +305,10 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=FLOOR, orde
             why = f"{stats['all_dark_share']:.0%} of pixels are black in every exposure"
         elif stats["moving_share"] > 0.5:
             why = f"{stats['moving_share']:.0%} of pixels change order between exposures (moving scene?)"
-        elif stats["edge_share"] > 0.5:
-            why = (f"{stats['edge_share']:.0%} of pixels differ from a neighbour by more than {edge_tol:g} of full "
-                   "scale (noise or fine texture everywhere; calibration needs smooth areas)")
+        elif otherwise_usable.any():
+            why = (f"the {otherwise_usable.mean():.0%} of pixels unclipped in two exposures all differ from a "
+                   f"neighbour by more than {edge_tol:g} of full scale (noise or fine texture everywhere; "
+                   "calibration needs smooth areas)")
         else:
             why = "no pixel is unclipped and above the noise floor in two exposures"
         raise FitError(f"no usable pixels in the bracket: {why}")

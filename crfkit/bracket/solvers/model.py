@@ -54,6 +54,22 @@ def _compress(A, b):
     return L.transpose(0, 2, 1), y
 
 
+#: Consecutive exposures (sorted) differ by at least 1 % and at most 6 stops: further apart,
+#: no pixel is usable in both, so a larger step is never what the data say.
+STEP_BOUNDS = (np.log(1.01), 6 * np.log(2.0))
+
+
+def bounded_log_times(logt):
+    """Log exposures (N, J) with each consecutive step clipped to :data:`STEP_BOUNDS`.
+
+    With unknown times, the cost is normalised by the spread of the log exposures (so that
+    ``g^gamma`` with ``r^gamma`` costs the same); an exposure that few pixels tie to the others
+    could otherwise be pushed away without end to inflate that spread.
+    """
+    steps = np.clip(np.diff(logt, axis=1), *STEP_BOUNDS)
+    return logt[:, :1] + np.concatenate([np.zeros((logt.shape[0], 1)), np.cumsum(steps, axis=1)], axis=1)
+
+
 @register_solver
 class ModelSolver(BracketSolver):
     """Model-constrained self-calibration (crfkit's default bracket method).
@@ -238,11 +254,18 @@ class ModelSolver(BracketSolver):
             logE = (W * L).sum(axis=2) / np.maximum(Wp, 1e-300)
             return L - logE[:, :, None], Wp
 
+        # Exposures that few pixels tie to the others count less in the spread: moving them
+        # would otherwise inflate it at little cost (every exposure counts alike in an ordinary
+        # bracket: a quarter of an even share of the ties is enough).
+        ties = (valid & (valid.sum(axis=2, keepdims=True) >= 2)).sum(axis=1).astype(np.float64)  # (N, J)
+        omega = np.minimum(1.0, ties / np.maximum(ties.sum(axis=1, keepdims=True) / (4.0 * j), 1e-300))
+        omega /= np.maximum(omega.sum(axis=1, keepdims=True), 1e-300)
+
         def spread(logt):
-            """RMS spread of the log exposures (N,) and its derivative w.r.t. logt[1:] (N, J-1)."""
-            dev = logt - logt.mean(axis=1, keepdims=True)
-            sp = np.maximum(np.sqrt(np.mean(dev * dev, axis=1)), 1e-6)
-            return sp, dev[:, 1:] / (j * sp[:, None])
+            """Weighted RMS spread of the log exposures (N,) and its derivative w.r.t. logt[1:] (N, J-1)."""
+            dev = logt - (omega * logt).sum(axis=1, keepdims=True)
+            sp = np.maximum(np.sqrt((omega * dev * dev).sum(axis=1)), 1e-6)
+            return sp, (omega * dev)[:, 1:] / sp[:, None]
 
         def cost(theta, logt, W):
             g = np.maximum(at(theta, "x")[0], 1e-9)
@@ -338,6 +361,7 @@ class ModelSolver(BracketSolver):
                 lt = logt.copy()
                 if estimate:
                     lt[:, 1:] = cand[:, k:]
+                    lt = bounded_log_times(lt)
                 cc = cost(th, lt, W)
                 better = cc < best_c - 1e-15
                 best_t[better], best_l[better], best_c[better] = th[better], lt[better], cc[better]
@@ -416,11 +440,14 @@ class ModelSolver(BracketSolver):
         M0 += 1e-16 * np.eye(k)
         out = np.empty((nb, n, GRID.size))
         for i in range(n):
-            w = W[i].reshape(1, p, j) * counts[:, i, :, None] / n_valid[i]  # (B, P, J)
-            wf = w.reshape(nb, p * j)
-            JtW = Jr[i].T[None] * wf[:, None, :]  # (B, k, m)
-            M = JtW @ Jr[i] + M0[i]
-            v = JtW @ target[i] + v0[i]
+            # A draw weights whole pixels, so its normal equations are count-weighted sums of
+            # per-pixel blocks: (P, k, k) and (P, k) once, then one small matrix product per draw.
+            w = (W[i] / n_valid[i])[:, :, None]  # (P, J, 1)
+            Ji = Jr[i].reshape(p, j, k)
+            pix_M = np.einsum("pjk,pjl->pkl", Ji * w, Ji).reshape(p, k * k)
+            pix_v = np.einsum("pjk,pj->pk", Ji * w, target[i].reshape(p, j))
+            M = (counts[:, i] @ pix_M).reshape(nb, k, k) + M0[i]
+            v = counts[:, i] @ pix_v + v0[i]
             jitter = 1e-12 * np.maximum(np.einsum("bkk->b", M) / k, 1e-300)
             L = np.linalg.cholesky(M + jitter[:, None, None] * np.eye(k))
             y = np.linalg.solve(L, v[..., None])[..., 0]
@@ -470,5 +497,4 @@ class ModelSolver(BracketSolver):
         steps = median_log_steps(np.log(np.maximum(g0, 1e-9)), valid)
         # Shots with no overlapping valid pixels: assume one stop.
         steps = np.where(np.isfinite(steps) & (steps > 0), steps, np.log(2.0))
-        logt = np.concatenate([np.zeros((n, 1)), np.cumsum(steps, axis=1)], axis=1)
-        return logt
+        return bounded_log_times(np.concatenate([np.zeros((n, 1)), np.cumsum(steps, axis=1)], axis=1))
