@@ -12,6 +12,11 @@ with its default settings and then with one factor changed at a time:
 
 Reported: the largest RMSE (forward curves on the 1024 grid, mean over R, G, B)
 between any two of a tool's calibrations, overall and per factor.
+
+The same on the 20 Middlebury brackets (10 digital cameras x 2 illuminations, 4 JPEG
+exposures each, times = the ratios measured from the RAW files): sample counts as
+above, image size 1, 1/2, 1/4, and exposures all 4, the first 3, the last 3; the
+largest pairwise RMSE per bracket for crfkit's default and OpenCV's Debevec.
 Writes analysis/results/bracket/stability.{md,json}.
 Usage: CRFKIT_DATA=../shared/data python analysis/bracket_stability.py
 """
@@ -84,6 +89,55 @@ def shape_rmse(fa, fb, top=0.95):
     return float(np.mean(out))
 
 
+MIDDLEBURY_SUBSETS = {"all 4": slice(None), "first 3": slice(0, 3), "last 3": slice(1, 4)}
+
+
+def middlebury_variants(images, times):
+    """Like :func:`variants` for a 4-exposure Middlebury bracket."""
+    yield "default", "default", images, times, 3000, 70
+    for n, m in ((1000, 35), (9000, 210)):
+        yield "samples", f"{n} / {m} samples", images, times, n, m
+    for f in (2, 4):
+        yield "image size", f"1/{f} size", downscale(images, f), times, 3000, 70
+    for label, sl in MIDDLEBURY_SUBSETS.items():
+        if label != "all 4":
+            yield "exposures", label, images[sl], times[sl], 3000, 70
+
+
+def worst_pair(curves):
+    """(largest pairwise RMSE, pair) over a {label: forward curves (3, 1024)} dict."""
+    pair = {(a, b): float(np.mean(np.sqrt(np.mean((curves[a] - curves[b]) ** 2, axis=1))))
+            for a, b in itertools.combinations(curves, 2)}
+    worst = max(pair, key=pair.get)
+    return pair[worst], worst
+
+
+def middlebury_stability(tools):
+    """Per Middlebury bracket: each tool's largest pairwise RMSE over :func:`middlebury_variants`."""
+    import bracket_peers
+    from crfkit.evaluation.real_camera import load_middlebury_brackets
+
+    rows = []
+    for b in load_middlebury_brackets():
+        row = {"camera": b.camera, "illumination": b.illumination}
+        times = np.asarray(b.raw_ratios, float)
+        for name, fn in tools.items():
+            curves, failed = {}, []
+            for _, label, im, t, n, m in middlebury_variants(list(b.jpegs), times):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        curves[label] = fn(im, t, n, m)
+                    except (crfkit.CrfkitError, bracket_peers.PeerFailed) as exc:
+                        failed.append(f"{label}: {exc}")
+            value, pair = worst_pair(curves)
+            row[name] = {"max_pairwise_rmse": value, "worst_pair": list(pair), "failed": failed}
+        rows.append(row)
+        print(b.camera, b.illumination, {k: round(v["max_pairwise_rmse"], 4) for k, v in row.items()
+                                         if isinstance(v, dict)}, flush=True)
+    return rows
+
+
 def main():
     import bracket_peers
 
@@ -154,6 +208,30 @@ def main():
     lines += ["", "The band resamples the pixels of one calibration: it describes sampling noise at that sample "
               "count, not a change of the data (downscaled pixels, other exposures)."]
     results["crfkit default"]["band"] = {"mean_width": band_width, "variants": outside}
+    digital = {k: v for k, v in tools.items() if k != "crfkit Debevec"}
+    rows = middlebury_stability(digital)
+    names = list(digital)
+    lines += ["", "## Digital cameras: the 20 Middlebury brackets", "",
+              "The same measure on each Middlebury bracket (10 cameras x 2 illuminations, 4 JPEG exposures, times = "
+              "the exposure ratios measured from the RAW files), changing one factor at a time: sample counts as "
+              "above, image size 1, 1/2, 1/4 (area averaging), exposures all 4, the first 3, the last 3. Largest "
+              "pairwise RMSE per bracket; lower is more stable.", "",
+              "| tool | mean | median | largest | brackets at most 0.005 | lower than the other tool's on |",
+              "|---|---|---|---|---|---|"]
+    vals = {n: np.array([r[n]["max_pairwise_rmse"] for r in rows]) for n in names}
+    for n in names:
+        other = [o for o in names if o != n][0]
+        lines.append(f"| {n} | {vals[n].mean():.4f} | {np.median(vals[n]):.4f} | {vals[n].max():.4f} | "
+                     f"{int((vals[n] <= 0.005).sum())} of {len(rows)} | {int((vals[n] < vals[other]).sum())} of "
+                     f"{len(rows)} |")
+    lines += ["", "| camera | illum | " + " | ".join(f"{n} (worst pair)" for n in names) + " |",
+              "|---|---|" + "---|" * len(names)]
+    for r in rows:
+        cells = [f"{r[n]['max_pairwise_rmse']:.4f} ({r[n]['worst_pair'][0]} vs {r[n]['worst_pair'][1]})" for n in names]
+        lines.append(f"| {r['camera']} | {r['illumination']} | " + " | ".join(cells) + " |")
+    fails = sum(len(r[n]["failed"]) for r in rows for n in names)
+    lines += ["", f"Calibrations that failed (left out of their bracket's pairs): {fails}."]
+    results["middlebury"] = rows
     OUT.mkdir(parents=True, exist_ok=True)
     atomic_write_text(OUT / "stability.md", "\n".join(lines) + "\n")
     atomic_write_text(OUT / "stability.json", json.dumps(results, indent=1))

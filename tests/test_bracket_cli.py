@@ -377,3 +377,20 @@ def test_times_prior_choice_reaches_the_calibration(capsys, pngs):
         used[choice] = json.loads(out)["times_source"]
     assert "Middlebury" in used[None] and "EMoR" not in used[None], used
     assert "EMoR" in used["emor"], used
+
+
+def test_calibrate_says_when_a_black_level_raised_the_floor(capsys, tmp_path, pngs):
+    from test_bracket import _fogged_bracket
+
+    fog, times = _fogged_bracket(n=6)
+    paths = []
+    for i, img in enumerate(fog):
+        paths.append(tmp_path / f"fog{i}.png")
+        write_image(paths[-1], img)
+    rc, out, err = run(capsys, "calibrate", *paths, "--times", *[str(t) for t in times], *DATA_FREE,
+                       "--bootstrap", "0")
+    assert rc == 0, err
+    assert "noise floor raised to code 0.0" in out
+    rc, out, err = run(capsys, "calibrate", pngs[0].parent, "--times", *TIMES, *DATA_FREE, "--bootstrap", "0")
+    assert rc == 0, err
+    assert "noise floor" not in out

@@ -229,7 +229,7 @@ SAMPLE_VALUES = {
     "n_samples": ([10, 50, 5000], [0, "x", 2.5]),
     "seed": ([0, 1, 2**63 - 1], [-1, 1.5, "0"]),
     "clip": ([0.98, 0.5, 1.0], [0.0, np.nan, "x"]),
-    "floor": ([0.02, 0.0], [0.6, -0.1, None]),
+    "floor": ([0.02, 0.0, None], [0.6, -0.1, "x"]),
     "order_tol": ([0.04, 0.0, 1.0], [np.nan, "x"]),
     "edge_tol": ([0.1, None, 0.0, 2.0], [np.nan, "x"]),
     "clip_margin": ([None, 0, 1, 8, 10**6], [-1, 2.5, "8"]),
@@ -268,6 +268,10 @@ def test_sample_bracket_returns_valid_samples_or_a_crfkit_error(data, bracket, o
     assert s.positions.shape == (p, 2) and s.positions.min() >= 0
     assert np.all(s.positions[:, 0] < h) and np.all(s.positions[:, 1] < w)
     assert s.code_max in (255, 65535)
+    if options.get("floor") is None:  # detected: the default, or the bracket's black level (below 0.25 + noise)
+        assert crfkit.bracket.samples.FLOOR <= s.stats["floor"] <= 0.3
+    else:
+        assert s.stats["floor"] == options["floor"]
 
 
 # ----------------------------------------------------------------------------- read_bracket (files)

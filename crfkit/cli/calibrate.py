@@ -77,6 +77,11 @@ def summary_lines(cal, bracket):
         lines.append(f"samples: {st.get('samples', 0)} pixels of {st.get('candidates', 0)} screened; rejected: "
                      f"{st.get('moving_share', 0):.1%} moving, {st.get('all_clipped_share', 0):.1%} clipped in all, "
                      f"{st.get('all_dark_share', 0):.1%} dark in all")
+        from ..bracket.samples import FLOOR
+
+        if st.get("floor", FLOOR) > FLOOR:
+            lines.append(f"noise floor raised to code {st['floor']:.3f} of full scale: the shortest exposure shows a "
+                         "black level (film fog or an offset); set it with floor= in Python")
     if cal.raw:
         return lines
     bw = cal.band_width
