@@ -391,6 +391,11 @@ def test_calibrate_says_when_a_black_level_raised_the_floor(capsys, tmp_path, pn
                        "--bootstrap", "0")
     assert rc == 0, err
     assert "noise floor raised to code 0.0" in out
+    rc, out, err = run(capsys, "calibrate", *paths, "--times", *[str(t) for t in times], *DATA_FREE,
+                       "--bootstrap", "0", "--floor", "0.02")
+    assert rc == 0 and "noise floor" not in out, err
+    rc, out, err = run(capsys, "calibrate", *paths, "--floor", "2", *DATA_FREE)
+    assert rc == 2 and "floor=2.0" in err and len(err.strip().splitlines()) <= 2
     rc, out, err = run(capsys, "calibrate", pngs[0].parent, "--times", *TIMES, *DATA_FREE, "--bootstrap", "0")
     assert rc == 0, err
     assert "noise floor" not in out

@@ -396,12 +396,14 @@ GOOD_OPTIONS = [
     ["--method", "debevec"], ["--method", "robertson"], ["--method", "mn"],
     ["--model", "polynomial"], ["--model", "polynomial"], ["--model", "gamma"], ["-k", "3"], ["--shared"],
     ["--samples", "50"], ["--times-prior", "{d}/gammas.crfs"], ["--times-prior", "{d}/gammas.crfs"],
+    ["--floor", "0.05"],
 ]
 #: ...and their mistakes.
 BAD_OPTIONS = [
     ["--times", "1", "2"], ["--times", "1", "1", "4"], ["--times", "0", "x", "-1"], ["--times"],
     ["--method", "nope"], ["--model", "spline"], ["-k", "0"], ["-k", "x"], ["--basis", "nope"],
     ["--samples", "0"], ["--seed", "-1"], ["--times-prior", "nope"], ["--align"], ["--bogus"],
+    ["--floor", "2"], ["--floor", "nan"], ["--floor", "-0.1"], ["--floor", "x"],
 ]
 CALIBRATE_GOOD = GOOD_OPTIONS + [["-o", "{d}/out.crfs"], ["--plot", "{d}/p.png"], ["--bootstrap", "0"],
                                  ["--bootstrap", "0"], ["--bootstrap", "2"], ["--json"]]
