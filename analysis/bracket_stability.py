@@ -61,16 +61,18 @@ SUBSETS = {"all 16": slice(None), "every other (8)": slice(0, None, 2), "middle 
            "every third (6)": slice(0, None, 3)}
 
 
-def variants(images, times):
-    """(factor, label, images, times, crfkit samples, OpenCV samples) for the default and one change at a time."""
+def variants(images, times, subsets=None):
+    """(factor, label, images, times, crfkit samples, OpenCV samples) for the default and one change at a time.
+
+    ``subsets``: {label: slice} of exposures, the first being all of them (default: :data:`SUBSETS`)."""
+    subsets = SUBSETS if subsets is None else subsets
     yield "default", "default", images, times, 3000, 70
     for n, m in ((1000, 35), (9000, 210)):
         yield "samples", f"{n} / {m} samples", images, times, n, m
     for f in (2, 4):
         yield "image size", f"1/{f} size", downscale(images, f), times, 3000, 70
-    for label, sl in SUBSETS.items():
-        if label != "all 16":
-            yield "exposures", label, images[sl], times[sl], 3000, 70
+    for label, sl in list(subsets.items())[1:]:
+        yield "exposures", label, images[sl], times[sl], 3000, 70
 
 
 def forward(inverse_curves):
@@ -92,18 +94,6 @@ def shape_rmse(fa, fb, top=0.95):
 MIDDLEBURY_SUBSETS = {"all 4": slice(None), "first 3": slice(0, 3), "last 3": slice(1, 4)}
 
 
-def middlebury_variants(images, times):
-    """Like :func:`variants` for a 4-exposure Middlebury bracket."""
-    yield "default", "default", images, times, 3000, 70
-    for n, m in ((1000, 35), (9000, 210)):
-        yield "samples", f"{n} / {m} samples", images, times, n, m
-    for f in (2, 4):
-        yield "image size", f"1/{f} size", downscale(images, f), times, 3000, 70
-    for label, sl in MIDDLEBURY_SUBSETS.items():
-        if label != "all 4":
-            yield "exposures", label, images[sl], times[sl], 3000, 70
-
-
 def worst_pair(curves):
     """(largest pairwise RMSE, pair) over a {label: forward curves (3, 1024)} dict."""
     pair = {(a, b): float(np.mean(np.sqrt(np.mean((curves[a] - curves[b]) ** 2, axis=1))))
@@ -113,7 +103,7 @@ def worst_pair(curves):
 
 
 def middlebury_stability(tools):
-    """Per Middlebury bracket: each tool's largest pairwise RMSE over :func:`middlebury_variants`."""
+    """Per Middlebury bracket: each tool's largest pairwise RMSE over :func:`variants` with :data:`MIDDLEBURY_SUBSETS`."""
     import bracket_peers
     from crfkit.evaluation.real_camera import load_middlebury_brackets
 
@@ -123,7 +113,7 @@ def middlebury_stability(tools):
         times = np.asarray(b.raw_ratios, float)
         for name, fn in tools.items():
             curves, failed = {}, []
-            for _, label, im, t, n, m in middlebury_variants(list(b.jpegs), times):
+            for _, label, im, t, n, m in variants(list(b.jpegs), times, MIDDLEBURY_SUBSETS):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     try:
