@@ -866,7 +866,7 @@ def test_memorial_align_keeps_an_aligned_bracket():
                    for dy in (-1, 0, 1) for dx in (-1, 0, 1)), f"{MEMORIAL[i]} moved by more than 1 px"
 
 
-# ----------------------------------------------------------------------------- black level (film scans, offsets)
+# ------------------------------------------------------------------------ black level (film scans, offsets)
 def _fogged_bracket(offset=16, n=10, seed=3):
     """A bracket like a film scan: every code lifted by a black level ``offset`` (fog, scanner),
     with noise; the short exposures are mostly that level, a few bright patches above it.

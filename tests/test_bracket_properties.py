@@ -268,7 +268,7 @@ def test_sample_bracket_returns_valid_samples_or_a_crfkit_error(data, bracket, o
     assert s.positions.shape == (p, 2) and s.positions.min() >= 0
     assert np.all(s.positions[:, 0] < h) and np.all(s.positions[:, 1] < w)
     assert s.code_max in (255, 65535)
-    if options.get("floor") is None:  # detected: the default, or the bracket's black level (below 0.25 + noise)
+    if options.get("floor") is None:  # detected: the default, or the black level (below 0.25 + noise)
         assert crfkit.bracket.samples.FLOOR <= s.stats["floor"] <= 0.3
     else:
         assert s.stats["floor"] == options["floor"]

@@ -273,7 +273,8 @@ def check_distinct(images, names=None):
             other = images[first]
             if other.shape == img.shape and np.array_equal(first_probe, probe) and np.array_equal(other, img):
                 a, b = (names[first], names[i]) if names else (f"image {first}", f"image {i}")
-                raise ValidationError(f"{a} and {b} are identical images; a bracket needs different exposures")
+                raise ValidationError(f"{a} and {b} are identical images; a bracket needs different "
+                                      "exposures")
         seen.append((i, probe))
 
 

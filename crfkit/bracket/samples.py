@@ -119,7 +119,8 @@ def exposure_order(images, times):
         for b in range(a + 1, n):
             xa, xb = probes[a], probes[b]
             # Pixels that tell: unclipped in both, above the floor in one, different beyond noise.
-            tell = (np.maximum(xa, xb) > FLOOR) & (np.maximum(xa, xb) < CLIP) & (np.abs(xa - xb) > ORDER_NOISE)
+            hi = np.maximum(xa, xb)
+            tell = (hi > FLOOR) & (hi < CLIP) & (np.abs(xa - xb) > ORDER_NOISE)
             if tell.sum() >= 50:
                 brighter = float(np.mean(xa[tell] > xb[tell]))
             else:
@@ -253,11 +254,13 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=None, order
     rows, cols = np.divmod(flat, w)
     top = 1.0 if bracket.raw else float(2 ** bracket.bits - 1)
 
+    flat_images = [np.asarray(images[j]).reshape(h * w, -1) for j in order]  # exposures in order
+
     def gather(flat_index):
-        """(n, J, 3) codes at flat pixel indices, exposures in order (np.take on the (H*W, C) view
-        is several times faster than 2-D fancy indexing on large images)."""
-        return np.stack([np.take(np.asarray(images[j]).reshape(h * w, -1), flat_index, axis=0)[:, :3] for j in order],
-                        axis=1).astype(np.float64) / top
+        """(n, J, 3) codes at flat pixel indices (np.take on the (H*W, C) views is several times
+        faster than 2-D fancy indexing on large images)."""
+        codes = np.stack([np.take(im, flat_index, axis=0)[:, :3] for im in flat_images], axis=1)
+        return codes.astype(np.float64) / top
 
     z = gather(flat)
     n_cand = z.shape[0]
@@ -306,8 +309,8 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=None, order
         elif stats["moving_share"] > 0.5:
             why = f"{stats['moving_share']:.0%} of pixels change order between exposures (moving scene?)"
         elif otherwise_usable.any():
-            why = (f"the {otherwise_usable.mean():.0%} of pixels unclipped in two exposures all differ from a "
-                   f"neighbour by more than {edge_tol:g} of full scale (noise or fine texture everywhere; "
+            why = (f"the {otherwise_usable.mean():.0%} of pixels unclipped in two exposures all differ from "
+                   f"a neighbour by more than {edge_tol:g} of full scale (noise or fine texture everywhere; "
                    "calibration needs smooth areas)")
         else:
             why = "no pixel is unclipped and above the noise floor in two exposures"

@@ -29,8 +29,8 @@ def add_bracket_arguments(p):
     p.add_argument("--seed", type=int, default=0, help="sampling and bootstrap seed (default 0)")
     p.add_argument("--align", action="store_true", help="align the images first (OpenCV median-threshold bitmaps)")
     p.add_argument("--floor", type=float, default=None, metavar="F",
-                   help="codes at or below F (fraction of full scale) are noise (default: 0.02, raised to the "
-                   "black level the shortest exposure shows, e.g. a film scan's fog)")
+                   help="codes at or below F (fraction of full scale) are noise (default: 0.02, raised to "
+                   "the black level the shortest exposure shows, e.g. a film scan's fog)")
 
 
 def register(sub):
@@ -85,8 +85,8 @@ def summary_lines(cal, bracket):
         from ..bracket.samples import FLOOR
 
         if st.get("floor", FLOOR) > FLOOR:
-            lines.append(f"noise floor raised to code {st['floor']:.3f} of full scale: the shortest exposure shows a "
-                         "black level (film fog or an offset); set it with --floor")
+            lines.append(f"noise floor raised to code {st['floor']:.3f} of full scale: the shortest exposure "
+                         "shows a black level (film fog or an offset); set it with --floor")
     if cal.raw:
         return lines
     bw = cal.band_width
