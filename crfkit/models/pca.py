@@ -8,6 +8,7 @@ file (``.npz``) so it can be shared; ``PCAModel`` fits with it like EMoR.
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,6 +161,7 @@ class PCABasis:
 
 _LEARNED = {}  # (curve digest, curve kind, basis kind, source) -> PCABasis; a few entries at most
 _LEARNED_MAX = 8
+_LEARNED_LOCK = threading.Lock()
 
 
 def _learn_cached(cs, kind, source):
@@ -171,12 +173,14 @@ def _learn_cached(cs, kind, source):
 
     values = np.ascontiguousarray(cs.values, dtype=np.float64)
     key = (hashlib.sha256(values.view(np.uint8)).hexdigest(), values.shape, cs.kind, kind, source)
-    pb = _LEARNED.get(key)
+    with _LEARNED_LOCK:
+        pb = _LEARNED.get(key)
     if pb is None:
         pb = PCABasis.from_curves(cs.as_kind(kind), source=source)
-        if len(_LEARNED) >= _LEARNED_MAX:
-            _LEARNED.pop(next(iter(_LEARNED)))
-        _LEARNED[key] = pb
+        with _LEARNED_LOCK:
+            if len(_LEARNED) >= _LEARNED_MAX:
+                _LEARNED.pop(next(iter(_LEARNED)))
+            _LEARNED[key] = pb
     return copy.deepcopy(pb)  # callers may change their basis; the memo stays as learned
 
 
