@@ -94,10 +94,15 @@ def shape_rmse(fa, fb, top=0.95):
 MIDDLEBURY_SUBSETS = {"all 4": slice(None), "first 3": slice(0, 3), "last 3": slice(1, 4)}
 
 
+def pairwise_rmse(curves):
+    """{(label a, label b): RMSE (mean over R, G, B)} for every pair of a {label: forward curves (3, 1024)} dict."""
+    return {(a, b): float(np.mean(np.sqrt(np.mean((curves[a] - curves[b]) ** 2, axis=1))))
+            for a, b in itertools.combinations(curves, 2)}
+
+
 def worst_pair(curves):
     """(largest pairwise RMSE, pair) over a {label: forward curves (3, 1024)} dict."""
-    pair = {(a, b): float(np.mean(np.sqrt(np.mean((curves[a] - curves[b]) ** 2, axis=1))))
-            for a, b in itertools.combinations(curves, 2)}
+    pair = pairwise_rmse(curves)
     worst = max(pair, key=pair.get)
     return pair[worst], worst
 
@@ -158,9 +163,7 @@ def main():
     results = {}
     for name, cs in curves.items():
         labels = list(cs)
-        pair = {}
-        for a, b in itertools.combinations(labels, 2):
-            pair[(a, b)] = float(np.mean(np.sqrt(np.mean((cs[a] - cs[b]) ** 2, axis=1))))
+        pair = pairwise_rmse(cs)
         worst = max(pair, key=pair.get)
         per_factor = {}
         for f in ("samples", "image size", "exposures"):

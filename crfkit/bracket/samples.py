@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..curves.image import _as_unit_float
 from ..errors import FitError, ValidationError
 
 #: Codes at or above this fraction of the top code count as clipped (JPEG ringing
@@ -108,7 +109,7 @@ def exposure_order(images, times):
     if times is not None:
         return np.argsort(np.asarray(times, float), kind="stable")
     step = max(1, int(np.sqrt(images[0].shape[0] * images[0].shape[1] / 20000)))
-    probes = [_unit_codes(im[::step, ::step]) for im in images]
+    probes = [_as_unit_float(np.asarray(im)[::step, ::step, :3]) for im in images]
     means = [float(np.mean(x)) for x in probes]
     if len(set(np.round(means, 6))) < len(means):
         raise ValidationError("two images of the bracket have the same brightness: with unknown exposure times "
@@ -147,7 +148,7 @@ def black_floor(images, order):
     """
     shortest = np.asarray(images[order[0]])
     step = max(1, int(np.sqrt(shortest.shape[0] * shortest.shape[1] / 50000)))
-    x = _unit_codes(shortest[::step, ::step]).reshape(-1, 3)
+    x = _as_unit_float(shortest[::step, ::step, :3]).reshape(-1, 3)
     floor = FLOOR
     for c in range(3):
         v = x[:, c]
@@ -157,13 +158,6 @@ def black_floor(images, order):
         if FLOOR < mode < 0.25 and near.size >= 0.5 * v.size:
             floor = max(floor, float(np.percentile(near, 95)) + ORDER_NOISE)
     return floor
-
-
-def _unit_codes(image):
-    """Codes as float32 fractions of full scale (by dtype: 8 bits, 16 bits, or float in [0, 1])."""
-    a = np.asarray(image)
-    top = float(np.iinfo(a.dtype).max) if a.dtype.kind in "ui" else 1.0
-    return a[..., :3].astype(np.float32) / top
 
 
 def _any_per_pixel(flags):

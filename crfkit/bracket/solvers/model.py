@@ -254,12 +254,13 @@ class ModelSolver(BracketSolver):
             logE = (W * L).sum(axis=2) / np.maximum(Wp, 1e-300)
             return L - logE[:, :, None], Wp
 
-        # Exposures that few pixels tie to the others count less in the spread: moving them
-        # would otherwise inflate it at little cost (every exposure counts alike in an ordinary
-        # bracket: a quarter of an even share of the ties is enough).
-        ties = (valid & (valid.sum(axis=2, keepdims=True) >= 2)).sum(axis=1).astype(np.float64)  # (N, J)
-        omega = np.minimum(1.0, ties / np.maximum(ties.sum(axis=1, keepdims=True) / (4.0 * j), 1e-300))
-        omega /= np.maximum(omega.sum(axis=1, keepdims=True), 1e-300)
+        if estimate:
+            # Exposures that few pixels tie to the others count less in the spread: moving them
+            # would otherwise inflate it at little cost (every exposure counts alike in an ordinary
+            # bracket: a quarter of an even share of the ties is enough).
+            ties = (valid & (valid.sum(axis=2, keepdims=True) >= 2)).sum(axis=1).astype(np.float64)  # (N, J)
+            omega = np.minimum(1.0, ties / np.maximum(ties.sum(axis=1, keepdims=True) / (4.0 * j), 1e-300))
+            omega /= np.maximum(omega.sum(axis=1, keepdims=True), 1e-300)
 
         def spread(logt):
             """Weighted RMS spread of the log exposures (N,) and its derivative w.r.t. logt[1:] (N, J-1)."""
