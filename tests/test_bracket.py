@@ -940,3 +940,15 @@ def test_weakly_tied_exposures_cannot_run_away_with_unknown_times():
         cal = calibrate_bracket(fog, None, bootstrap=0, floor=0.09)
     ratios = np.diff(np.log(np.sort(cal.times)))
     assert np.all(np.isfinite(cal.times)) and ratios.max() <= STEP_BOUNDS[1] + 1e-9
+
+
+def test_flat_scene_warns_that_the_curve_is_mostly_extrapolated():
+    """Three flat grey frames hold two usable levels per channel: the calibration still returns a
+    valid curve, and says that it is the model's extrapolation; a real scene draws no such warning."""
+    flat = [np.full((40, 50, 3), v, np.uint8) for v in (40, 80, 120)]
+    with pytest.warns(UserWarning, match=r"cover little of the code range \(R 0\.31\.\.0\.47 \(2 levels\)"):
+        cal = calibrate_bracket(flat, [1, 2, 3], model="polynomial", bootstrap=0)
+    assert_valid_calibration(cal, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        calibrate_bracket(bracket(), TIMES, model="polynomial", bootstrap=0)

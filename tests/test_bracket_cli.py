@@ -399,3 +399,31 @@ def test_calibrate_says_when_a_black_level_raised_the_floor(capsys, tmp_path, pn
     rc, out, err = run(capsys, "calibrate", pngs[0].parent, "--times", *TIMES, *DATA_FREE, "--bootstrap", "0")
     assert rc == 0, err
     assert "noise floor" not in out
+
+
+def test_default_basis_without_dorf_names_the_shipped_basis(capsys, tmp_path, pngs, monkeypatch):
+    """Offline and without CRFKIT_DATA, the default basis cannot be learned: one line saying how to
+    point crfkit at DoRF, or to use the basis that ships with crfkit (which then works)."""
+    monkeypatch.setenv("CRFKIT_DATA", str(tmp_path / "nodata"))
+    monkeypatch.setenv("CRFKIT_OFFLINE", "1")
+    monkeypatch.setenv("CRFKIT_CACHE", str(tmp_path / "cache"))
+    out_file = tmp_path / "cam.crfs"
+    rc, out, err = run(capsys, "calibrate", *pngs, "--times", *TIMES, "-o", out_file)
+    assert_one_line_error(rc, err, "calibrate", "CRFKIT_DATA", "dorfCurves", "--basis modern")
+    assert not out_file.exists()
+    rc, out, err = run(capsys, "calibrate", *pngs, "--times", *TIMES, "--basis", "modern", "--bootstrap", "0",
+                       "-o", out_file)
+    assert rc == 0, err
+    assert len(crfkit.load_curves(out_file)) == 3
+
+
+def test_calibrate_reads_lzw_tiffs(capsys, tmp_path):
+    """16-bit TIFFs as OpenCV, Photoshop and Lightroom write them (LZW) are bracket inputs."""
+    cv2 = pytest.importorskip("cv2")
+    paths = []
+    for i, im in enumerate(bracket(times=(1.0, 2.0, 4.0, 8.0))):
+        paths.append(tmp_path / f"shot{i}.tif")
+        assert cv2.imwrite(str(paths[-1]), np.ascontiguousarray(im[:, :, ::-1]).astype(np.uint16) * 257)
+    rc, out, err = run(capsys, "calibrate", *paths, "--times", *TIMES, *DATA_FREE, "--bootstrap", "0", "--json")
+    assert rc == 0, err
+    assert json.loads(out)["times"] == [1.0, 2.0, 4.0, 8.0]

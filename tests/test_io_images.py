@@ -62,3 +62,18 @@ def test_unreadable_file_says_why_in_the_users_terms(tmp_path, name, content, re
         read_image(path)
     assert reason in str(info.value)
     assert "pip install" not in str(info.value)  # imageio's plugin hint would not help
+
+
+@pytest.mark.parametrize("dtype, channels", [(np.uint8, 3), (np.uint16, 3), (np.uint16, 4), (np.uint16, 1)])
+def test_lzw_tiff_is_read_whatever_codecs_are_installed(tmp_path, dtype, channels):
+    # OpenCV (like Photoshop and Lightroom) writes LZW-compressed TIFFs, which tifffile
+    # decodes only with the optional imagecodecs package.
+    rng = np.random.default_rng(1)
+    data = rng.integers(0, np.iinfo(dtype).max + 1, size=(6, 11, channels), dtype=dtype)
+    stored = data[:, :, 0] if channels == 1 else data[:, :, [2, 1, 0, 3][:channels]]
+    path = tmp_path / "bracket.tif"
+    assert cv2.imwrite(str(path), stored)
+    got = read_image(path)
+    assert got.dtype == dtype
+    expect = np.repeat(data, 3, axis=2) if channels == 1 else data[:, :, :3]
+    np.testing.assert_array_equal(got, expect)

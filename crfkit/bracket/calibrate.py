@@ -183,6 +183,41 @@ class BracketCalibration:
                 f"rmse={np.round(self.rmse, 4).tolist()})")
 
 
+#: A channel whose usable samples hold fewer distinct 8-bit levels than this, or span less than
+#: COVERAGE_SPAN of the code range, is mostly extrapolated: say so.
+COVERAGE_LEVELS = 16
+COVERAGE_SPAN = 0.5
+
+
+def _warn_narrow_coverage(samples):
+    """Warn for channels whose samples cover too little of the code range (a flat or tiny scene)."""
+    narrow = []
+    for c, name in enumerate(CHANNELS[:samples.z.shape[2]]):
+        zc = samples.z[..., c][samples.valid[..., c]]
+        if zc.size == 0:
+            continue
+        levels = np.unique(np.rint(zc * 255)).size
+        if levels < COVERAGE_LEVELS or zc.max() - zc.min() < COVERAGE_SPAN:
+            narrow.append(f"{name} {zc.min():.2f}..{zc.max():.2f} ({levels} levels)")
+    if narrow:
+        warnings.warn("the samples cover little of the code range (" + ", ".join(narrow) + "): the curve elsewhere "
+                      "is the model's extrapolation, not a measurement; photograph a scene with a wider range of "
+                      "tones", stacklevel=3)
+
+
+def _check_default_basis():
+    """The default basis is learned from DoRF, a download: where it cannot be had, say so before
+    any work, naming the basis shipped with crfkit as the way round."""
+    from ..data import _find_dorf
+    from ..errors import DataNotFoundError
+
+    try:
+        _find_dorf()
+    except DataNotFoundError as exc:
+        raise DataNotFoundError(f"the default basis (PCA of the DoRF training curves) needs DoRF: {exc}; "
+                                "or calibrate with basis='modern' (--basis modern), which ships with crfkit") from None
+
+
 def _solve(solver, z, valid, log_times, code_max, **hints):
     with single_threaded_blas():
         return solver.solve(z, valid, log_times, code_max, **hints)
@@ -310,7 +345,9 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
         solver_opts.setdefault("model", model)
         modern = False
         if str(solver_opts["model"]).lower() == "pca":
-            solver_opts.setdefault("basis", DEFAULT_BASIS)
+            if "basis" not in solver_opts:
+                _check_default_basis()
+                solver_opts["basis"] = DEFAULT_BASIS
             if _is_modern(solver_opts["basis"]):
                 solver_opts["basis"], modern = modern_basis(), True
         if k is not None:
@@ -405,6 +442,7 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
         times_out = times_out / times_out.min()
     else:
         times_out = np.asarray(bracket.times, float)
+    _warn_narrow_coverage(s)
     if s.stats.get("usable_share", 1.0) < 0.05:
         warnings.warn(f"only {s.stats['usable_share']:.1%} of the pixels are usable (unclipped and above the noise "
                       "floor in two exposures): the curve is poorly determined", stacklevel=2)

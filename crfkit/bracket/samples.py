@@ -111,9 +111,13 @@ def exposure_order(images, times):
     step = max(1, int(np.sqrt(images[0].shape[0] * images[0].shape[1] / 20000)))
     probes = [_as_unit_float(np.asarray(im)[::step, ::step, :3]) for im in images]
     means = [float(np.mean(x)) for x in probes]
-    if len(set(np.round(means, 6))) < len(means):
-        raise ValidationError("two images of the bracket have the same brightness: with unknown exposure times "
-                              "they cannot be ordered (is the same exposure given twice?)")
+    rounded = np.round(means, 6)
+    for a in range(len(means)):
+        same = np.flatnonzero(rounded[a + 1:] == rounded[a])
+        if same.size:
+            raise ValidationError(f"images {a + 1} and {a + 2 + same[0]} of the bracket have the same brightness: with "
+                                  "unknown exposure times they cannot be ordered (the same exposure given twice, or "
+                                  "both clipped or black everywhere?)")
     n = len(images)
     wins = np.zeros(n)
     for a in range(n):

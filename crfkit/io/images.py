@@ -47,7 +47,9 @@ def read_image(path, mode="rgb"):
     except (ParseError, MissingDependencyError):
         raise
     except Exception as exc:  # imageio raises many types for corrupt files
-        raise ParseError(f"{path}: cannot read image ({_read_failure(path, exc)})") from None
+        img = _read_tiff_fallback(path, exc)
+        if img is None:
+            raise ParseError(f"{path}: cannot read image ({_read_failure(path, exc)})") from None
     img = np.asarray(img)
     if img.size == 0:
         raise ParseError(f"{path}: cannot read image (no image data: corrupt or truncated)")
@@ -83,6 +85,26 @@ def _read_failure(path, exc):
     if "Could not find a backend" in str(exc):
         return f"not a readable {path.suffix.lstrip('.').upper() or 'image'} file: corrupt, truncated or another format"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _read_tiff_fallback(path, exc):
+    """A TIFF that imageio's tifffile cannot decode for want of a codec (LZW, deflate and JPEG
+    compression need the separate ``imagecodecs`` package; Photoshop, Lightroom and OpenCV write
+    LZW by default): read it with OpenCV, which has the codecs built in.  None: not that case."""
+    if path.suffix.lower() not in (".tif", ".tiff") or "imagecodecs" not in str(exc):
+        return None
+    try:
+        import cv2
+    except ImportError:
+        raise MissingDependencyError(
+            f"{path}: this TIFF is compressed with a codec that needs the 'imagecodecs' package or OpenCV: "
+            "install one (pip install imagecodecs, or pip install 'crfkit[charts]')") from None
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ParseError(f"{path}: cannot read image (OpenCV could not decode this TIFF either)")
+    if img.ndim == 3 and img.shape[2] >= 3:
+        img = np.concatenate([img[:, :, 2::-1], img[:, :, 3:]], axis=2)
+    return np.ascontiguousarray(img)
 
 
 def _is_16bit_colour_png(path):
