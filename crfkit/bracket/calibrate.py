@@ -403,6 +403,10 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=DEFAULT_M
     else:
         result = _solve(solver, z, valid, log_times, code_max)
     inverse = result.inverse
+    if "converged" in result.info and not np.all(result.info["converged"]):
+        which = [CHANNELS[i] if not shared else "shared" for i in np.flatnonzero(~np.asarray(result.info["converged"]))]
+        warnings.warn(f"the fit of channel(s) {', '.join(which)} did not converge in {solver.max_iter} iterations: "
+                      "the curve is the last iterate", stacklevel=2)
     rmse, points = _fit_residual(inverse, z, valid, log_times)
     band = None
     if bootstrap:

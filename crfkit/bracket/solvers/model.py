@@ -95,10 +95,12 @@ class ModelSolver(BracketSolver):
         Set the scale by a straight extrapolation above the highest valid code
         (:func:`~crfkit.bracket.solvers.base.normalise_top`), as the level-based
         methods do, instead of by the model's own shape there.
-    top_rule : {'learned', 'straight'}
+    top_rule : {'straight', 'learned', 'model'}
         How the curve continues above the highest valid code (it sets the
-        scale): predicted from the curve's shape by a regression learned on the
-        DoRF training curves (default), or a straight log-domain extrapolation.
+        scale): a straight log-domain extrapolation (default), predicted from
+        the curve's shape by a regression learned on the DoRF training curves,
+        or continued with the best-matching EMoR-5 curve
+        (:func:`~crfkit.bracket.solvers.base.normalise_top`).
     noise : float
         Standard deviation of a code's noise (fraction of full scale) besides
         quantisation: JPEG compression, sensor noise.
@@ -106,8 +108,11 @@ class ModelSolver(BracketSolver):
         Cauchy loss scale in robust standard deviations (2.385: 95 % efficiency
         for Gaussian residuals); None or 0: plain least squares.
     max_iter : int
+        Gauss-Newton iterations at most (robust reweighting converges linearly: a channel
+        can take 60 to 80 where others take 10 to 20).
     tol : float
-        Stop when no curve moves by more than this between iterations.
+        A problem (channel) stops when its curve moves by no more than this between
+        iterations; the others go on.
     **model_options
         Passed to the model (``basis=`` for ``'pca'``, ``path=`` for ``'emor'``).
     """
@@ -116,7 +121,7 @@ class ModelSolver(BracketSolver):
     aliases = ("self-calibration", "crfkit")
     estimates_times = True
 
-    def __init__(self, model="emor", k=None, prior=0.003, noise=0.004, top_weight=0.0, normalise=True, max_iter=30,
+    def __init__(self, model="emor", k=None, prior=0.003, noise=0.004, top_weight=0.0, normalise=True, max_iter=100,
                  model_error=0.02, top_rule="straight", tol=1e-5, robust=2.385, **model_options):
         self.model = model
         self.robust = robust
@@ -141,6 +146,8 @@ class ModelSolver(BracketSolver):
         for name in ("prior", "noise", "top_weight", "model_error", "tol"):
             check_option(getattr(self, name), name)
         check_option(self.max_iter, "max_iter", integer=True)
+        if self.top_rule not in ("straight", "learned", "model"):
+            raise ValidationError(f"top_rule must be 'straight', 'learned' or 'model', got {self.top_rule!r}")
         if not np.isfinite(self.prior) or self.prior < 0:
             raise ValidationError(f"prior must be >= 0, got {self.prior!r}")
         if not np.isfinite(self.noise) or self.noise < 0:
@@ -293,9 +300,12 @@ class ModelSolver(BracketSolver):
 
         top_phi = self._top_functional(z, valid)
         prev = None
-        iters = 0
+        # Each problem stops on its own: a converged channel is frozen while slower ones
+        # (robust reweighting can creep) go on, so no result depends on its batch-mates.
+        done = np.zeros(n, bool)
+        iters = np.zeros(n, int)
         for it in range(int(self.max_iter)):
-            iters = it + 1
+            iters[~done] = it + 1
             g, Jg, grid_vals = pieces(theta, logt)
             W = weights(g, grid_vals)
             if self.robust and it > 0:
@@ -353,7 +363,8 @@ class ModelSolver(BracketSolver):
             new = self._step(m, A, b, G if m.linear else None, h if m.linear else None, k, n_extra, theta)
             # Backtracking per problem: the first of 1, 1/2, 1/4, 1/8 that lowers the cost.
             c0 = cost(theta, logt, W)
-            best_t, best_l, best_c = theta.copy(), logt.copy(), c0.copy()
+            best_t, best_l = theta.copy(), logt.copy()
+            found = done.copy()
             for alpha in (1.0, 0.5, 0.25, 0.125):
                 cand = state + alpha * (new - state)
                 th = cand[:, :k]
@@ -364,14 +375,17 @@ class ModelSolver(BracketSolver):
                     lt[:, 1:] = cand[:, k:]
                     lt = bounded_log_times(lt)
                 cc = cost(th, lt, W)
-                better = cc < best_c - 1e-15
-                best_t[better], best_l[better], best_c[better] = th[better], lt[better], cc[better]
-                if better.all():
+                better = ~found & (cc < c0 - 1e-15)
+                best_t[better], best_l[better] = th[better], lt[better]
+                found |= better
+                if found.all():
                     break
             theta, logt = best_t, best_l
             cur = at(theta, "grid")[0]
-            if prev is not None and np.max(np.abs(cur - prev)) < self.tol and (not estimate or it > 2):
-                break
+            if prev is not None and (not estimate or it > 2):
+                done |= np.max(np.abs(cur - prev), axis=1) < self.tol
+                if done.all():
+                    break
             prev = cur
         boot = None
         if bootstrap_counts is not None and m.linear and not estimate:
@@ -392,7 +406,7 @@ class ModelSolver(BracketSolver):
         z_top = np.array([z[i][valid[i]].max() if valid[i].any() else 1.0 for i in range(n)])
         if self.normalise:
             inverse = normalise_top(inverse, z_top, rule=self.top_rule)
-        info = {"model": m.label, "iterations": iters, "params": theta}
+        info = {"model": m.label, "iterations": iters, "converged": done, "params": theta}
         if boot is not None:
             nb = boot.shape[0]
             boot = np.maximum.accumulate(np.clip(boot.reshape(nb * n, -1), 0.0, 1.0), axis=1)
