@@ -767,6 +767,10 @@ def test_bad_files(tmp_path):
     (tmp_path / "nothing-here").mkdir()
     with pytest.raises(ValidationError, match="holds no images"):
         read_bracket(tmp_path / "nothing-here")
+    for i in range(2):
+        (tmp_path / "nothing-here" / f"IMG_000{i}.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    with pytest.raises(ValidationError, match="its 2 HEIC/HEIF files are not supported"):
+        read_bracket(tmp_path / "nothing-here")
     with pytest.raises(ValidationError, match="at least 2 images, got 1"):
         read_bracket([good[0]])
     other = tmp_path / "small.png"

@@ -54,6 +54,7 @@ def test_16bit_colour_png_round_trip(tmp_path):
     ("empty.png", b"", "the file is empty"),
     ("text.jpg", b"not an image at all\n", "not a readable JPG file"),
     ("text.tif", b"II*\x00garbage", "no image data"),
+    ("IMG_0001.HEIC", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "HEIC/HEIF is not supported"),
 ])
 def test_unreadable_file_says_why_in_the_users_terms(tmp_path, name, content, reason):
     path = tmp_path / name

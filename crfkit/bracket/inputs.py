@@ -165,7 +165,10 @@ def expand_inputs(inputs):
             found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in LDR_SUFFIXES + RAW_SUFFIXES
                            and not q.name.startswith("."))
             if not found:
-                raise ValidationError(f"folder {p} holds no images ({', '.join(LDR_SUFFIXES)} or RAW files)")
+                heic = [q for q in p.iterdir() if q.suffix.lower() in (".heic", ".heif")]
+                hint = (f"; its {len(heic)} HEIC/HEIF files are not supported: export them as JPEG, PNG or "
+                        "16-bit TIFF") if heic else ""
+                raise ValidationError(f"folder {p} holds no images ({', '.join(LDR_SUFFIXES)} or RAW files){hint}")
             files += found
         elif p.is_file():
             files.append(p)

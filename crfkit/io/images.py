@@ -82,6 +82,8 @@ def _read_failure(path, exc):
     suggests installing plugins, which would not help)."""
     if path.stat().st_size == 0:
         return "the file is empty"
+    if path.suffix.lower() in (".heic", ".heif"):
+        return "HEIC/HEIF is not supported: export the photos as JPEG, PNG or 16-bit TIFF"
     if "Could not find a backend" in str(exc):
         return f"not a readable {path.suffix.lstrip('.').upper() or 'image'} file: corrupt, truncated or another format"
     return f"{type(exc).__name__}: {exc}"
