@@ -187,7 +187,9 @@ class ModelSolver(BracketSolver):
         return Curve.srgb().inverse().values
 
     # -- the solve ----------------------------------------------------------------------------
-    def solve(self, z, valid, log_times, code_max=255, start=None, bootstrap_counts=None):
+    def solve(self, z, valid, log_times, code_max=255, start=None, bootstrap_counts=None, _resume=None):
+        # _resume (internal): continue the iterations of a subset of problems from a saved state
+        # (see the end of the loop); the iterations are returned without post-processing.
         m = self._model()
         z = np.asarray(z, dtype=np.float64)
         n, p, j = z.shape
@@ -195,8 +197,10 @@ class ModelSolver(BracketSolver):
         # Starting point and prior: the model fitted to the prior curve.
         theta0 = m.fit_samples(GRID, prior_curve[None], monotone=m.linear)[0]
         k = theta0.size
-        estimate = log_times is None
-        if estimate:
+        estimate = log_times is None if _resume is None else _resume["estimate"]
+        if _resume is not None:
+            logt = _resume["logt"].copy()
+        elif estimate:
             logt = self._initial_log_times(m, theta0, z, valid)
         else:
             logt = np.broadcast_to(np.asarray(log_times, np.float64), (n, j)).copy()
@@ -299,12 +303,13 @@ class ModelSolver(BracketSolver):
             return W / (1.0 + (u / c[:, None, None]) ** 2)
 
         top_phi = self._top_functional(z, valid)
-        prev = None
+        prev = None if _resume is None else _resume["prev"]
         # Each problem stops on its own: a converged channel is frozen while slower ones
         # (robust reweighting can creep) go on, so no result depends on its batch-mates.
         done = np.zeros(n, bool)
         iters = np.zeros(n, int)
-        for it in range(int(self.max_iter)):
+        first = 0 if _resume is None else _resume["it"]
+        for it in range(first, int(self.max_iter)):
             iters[~done] = it + 1
             g, Jg, grid_vals = pieces(theta, logt)
             W = weights(g, grid_vals)
@@ -387,6 +392,17 @@ class ModelSolver(BracketSolver):
                 if done.all():
                     break
             prev = cur
+            if 3 * done.sum() >= n and it + 1 < int(self.max_iter):
+                # A third or more have converged: go on with the others only (each iteration
+                # costs in proportion to the batch; the state carried is theta, logt and prev).
+                act = np.flatnonzero(~done)
+                sub = self.solve(z[act], valid[act], None, code_max, start=theta[act],
+                                 _resume={"estimate": estimate, "logt": logt[act], "prev": prev[act], "it": it + 1})
+                theta[act], logt[act] = sub["theta"], sub["logt"]
+                iters[act], done[act] = sub["iters"], sub["done"]
+                break
+        if _resume is not None:
+            return {"theta": theta, "logt": logt, "iters": iters, "done": done}
         boot = None
         if bootstrap_counts is not None and m.linear and not estimate:
             boot = self._one_step_bootstrap(np.asarray(bootstrap_counts, np.float64), theta, logt, pieces, weights,
