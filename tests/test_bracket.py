@@ -977,3 +977,18 @@ def test_each_channel_stops_on_its_own(model):
         alone = solver.solve(z[c:c + 1], valid[c:c + 1], log_times, s.code_max)
         np.testing.assert_allclose(alone.inverse[0], batch.inverse[c], rtol=0, atol=1e-9)
         assert alone.info["iterations"][0] == batch.info["iterations"][c]
+
+
+@pytest.mark.realdata("dorfCurves.txt")
+def test_frobisher_with_unknown_times_converges():
+    """Issue 11's `crfkit calibrate DIR/ --unknown-times` on frobisher: the red channel's robust
+    reweighting creeps (180 iterations, measured) and must still converge, without a warning."""
+    from crfkit.bracket import read_bracket
+
+    bracket = read_bracket([real_folder("colour_hdri_frobisher_001", FROBISHER)], unknown_times=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cal = calibrate_bracket(bracket, bootstrap=0)
+    assert not [w for w in caught if "converge" in str(w.message)], [str(w.message) for w in caught]
+    assert_valid_calibration(cal, 3)
+    assert cal.times_source.startswith("estimated")

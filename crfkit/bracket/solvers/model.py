@@ -108,8 +108,8 @@ class ModelSolver(BracketSolver):
         Cauchy loss scale in robust standard deviations (2.385: 95 % efficiency
         for Gaussian residuals); None or 0: plain least squares.
     max_iter : int
-        Gauss-Newton iterations at most (robust reweighting converges linearly: a channel
-        can take 60 to 80 where others take 10 to 20).
+        Gauss-Newton iterations at most (robust reweighting converges linearly: most channels
+        take 10 to 30, a few 60 to 180; only those iterate on).
     tol : float
         A problem (channel) stops when its curve moves by no more than this between
         iterations; the others go on.
@@ -121,7 +121,7 @@ class ModelSolver(BracketSolver):
     aliases = ("self-calibration", "crfkit")
     estimates_times = True
 
-    def __init__(self, model="emor", k=None, prior=0.003, noise=0.004, top_weight=0.0, normalise=True, max_iter=100,
+    def __init__(self, model="emor", k=None, prior=0.003, noise=0.004, top_weight=0.0, normalise=True, max_iter=300,
                  model_error=0.02, top_rule="straight", tol=1e-5, robust=2.385, **model_options):
         self.model = model
         self.robust = robust
