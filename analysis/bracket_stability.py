@@ -151,12 +151,13 @@ def chart_reference(root):
 
     specs = []
     for illum in (1, 2):
-        attrs, cams = middlebury_recipe(root, illum)
+        _, cams = middlebury_recipe(root, illum)
         for c in cams:
             for label, sl in MIDDLEBURY_SUBSETS.items():
                 specs.append(CameraSpec(f"{c.name}@{illum}@{label}", c.kind, c.inputs[sl], c.layout, c.year))
     with tempfile.TemporaryDirectory() as tmp:
-        curves, failed = build_dataset(specs, Path(tmp) / "subsets.crfs", progress=False, attrs=attrs)
+        curves, failed = build_dataset(specs, Path(tmp) / "subsets.crfs", progress=False,
+                                       attrs={"name": "middlebury exposure subsets", "source": str(root)})
     by = {}
     for i in range(0, len(curves), 3):
         cam, illum, label = curves.names[i].split("/")[0].split("@")

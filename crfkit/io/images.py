@@ -95,15 +95,15 @@ def _read_tiff_fallback(path, exc):
     LZW by default): read it with OpenCV, which has the codecs built in.  None: not that case."""
     if path.suffix.lower() not in (".tif", ".tiff") or "imagecodecs" not in str(exc):
         return None
-    try:
-        import cv2
-    except ImportError:
-        raise MissingDependencyError(
-            f"{path}: this TIFF is compressed with a codec that needs the 'imagecodecs' package or OpenCV: "
-            "install one (pip install imagecodecs, or pip install 'crfkit[charts]')") from None
+    cv2 = require("cv2", "charts", feature=f"{path}: reading this compressed TIFF without the 'imagecodecs' package")
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ParseError(f"{path}: cannot read image (OpenCV could not decode this TIFF either)")
+    return _opencv_to_rgb(img)
+
+
+def _opencv_to_rgb(img):
+    """OpenCV's BGR(A) channel order as RGB(A); gray and gray + alpha as they are."""
     if img.ndim == 3 and img.shape[2] >= 3:
         img = np.concatenate([img[:, :, 2::-1], img[:, :, 3:]], axis=2)
     return np.ascontiguousarray(img)
@@ -122,9 +122,7 @@ def _read_png16(path):
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ParseError(f"{path}: cannot read image (OpenCV could not decode this 16-bit PNG)")
-    if img.ndim == 3 and img.shape[2] == 2:  # gray + alpha
-        return img
-    return np.ascontiguousarray(img[:, :, 2::-1] if img.shape[2] == 3 else img[:, :, [2, 1, 0, 3]])
+    return _opencv_to_rgb(img)
 
 
 def write_image(path, image):

@@ -190,12 +190,15 @@ class ModelSolver(BracketSolver):
     def solve(self, z, valid, log_times, code_max=255, start=None, bootstrap_counts=None, _resume=None):
         # _resume (internal): continue the iterations of a subset of problems from a saved state
         # (see the end of the loop); the iterations are returned without post-processing.
-        m = self._model()
         z = np.asarray(z, dtype=np.float64)
         n, p, j = z.shape
-        prior_curve = self._prior_curve(m)
-        # Starting point and prior: the model fitted to the prior curve.
-        theta0 = m.fit_samples(GRID, prior_curve[None], monotone=m.linear)[0]
+        if _resume is None:
+            m = self._model()
+            prior_curve = self._prior_curve(m)
+            # Starting point and prior: the model fitted to the prior curve.
+            theta0 = m.fit_samples(GRID, prior_curve[None], monotone=m.linear)[0]
+        else:  # the resolved model and prior of the batch this subset came from
+            m, prior_curve, theta0 = _resume["model"], _resume["prior_curve"], _resume["theta0"]
         k = theta0.size
         estimate = log_times is None if _resume is None else _resume["estimate"]
         if _resume is not None:
@@ -397,7 +400,8 @@ class ModelSolver(BracketSolver):
                 # costs in proportion to the batch; the state carried is theta, logt and prev).
                 act = np.flatnonzero(~done)
                 sub = self.solve(z[act], valid[act], None, code_max, start=theta[act],
-                                 _resume={"estimate": estimate, "logt": logt[act], "prev": prev[act], "it": it + 1})
+                                 _resume={"estimate": estimate, "logt": logt[act], "prev": prev[act], "it": it + 1,
+                                          "model": m, "prior_curve": prior_curve, "theta0": theta0})
                 theta[act], logt[act] = sub["theta"], sub["logt"]
                 iters[act], done[act] = sub["iters"], sub["done"]
                 break
