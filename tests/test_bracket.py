@@ -992,3 +992,17 @@ def test_frobisher_with_unknown_times_converges():
     assert not [w for w in caught if "converge" in str(w.message)], [str(w.message) for w in caught]
     assert_valid_calibration(cal, 3)
     assert cal.times_source.startswith("estimated")
+
+
+def test_merge_bracket_calibrates_with_its_own_clip():
+    """merge_bracket's clip is the clipping level of the calibration it runs, too (it once calibrated
+    at the default whatever clip was given)."""
+    from crfkit.bracket import calibrate_bracket, merge_bracket
+
+    images, times = bracket(times=(1.0, 2.0, 4.0, 8.0)), (1.0, 2.0, 4.0, 8.0)
+    opts = dict(model="polynomial", bootstrap=0)
+    at_09 = calibrate_bracket(images, times, clip=0.9, **opts)
+    default = calibrate_bracket(images, times, **opts)
+    assert not np.allclose(at_09.inverse().values, default.inverse().values)
+    merged = merge_bracket(images, times, clip=0.9, **opts)
+    np.testing.assert_array_equal(merged, merge_bracket(images, times, crf=at_09, clip=0.9))

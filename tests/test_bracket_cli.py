@@ -308,6 +308,8 @@ CALIBRATE_ERRORS = [
     ("negative bootstrap", lambda t, p: p, ["--times", *TIMES, "--bootstrap", "-1"], ["bootstrap"]),
     ("all saturated", lambda t, p: _saturated_pngs(t), ["--times", "1", "2"], ["clipped in every exposure"]),
     ("unknown times prior", lambda t, p: p, ["--unknown-times", "--times-prior", "nope"], ["nope"]),
+    ("clip below the floor", lambda t, p: p, ["--times", *TIMES, "--clip", "0.01"], ["floor=0.02, clip=0.01"]),
+    ("clip not a number", lambda t, p: p, ["--times", *TIMES, "--clip", "nan"], ["clip=nan"]),
 ]
 
 MERGE_ERRORS = [
@@ -325,6 +327,11 @@ MERGE_ERRORS = [
      ["not found"]),
     ("crf and method", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb", "--method",
                                         "debevec"], ["calibration options"]),
+    # --floor only steers a calibration: with --crf it was once ignored without a word.
+    ("crf and floor", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb", "--floor", "0.1"],
+     ["calibration options (--floor)"]),
+    ("clip out of range", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb", "--clip", "1.5"],
+     ["clip must be in (0, 1], got 1.5"]),
 ]
 
 
@@ -377,6 +384,28 @@ def test_times_prior_choice_reaches_the_calibration(capsys, pngs):
         used[choice] = json.loads(out)["times_source"]
     assert "Middlebury" in used[None] and "EMoR" not in used[None], used
     assert "EMoR" in used["emor"], used
+
+
+def test_clip_reaches_the_calibration_and_the_merge(capsys, tmp_path, pngs):
+    """--clip sets the calibration's clipping level (and, in merge, the merge's as well)."""
+    from crfkit.io.hdr import read_exr
+
+    args = ["calibrate", *pngs, "--times", *TIMES, *DATA_FREE, "--bootstrap", "0", "--json"]
+    rc, out, err = run(capsys, *args)
+    assert rc == 0, err
+    assert json.loads(out)["stats"]["clip"] == crfkit.bracket.samples.CLIP
+    rc, out, err = run(capsys, *args, "--clip", "0.9")
+    assert rc == 0, err
+    assert json.loads(out)["stats"]["clip"] == 0.9
+    merged = {}
+    for clip in (None, "0.9"):
+        exr = tmp_path / f"m{clip}.exr"
+        extra = [] if clip is None else ["--clip", clip]
+        rc, out, err = run(capsys, "merge", *pngs, "--times", *TIMES, "--crf", "srgb", "-o", exr, *extra)
+        assert rc == 0, err
+        merged[clip] = read_exr(exr)
+    # Codes from 0.9 to 0.98 of full scale no longer count: the merge changes where they occur.
+    assert not np.array_equal(merged[None], merged["0.9"])
 
 
 def test_calibrate_says_when_a_black_level_raised_the_floor(capsys, tmp_path, pngs):

@@ -180,7 +180,8 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
     align : bool
         Align the images first (OpenCV ``AlignMTB``).
     clip : float
-        Codes at or above this fraction of full scale count as clipped.
+        Codes at or above this fraction of full scale count as clipped (in the merge, and in the
+        calibration when ``crf`` is None).
     noise : (float, float)
         Photon-noise gain and read-noise variance, in units of the clipping level.
     code_noise : float, optional
@@ -223,7 +224,7 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
         inv = np.tile(GRID, (3, 1))
         info["crf"] = "RAW bracket: merged linearly, no curve needed"
     elif crf is None:
-        cal = calibrate_bracket(bracket, **calibrate_options)
+        cal = calibrate_bracket(bracket, clip=clip, **calibrate_options)
         inv = cal.inverse().values
         info["crf"] = f"calibrated from this bracket: {cal.method}"
     else:

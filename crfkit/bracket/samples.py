@@ -293,6 +293,7 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=None, order
     stats = {
         "candidates": int(n_cand),
         "floor": floor,
+        "clip": clip,
         "moving_share": float(moving.mean()),
         "edge_share": float(edge.mean()),
         "all_clipped_share": float(all_clipped.mean()),

@@ -31,6 +31,9 @@ def add_bracket_arguments(p):
     p.add_argument("--floor", type=float, default=None, metavar="F",
                    help="codes at or below F (fraction of full scale) are noise (default: 0.02, raised to "
                    "the black level the shortest exposure shows, e.g. a film scan's fog)")
+    p.add_argument("--clip", type=float, default=None, metavar="F",
+                   help="codes at or above F (fraction of full scale) count as clipped (default 0.98: JPEG ringing "
+                   "puts clipped areas at 250-254; 0.99 suits cameras with a strong highlight shoulder)")
 
 
 def register(sub):
@@ -55,6 +58,8 @@ def calibration_options(args):
         opts["basis"] = args.basis
     if args.floor is not None:
         opts["floor"] = args.floor
+    if args.clip is not None:
+        opts["clip"] = args.clip
     opts["times_prior"] = args.times_prior
     return opts
 

@@ -41,7 +41,7 @@ def run(args):
     if args.crf:
         # Calibration options would be silently ignored with a given curve: refuse them.
         defaults = {"method": "model", "model": "pca", "k": None, "basis": None, "shared": False,
-                    "samples": 3000, "seed": 0, "times_prior": "modern"}
+                    "samples": 3000, "seed": 0, "times_prior": "modern", "floor": None}
         given = sorted("--" + key.replace("_", "-") for key, default in defaults.items()
                        if getattr(args, key) != default)
         if given:
@@ -51,8 +51,9 @@ def run(args):
         crf = resolve_inverse_crf(args.crf)  # a bad curve fails before any image is read
     bracket = read_inputs(args)
     if crf is not None:
+        clip = {} if args.clip is None else {"clip": args.clip}  # --clip also sets the merge's clipping level
         hdr, info = merge_bracket(bracket, crf=crf, weighting=args.weighting, align=args.align,
-                                  return_info=True)
+                                  return_info=True, **clip)
         info["crf"] = args.crf
     else:
         opts = calibration_options(args)
