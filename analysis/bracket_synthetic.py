@@ -49,7 +49,62 @@ CRFKIT = {
 
 
 def score(inverse, truth):
-    return float(np.mean([inverse[c].rmse(truth) for c in range(3)]))
+    """Inverse-CRF RMSE, mean over R, G, B; ``truth``: one inverse Curve, or one per channel."""
+    truth = truth if isinstance(truth, (list, tuple)) else [truth] * 3
+    return float(np.mean([inverse[c].rmse(truth[c]) for c in range(3)]))
+
+
+def score_case(images, times, truth, methods, peers, timing):
+    """One bracket through every crfkit method (name -> calibrate_bracket options; ``times: None``
+    marks unknown times) and every peer: name -> score (NaN and ``name + ' error'`` on failure)."""
+    import bracket_peers
+
+    row = {}
+    for name, opts in methods.items():
+        opts = dict(opts)
+        given = times if opts.pop("times", 0) is not None else None
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                row[name] = score(calibrate_bracket(images, times=given, bootstrap=0, **opts).inverse(), truth)
+            except crfkit.CrfkitError as exc:
+                row[name], row[name + " error"] = float("nan"), str(exc)
+        timing.setdefault(name, []).append(time.perf_counter() - t0)
+    for name, fn in peers.items():
+        t0 = time.perf_counter()
+        try:
+            row[name] = score(fn(images, times), truth)
+        except bracket_peers.PeerFailed as exc:
+            row[name], row[name + " error"] = float("nan"), str(exc)
+        timing.setdefault(name, []).append(time.perf_counter() - t0)
+    return row
+
+
+def summarise(rows, methods, peers, timing):
+    """Per method: mean, median, failures, means by bracket size, seconds; and the best peer (or None)."""
+    summary = {}
+    for m in methods:
+        v = np.array([r[m] for r in rows])
+        summary[m] = {"mean": float(np.nanmean(v)), "median": float(np.nanmedian(v)), "failed": int(np.isnan(v).sum()),
+                      "by_n": {str(n): float(np.nanmean([r[m] for r in rows if r["n"] == n])) for n in (3, 5, 7)},
+                      "seconds": float(np.mean(timing[m]))}
+    peer_means = {m: summary[m]["mean"] for m in peers if summary[m]["failed"] < len(rows)}
+    best_peer = min(peer_means, key=peer_means.get) if peer_means else None
+    return summary, best_peer
+
+
+def method_table(summary, best_peer, n_rows, seconds=True):
+    """The markdown table of :func:`summarise`'s figures (a seconds column when ``seconds``)."""
+    lines = ["| method | mean RMSE | median | 3 exp. | 5 exp. | 7 exp. | ratio to best peer | failed |"
+             + (" s per bracket |" if seconds else ""),
+             "|---|---|---|---|---|---|---|---|" + ("---|" if seconds else "")]
+    for m, s in summary.items():
+        ratio = s["mean"] / summary[best_peer]["mean"] if best_peer else float("nan")
+        lines.append(f"| {m} | {s['mean']:.4f} | {s['median']:.4f} | {s['by_n']['3']:.4f} | {s['by_n']['5']:.4f} | "
+                     f"{s['by_n']['7']:.4f} | {ratio:.2f} | {s['failed']}/{n_rows} |"
+                     + (f" {s['seconds']:.2f} |" if seconds else ""))
+    return lines
 
 
 def main():
@@ -64,58 +119,24 @@ def main():
     rows = []
     timing = {}
     for case in bracket_synth.synthetic_cases(n_images=args.images):
-        truth = case["inverse_curve"]
         row = {"image": case["image_name"], "curve": case["curve_name"], "n": case["n_exposures"]}
-        for name, opts in CRFKIT.items():
-            opts = dict(opts)
-            times = case["times"] if opts.pop("times", 0) is not None else None
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    cal = calibrate_bracket(case["images"], times=times, bootstrap=0, **opts)
-                    row[name] = score(cal.inverse(), truth)
-                except crfkit.CrfkitError as exc:
-                    row[name] = float("nan")
-                    row[name + " error"] = str(exc)
-            timing.setdefault(name, []).append(time.perf_counter() - t0)
-        for name, fn in peers.items():
-            t0 = time.perf_counter()
-            try:
-                row[name] = score(fn(case["images"], case["times"]), truth)
-            except bracket_peers.PeerFailed as exc:
-                row[name] = float("nan")
-                row[name + " error"] = str(exc)
-            timing.setdefault(name, []).append(time.perf_counter() - t0)
+        row.update(score_case(case["images"], case["times"], case["inverse_curve"], CRFKIT, peers, timing))
         rows.append(row)
         print(f"{row['image']:>26s} {row['curve'][:24]:24s} n={row['n']}  default {row['crfkit default']:.4f}  "
               + "  ".join(f"{k.split(' ')[0]} {row[k]:.4f}" for k in peers), flush=True)
     methods = list(CRFKIT) + list(peers)
-    summary = {}
-    for m in methods:
-        v = np.array([r[m] for r in rows])
-        summary[m] = {"mean": float(np.nanmean(v)), "median": float(np.nanmedian(v)), "failed": int(np.isnan(v).sum()),
-                      "by_n": {str(n): float(np.nanmean([r[m] for r in rows if r["n"] == n])) for n in (3, 5, 7)},
-                      "seconds": float(np.mean(timing[m]))}
-    peer_means = {m: summary[m]["mean"] for m in peers if summary[m]["failed"] < len(rows)}
-    best_peer = min(peer_means, key=peer_means.get) if peer_means else None
+    summary, best_peer = summarise(rows, methods, peers, timing)
     lines = ["# Bracket calibration on synthetic brackets with known curves", "",
              f"{len(rows)} brackets: the 10 DoRF test curves x {args.images} HDR scenes x 3/5/7 exposures one stop "
              "apart, noise, 8 bits, JPEG 90-100 (`analysis/bracket_synth.py`). Score: inverse-CRF RMSE on the 1024 "
              "grid (mean over R, G, B); every method gets the true times unless marked. Lower is better.", "",
              f"Generated by `python analysis/bracket_synthetic.py --images {args.images}` (crfkit {crfkit.__version__}).",
-             "", "| method | mean RMSE | median | 3 exp. | 5 exp. | 7 exp. | ratio to best peer | failed | s per bracket |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for m in methods:
-        s = summary[m]
-        ratio = s["mean"] / peer_means[best_peer] if best_peer else float("nan")
-        lines.append(f"| {m} | {s['mean']:.4f} | {s['median']:.4f} | {s['by_n']['3']:.4f} | {s['by_n']['5']:.4f} | "
-                     f"{s['by_n']['7']:.4f} | {ratio:.2f} | {s['failed']}/{len(rows)} | {s['seconds']:.2f} |")
+             ""] + method_table(summary, best_peer, len(rows))
     if best_peer:
         d = np.array([r["crfkit default"] - r[best_peer] for r in rows])
         ok = np.isfinite(d)
         lo, hi = paired_bootstrap_interval(d[ok])
-        lines += ["", f"Best peer: {best_peer} (mean {peer_means[best_peer]:.4f}). crfkit default minus it: mean "
+        lines += ["", f"Best peer: {best_peer} (mean {summary[best_peer]['mean']:.4f}). crfkit default minus it: mean "
                   f"{np.mean(d[ok]):+.4f}, 95% paired-bootstrap interval {lo:+.4f} .. {hi:+.4f} over {ok.sum()} brackets."]
         d = np.array([r["crfkit default, unknown times"] - r[best_peer] for r in rows])
         ok = np.isfinite(d)
