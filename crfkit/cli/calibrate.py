@@ -32,8 +32,9 @@ def add_bracket_arguments(p):
                    help="codes at or below F (fraction of full scale) are noise (default: 0.02, raised to "
                    "the black level the shortest exposure shows, e.g. a film scan's fog)")
     p.add_argument("--clip", type=float, default=None, metavar="F",
-                   help="codes at or above F (fraction of full scale) count as clipped (default 0.98: JPEG ringing "
-                   "puts clipped areas at 250-254; raise it, e.g. to 0.99, for a camera with a strong highlight shoulder)")
+                   help="codes at or above F (fraction of full scale) count as clipped (default 0.98: JPEG "
+                   "ringing puts clipped areas at 250-254; raise it, e.g. to 0.99, for a camera with a strong "
+                   "highlight shoulder)")
 
 
 def register(sub):
