@@ -11,8 +11,9 @@ are the exposure ratios measured from the RAW files (so they are the true
 ratios, not nominal shutter speeds); "unknown times" means the method gets none.
 
 Methods, all run in this script: every crfkit bracket solver, OpenCV's
-``CalibrateDebevec`` and ``CalibrateRobertson`` with the same times, the sRGB
-inverse, and the camera's chart curve built by crfkit from the *other*
+``CalibrateDebevec`` and ``CalibrateRobertson``, pfstools' Robertson and
+Mitsunaga-Nayar and colour-hdri's Debevec 1997 (when installed; see
+``analysis/README_peers.md``) with the same times, the sRGB inverse, and the camera's chart curve built by crfkit from the *other*
 illumination's RAW+JPEG pairs of the same camera (a chart calibration of that camera).
 
 Writes analysis/results/bracket/middlebury.{md,json}.
@@ -127,6 +128,11 @@ def main():
 
     methods["OpenCV Debevec"] = peer(bracket_peers.opencv_debevec, "OpenCV Debevec")
     methods["OpenCV Robertson"] = peer(bracket_peers.opencv_robertson, "OpenCV Robertson")
+    # The other peers (pfstools, colour-hdri) when installed, with the same times (analysis/README_peers.md).
+    available = bracket_peers.available_peers()
+    for name, fn in available.items():
+        if name not in methods:
+            methods[name] = peer(fn, name)
     methods["sRGB inverse"] = lambda b: crfkit.Curve.srgb().inverse()
     methods["chart curve (other illumination)"] = lambda b: charts.get((b.camera, b.illumination))
 
@@ -159,7 +165,9 @@ def main():
                      + (f"{row['mean_seconds']:.2f}" if row["mean_seconds"] else "-") + " |")
     lines += ["", "The chart curve of illumination L is built from the camera's illumination-(3-L) chart pairs "
               "(`crfkit.dcrf`), so it never sees the JPEGs it is scored on. OpenCV Robertson fails where it "
-              "leaves response levels undefined (non-finite values; see `analysis/bracket_peers.py`).", "",
+              "leaves response levels undefined (non-finite values; see `analysis/bracket_peers.py`)."]
+    lines += [f"{name}: not run ({note})." for name, note in available.missing.items()]
+    lines += ["",
               "## Per bracket (mean over the 4 JPEGs)", "",
               "| camera | illum | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
     for i, b in enumerate(brackets):
