@@ -206,7 +206,8 @@ def synthetic_cases(n_images=2, n_exposures=(3, 5, 7), seed=0, size=(384, 512), 
         ``image_name``, ``curve_name``, ``forward_curve`` (Curve),
         ``inverse_curve`` (its inverse, the target of a calibration),
         ``n_exposures``, ``times`` (ndarray, increasing), ``images`` (list of
-        uint8 RGB (H, W, 3)).
+        uint8 RGB (H, W, 3)), ``radiance`` (the scene, float32 (H, W, 3), on the
+        scale where ``radiance * t`` clips at 1).
     """
     names = list(images) if images is not None else list(DEFAULT_IMAGES[:n_images])
     curve_list = list(curves if curves is not None else test_curves())
@@ -220,7 +221,8 @@ def synthetic_cases(n_images=2, n_exposures=(3, 5, 7), seed=0, size=(384, 512), 
                 linear = normalise_exposure(scene, t_mid)
                 imgs = render_bracket(linear, curve, times, rng, noise=noise, jpeg_quality=jpeg_quality)
                 yield {"image_name": name, "curve_name": curve.name, "forward_curve": curve,
-                       "inverse_curve": curve.inverse(), "n_exposures": n, "times": times, "images": imgs}
+                       "inverse_curve": curve.inverse(), "n_exposures": n, "times": times, "images": imgs,
+                       "radiance": linear}
 
 
 def _demo():
