@@ -66,13 +66,10 @@ def merge_errors(merged, case):
     return float(np.mean(errs)), float(np.percentile(errs, 95))
 
 
-def _bgr(images):
-    return [np.ascontiguousarray(im[:, :, ::-1]) for im in images]
-
-
 def opencv_merge(images, times, response=None, robertson=False):
     """OpenCV's merge with ``response`` ((256, 3) RGB, linear) or its own calibration when None."""
     import cv2
+    from bracket_peers import _bgr
 
     t = np.asarray(times, np.float32)
     if response is None:
@@ -137,14 +134,14 @@ def methods(have_colour_hdri):
 def main():
     import importlib.util
 
+    import bracket_synth
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=2, help="how many of bracket_synth.DEFAULT_IMAGES (default 2)")
     args = ap.parse_args()
     have_colour_hdri = importlib.util.find_spec("colour_hdri") is not None
     table = methods(have_colour_hdri)
     rows = []
-    import bracket_synth
-
     for case in bracket_synth.synthetic_cases(n_images=args.images):
         case["inverse"] = case["inverse_curve"]
         row = {"image": case["image_name"], "curve": case["curve_name"], "n": case["n_exposures"]}
