@@ -3,6 +3,11 @@
 import sys
 
 
+#: The options of :func:`add_bracket_arguments` that only steer a calibration (``merge --crf``,
+#: which gives the curve, refuses them rather than ignore them).
+CALIBRATION_ONLY = ("method", "model", "k", "basis", "shared", "samples", "seed", "times_prior", "floor")
+
+
 def add_bracket_arguments(p):
     """Options shared by ``calibrate`` and ``merge``: the inputs and how to calibrate."""
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR",

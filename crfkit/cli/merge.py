@@ -4,7 +4,7 @@ import sys
 
 
 def register(sub):
-    from .calibrate import add_bracket_arguments
+    from .calibrate import CALIBRATION_ONLY, add_bracket_arguments
 
     p = sub.add_parser(
         "merge",
@@ -19,7 +19,8 @@ def register(sub):
     p.add_argument("--weighting", default="noise", choices=["noise", "hat", "uniform"],
                    help="noise (default: inverse variance, Hanji et al. 2020 noise model), hat, uniform")
     p.add_argument("--half", action="store_true", help="write 16-bit half floats (.exr)")
-    p.set_defaults(func=run)
+    # The parser's own defaults tell which calibration options were given (no copy of them to drift).
+    p.set_defaults(func=run, calibration_defaults={dest: p.get_default(dest) for dest in CALIBRATION_ONLY})
 
 
 def run(args):
@@ -40,9 +41,7 @@ def run(args):
     crf = None
     if args.crf:
         # Calibration options would be silently ignored with a given curve: refuse them.
-        defaults = {"method": "model", "model": "pca", "k": None, "basis": None, "shared": False,
-                    "samples": 3000, "seed": 0, "times_prior": "modern", "floor": None}
-        given = sorted("--" + key.replace("_", "-") for key, default in defaults.items()
+        given = sorted("--" + key.replace("_", "-") for key, default in args.calibration_defaults.items()
                        if getattr(args, key) != default)
         if given:
             raise ValidationError(f"--crf gives the curve: calibration options ({', '.join(given)}) do not apply")
