@@ -68,31 +68,26 @@ def merge_errors(merged, case):
 
 def opencv_merge(images, times, response=None, robertson=False):
     """OpenCV's merge with ``response`` ((256, 3) RGB, linear) or its own calibration when None."""
+    import bracket_peers
     import cv2
-    from bracket_peers import _bgr
 
+    if response is None:  # the calibration of bracket_peers, with OpenCV's defaults
+        response = (bracket_peers.opencv_robertson if robertson else bracket_peers.opencv_debevec)(
+            images, times, raw=True)
     t = np.asarray(times, np.float32)
-    if response is None:
-        calib = cv2.createCalibrateRobertson() if robertson else cv2.createCalibrateDebevec()
-        resp = calib.process(_bgr(images), t)
-    else:
-        resp = np.ascontiguousarray(response[:, None, ::-1], dtype=np.float32)
+    resp = np.ascontiguousarray(response[:, None, ::-1], dtype=np.float32)
     merge = cv2.createMergeRobertson() if robertson else cv2.createMergeDebevec()
-    return merge.process(_bgr(images), t, resp)[:, :, ::-1]
+    return merge.process(bracket_peers._bgr(images), t, resp)[:, :, ::-1]
 
 
 def colour_hdri_merge(images, times, response=None):
     """colour-hdri's ``image_stack_to_HDRI`` (Debevec 1997 weights) with ``response`` ((N, 3) on
     ``linspace(0, 1, N)``) or its own Debevec 1997 calibration when None."""
-    from colour_hdri import Image, ImageStack, camera_response_functions_Debevec1997, image_stack_to_HDRI
-    from colour_hdri.utilities.image import Metadata
+    from bracket_peers import colour_hdri_stack
+    from colour_hdri import camera_response_functions_Debevec1997, image_stack_to_HDRI
 
-    def stack():
-        s = ImageStack()
-        for img, t in zip(images, times):
-            s.append(Image(None, img.astype(np.float64) / 255.0, Metadata(f_number=1.0, exposure_time=float(t),
-                                                                          iso=100.0)))
-        return s
+    def stack():  # image_stack_to_HDRI empties the stack's data as it goes: a fresh one per call
+        return colour_hdri_stack(images, times)
 
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")

@@ -379,6 +379,18 @@ def _blas_limit(n_threads):
     return threadpool_limits(n_threads)
 
 
+def colour_hdri_stack(images, times):
+    """A colour-hdri ``ImageStack`` in memory: each image's data is level / 255, f/1, ISO 100."""
+    from colour_hdri import Image, ImageStack
+    from colour_hdri.utilities.image import Metadata
+
+    stack = ImageStack()
+    for img, t in zip(images, times):
+        stack.append(Image(None, img.astype(np.float64) / 255.0,
+                           Metadata(f_number=1.0, exposure_time=float(t), iso=100.0)))
+    return stack
+
+
 def colour_hdri_debevec(images, times, raw=False, max_nonfinite=MAX_NONFINITE, blas_threads=1, **kwargs):
     """``colour_hdri.camera_response_functions_Debevec1997`` with its defaults.
 
@@ -392,15 +404,10 @@ def colour_hdri_debevec(images, times, raw=False, max_nonfinite=MAX_NONFINITE, b
     multi-threaded OpenBLAS made it 6x slower; the result is the same (1e-13).
     """
     try:
-        from colour_hdri import Image, ImageStack, camera_response_functions_Debevec1997
-        from colour_hdri.utilities.image import Metadata
+        from colour_hdri import camera_response_functions_Debevec1997
     except ImportError as exc:
         raise PeerFailed(f"colour-hdri is not installed ({exc})", peer="colour-hdri Debevec 1997") from exc
-    imgs, t = _check_inputs(images, times)
-    stack = ImageStack()
-    for img, tk in zip(imgs, t):
-        meta = Metadata(f_number=1.0, exposure_time=float(tk), iso=100.0)
-        stack.append(Image(None, img.astype(np.float64) / 255.0, meta))
+    stack = colour_hdri_stack(*_check_inputs(images, times))
     try:
         with np.errstate(all="ignore"), _blas_limit(blas_threads):
             resp = camera_response_functions_Debevec1997(stack, **kwargs)

@@ -41,13 +41,15 @@ def _calibrate(images, times, opts, **extra):
 
 
 def rendered(cases, truth_of):
-    """name -> per-bracket inverse-CRF RMSE (mean over R, G, B) on rendered brackets."""
+    """name -> per-bracket inverse-CRF RMSE (mean over R, G, B) on rendered brackets
+    (``bracket_synthetic.score_case``, with true times)."""
+    from bracket_synthetic import score_case
+
     out = {name: [] for name in CANDIDATES}
     for case in cases:
-        images, times, truth = case["images"], case["times"], truth_of(case)
-        for name, opts in CANDIDATES.items():
-            inv = _calibrate(images, times, opts)
-            out[name].append(float(np.mean([inv[c].rmse(truth[c]) for c in range(3)])))
+        row = score_case(case["images"], case["times"], truth_of(case), CANDIDATES, {}, {})
+        for name in CANDIDATES:
+            out[name].append(row[name])
     return out
 
 
