@@ -208,7 +208,79 @@ def _model_top(g, ic, window=0.4, k=5):
     return 1.0 / sol[-1], m[ic:] / m[ic]
 
 
-def normalise_top(inverse, z_top, width=0.05, rule="straight"):
+#: Fewest saturated and fewest unsaturated samples near the top for the clipping rule.
+CLIPPING_MIN_SAMPLES = 20
+
+
+def clipping_log_level(inverse, z, valid, log_times, code_max=255, min_samples=CLIPPING_MIN_SAMPLES):
+    """Log irradiance at which the codes saturate, read off the saturated samples (censoring).
+
+    A sample that is saturated in one exposure and valid in another says that its irradiance
+    times that exposure reached the clipping level.  Each pixel's irradiance comes from its
+    valid exposures through the fitted curve, so ``X = log E + log t`` of every top-half sample
+    is known in the curve's own units, and the share of saturated samples, as a function of
+    ``X``, steps up at the clipping level.  The step is located as the single change point of
+    that share (the split of the samples sorted by ``X`` that maximises
+    ``n_below * n_above * (share_above - share_below)^2``).  A change point, rather than the
+    threshold with the fewest misclassified samples, because the share above the step need
+    not reach 1: JPEG ringing and chroma subsampling put pixels of saturated areas at codes
+    just below the top.  This measures ``g(1)`` instead of extrapolating to it.
+
+    Parameters
+    ----------
+    inverse : ndarray (N, 1024)
+        Fitted inverse curves, any scale.
+    z, valid : ndarray (N, P, J)
+        Codes in [0, 1] and their validity (as given to the solver).
+    log_times : ndarray (N, J)
+    code_max : int
+
+    Returns
+    -------
+    ndarray (N,)
+        Log of the clipping irradiance in the units of ``inverse``; NaN where the samples do not
+        tell (fewer than ``min_samples`` saturated or unsaturated top-half samples of pixels
+        valid elsewhere, or a level not above the highest valid code's).
+    """
+    n = inverse.shape[0]
+    out = np.full(n, np.nan)
+    for i in range(n):
+        zi, vi = z[i], valid[i]
+        if not vi.any():
+            continue
+        log_g = np.log(np.maximum(np.interp(zi, GRID, inverse[i]), 1e-12))
+        # Irradiance per pixel from its valid exposures, brighter codes trusted more (the logs
+        # of dark codes are noisy).
+        w = np.where(vi, np.maximum(zi, 0.05), 0.0)
+        wsum = w.sum(axis=1)
+        has = wsum > 0
+        log_e = (w * (log_g - log_times[i][None, :])).sum(axis=1) / np.where(has, wsum, 1.0)
+        x = log_e[:, None] + log_times[i][None, :]
+        # Saturated: within 1.5 codes of the highest code seen (a channel may saturate below 255).
+        saturated = zi >= zi.max() - 1.5 / code_max
+        top_half = (zi >= 0.5) & has[:, None]
+        xs, lab = x[top_half], saturated[top_half].astype(np.float64)
+        n_sat = int(lab.sum())
+        if n_sat < min_samples or lab.size - n_sat < min_samples:
+            continue
+        order = np.argsort(xs, kind="stable")
+        xs, lab = xs[order], lab[order]
+        below = np.cumsum(lab)[:-1]
+        n_below = np.arange(1, lab.size)
+        n_above = lab.size - n_below
+        share_below, share_above = below / n_below, (n_sat - below) / n_above
+        split = n_below * n_above * np.clip(share_above - share_below, 0.0, None) ** 2
+        split[xs[1:] <= xs[:-1]] = 0.0  # split between distinct values only: ties are ordered arbitrarily
+        b = int(np.argmax(split))
+        level = 0.5 * (xs[b] + xs[b + 1])
+        top_valid = np.log(max(np.interp(zi[vi].max(), GRID, inverse[i]), 1e-12))
+        if split[b] > 0 and np.isfinite(level) and level > top_valid:
+            out[i] = level
+    return out
+
+
+def normalise_top(inverse, z_top, width=0.05, rule="straight", clip_level=None):
+
     """Set the scale of inverse curves from their shape below the highest valid code.
 
     No sample lies above the clipping threshold ``z_top``, so a curve's values
@@ -219,13 +291,17 @@ def normalise_top(inverse, z_top, width=0.05, rule="straight"):
     inverse : ndarray (N, 1024)
     z_top : ndarray (N,)
         Highest valid code of each problem.
-    rule : {'straight', 'learned', 'model'}
+    rule : {'straight', 'learned', 'model', 'clipping'}
         ``'straight'``: continue the log-slope of the last ``width`` of the
         curve up to code 1.  ``'learned'``: predict ``log g(1) - log g(z_top)``
         from the curve's log-slopes below ``z_top`` by a linear regression learned
         on the DoRF training curves (falls back to straight without DoRF).
         ``'model'``: continue with the EMoR-5 curve that best matches the curve's
         top 40 % up to a free scale (straight when that continuation is not monotone).
+        ``'clipping'``: rise log-linearly from ``z_top`` to the measured clipping level
+        ``clip_level`` (:func:`clipping_log_level`; straight where it is NaN).
+    clip_level : ndarray (N,), optional
+        Log clipping irradiance in the curves' units, for ``rule='clipping'``.
 
     Returns
     -------
@@ -240,6 +316,9 @@ def normalise_top(inverse, z_top, width=0.05, rule="straight"):
         if not (gc > 0 and gl > 0 and gc > gl):
             continue
         log_rise = (np.log(gc) - np.log(gl)) / (GRID[ic] - GRID[il]) * (1.0 - GRID[ic])
+        if rule == "clipping" and clip_level is not None and np.isfinite(clip_level[i]) \
+                and clip_level[i] > np.log(gc):
+            log_rise = float(clip_level[i] - np.log(gc))
         if rule == "model":
             ratio = _model_top(out[i], ic)
             if ratio is not None:

@@ -22,8 +22,10 @@ import numpy as np
 
 from ...curves.curve import GRID
 from ...errors import FitError, ValidationError
-from .base import BracketSolver, SolverResult, check_option, median_log_steps, normalise_top, register_solver
+from .base import (BracketSolver, SolverResult, check_option, clipping_log_level, median_log_steps, normalise_top,
+                   register_solver)
 
+TOP_RULES = ("straight", "learned", "model", "clipping")
 _PRIOR_STRIDE = 8  # prior rows on every 8th grid point: 128 rows carry the curve shape
 _GRID_PRIOR = GRID[::_PRIOR_STRIDE]
 
@@ -95,12 +97,14 @@ class ModelSolver(BracketSolver):
         Set the scale by a straight extrapolation above the highest valid code
         (:func:`~crfkit.bracket.solvers.base.normalise_top`), as the level-based
         methods do, instead of by the model's own shape there.
-    top_rule : {'straight', 'learned', 'model'}
+    top_rule : {'straight', 'learned', 'model', 'clipping'}
         How the curve continues above the highest valid code (it sets the
         scale): a straight log-domain extrapolation (default), predicted from
         the curve's shape by a regression learned on the DoRF training curves,
-        or continued with the best-matching EMoR-5 curve
-        (:func:`~crfkit.bracket.solvers.base.normalise_top`).
+        continued with the best-matching EMoR-5 curve, or up to the clipping
+        level measured from the saturated samples
+        (:func:`~crfkit.bracket.solvers.base.clipping_log_level`; straight where
+        too few samples saturate) (:func:`~crfkit.bracket.solvers.base.normalise_top`).
     noise : float
         Standard deviation of a code's noise (fraction of full scale) besides
         quantisation: JPEG compression, sensor noise.
@@ -146,8 +150,8 @@ class ModelSolver(BracketSolver):
         for name in ("prior", "noise", "top_weight", "model_error", "tol"):
             check_option(getattr(self, name), name)
         check_option(self.max_iter, "max_iter", integer=True)
-        if self.top_rule not in ("straight", "learned", "model"):
-            raise ValidationError(f"top_rule must be 'straight', 'learned' or 'model', got {self.top_rule!r}")
+        if self.top_rule not in TOP_RULES:
+            raise ValidationError(f"top_rule must be one of {', '.join(map(repr, TOP_RULES))}, got {self.top_rule!r}")
         if not np.isfinite(self.prior) or self.prior < 0:
             raise ValidationError(f"prior must be >= 0, got {self.prior!r}")
         if not np.isfinite(self.noise) or self.noise < 0:
@@ -424,14 +428,24 @@ class ModelSolver(BracketSolver):
                            "use a linear model (emor, pca, polynomial) for a guaranteed monotone fit")
         inverse = np.maximum.accumulate(np.clip(inverse, 0.0, 1.0), axis=1)
         z_top = np.array([z[i][valid[i]].max() if valid[i].any() else 1.0 for i in range(n)])
+        level = None
+        if self.normalise and self.top_rule == "clipping":
+            level = clipping_log_level(inverse, z, valid, logt, code_max)
+            # log g at the highest valid code before normalising: the draws keep the level's rise above it
+            level_rise = level - np.log(np.maximum([np.interp(zt, GRID, v) for zt, v in zip(z_top, inverse)], 1e-12))
         if self.normalise:
-            inverse = normalise_top(inverse, z_top, rule=self.top_rule)
+            inverse = normalise_top(inverse, z_top, rule=self.top_rule, clip_level=level)
         info = {"model": m.label, "iterations": iters, "converged": done, "params": theta}
         if boot is not None:
             nb = boot.shape[0]
             boot = np.maximum.accumulate(np.clip(boot.reshape(nb * n, -1), 0.0, 1.0), axis=1)
             if self.normalise:
-                boot = normalise_top(boot, np.tile(z_top, nb), rule=self.top_rule)
+                # Each draw's clipping level: the level measured by the full fit, moved by the
+                # draw's curve at the highest valid code (the same rise above it).
+                if level is not None:
+                    boot_top = np.log(np.maximum([np.interp(zt, GRID, v) for zt, v in zip(np.tile(z_top, nb), boot)], 1e-12))
+                    level = np.tile(level_rise, nb) + boot_top
+                boot = normalise_top(boot, np.tile(z_top, nb), rule=self.top_rule, clip_level=level)
             info["bootstrap_inverse"] = boot.reshape(nb, n, -1)
         return SolverResult(inverse, logt, info)
 
