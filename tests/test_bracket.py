@@ -1006,3 +1006,59 @@ def test_merge_bracket_calibrates_with_its_own_clip():
     assert not np.allclose(at_09.inverse().values, default.inverse().values)
     merged = merge_bracket(images, times, clip=0.9, **opts)
     np.testing.assert_array_equal(merged, merge_bracket(images, times, crf=at_09, clip=0.9))
+
+
+# ----------------------------------------------------------------------------- the top of the curve
+#: A camera with a highlight shoulder: the inverse curve rises by a quarter over the last 2.4 % of
+#: codes (log 0.24 from code 0.976 to 1), more than a straight extrapolation from below gives.
+SHOULDER_INVERSE = GRID ** 2.2 * (1 + 0.5 * GRID ** 30) / 1.5
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_clipping_top_rule_measures_the_scale_of_a_shoulder(seed):
+    # Measured: straight 0.067 .. 0.069, clipping 0.020 (polynomial model, seeds 0 .. 3).
+    forward = Curve(SHOULDER_INVERSE, kind="inverse").as_kind("forward")
+    images = render(scene(seed=seed), forward)
+    err = {}
+    for rule in ("straight", "clipping"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cal = calibrate_bracket(images, times=TIMES, model="polynomial", top_rule=rule, bootstrap=3)
+        assert_valid_calibration(cal, len(TIMES))
+        err[rule] = np.sqrt(np.mean((cal.inverse().values - SHOULDER_INVERSE) ** 2))
+    assert err["clipping"] < 0.03
+    assert err["clipping"] < 0.5 * err["straight"]
+
+
+def test_clipping_top_rule_is_the_straight_one_when_nothing_saturates():
+    images = render(scene(peak=0.05), CURVES["srgb"])  # brightest pixel 0.8 in the longest exposure
+    assert max(im.max() for im in images) < 250
+    cals = [calibrate_bracket(images, times=TIMES, model="polynomial", top_rule=rule, bootstrap=0)
+            for rule in ("straight", "clipping")]
+    np.testing.assert_array_equal(cals[0].curves.values, cals[1].curves.values)
+
+
+def test_clipping_log_level_sees_through_pixels_of_saturated_areas_read_below_the_top():
+    from crfkit.bracket.solvers.base import clipping_log_level
+
+    # Gamma-2.2 camera, 4 exposures one stop apart, irradiances over 8 stops; the clipping level
+    # is log g(1) = 0.  JPEG ringing is mimicked: 60 % of the saturated entries read 0.985, so that
+    # most samples above the clipping level are not saturated (the fewest-misclassified threshold fails).
+    rng = np.random.default_rng(5)
+    log_e = rng.uniform(-6.0, 1.5, size=4000) * np.log(2.0)
+    log_t = np.log(2.0) * np.arange(4)
+    exposure = np.exp(log_e[:, None] + log_t[None, :])
+    z = np.round(np.clip(exposure, 0, 1) ** (1 / 2.2) * 255) / 255
+    saturated = z >= 1.0
+    z[saturated & (rng.random(z.shape) < 0.6)] = 0.985
+    valid = (z > 0.02) & (z < 0.98)
+    level = clipping_log_level(GRID[None] ** 2.2, z[None], valid[None], log_t[None])
+    assert abs(level[0]) < 0.03
+    # Too few saturated samples: NaN (the caller falls back to the straight extrapolation).
+    few = clipping_log_level(GRID[None] ** 2.2, np.minimum(z, 0.97)[None], valid[None], log_t[None])
+    assert np.isnan(few[0])
+
+
+def test_unknown_top_rule_is_refused_naming_the_valid_ones():
+    with pytest.raises(ValidationError, match="top_rule must be one of.*'clipping'.*got 'bogus'"):
+        calibrate_bracket(bracket(), times=TIMES, model="polynomial", top_rule="bogus", bootstrap=0)
