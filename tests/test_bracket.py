@@ -1062,3 +1062,5 @@ def test_clipping_log_level_sees_through_pixels_of_saturated_areas_read_below_th
 def test_unknown_top_rule_is_refused_naming_the_valid_ones():
     with pytest.raises(ValidationError, match="top_rule must be one of.*'clipping'.*got 'bogus'"):
         calibrate_bracket(bracket(), times=TIMES, model="polynomial", top_rule="bogus", bootstrap=0)
+    with pytest.raises(ValidationError, match=r"unknown option\(s\) \['top_rule'\] for bracket method 'debevec'"):
+        calibrate_bracket(bracket(), times=TIMES, method="debevec", top_rule="clipping", bootstrap=0)

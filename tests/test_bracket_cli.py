@@ -310,6 +310,8 @@ CALIBRATE_ERRORS = [
     ("unknown times prior", lambda t, p: p, ["--unknown-times", "--times-prior", "nope"], ["nope"]),
     ("clip below the floor", lambda t, p: p, ["--times", *TIMES, "--clip", "0.01"], ["floor=0.02, clip=0.01"]),
     ("clip not a number", lambda t, p: p, ["--times", *TIMES, "--clip", "nan"], ["clip=nan"]),
+    ("unknown top rule", lambda t, p: p, ["--times", *TIMES, "--top-rule", "high"],
+     ["top_rule must be one of", "got 'high'"]),
 ]
 
 MERGE_ERRORS = [
@@ -332,6 +334,8 @@ MERGE_ERRORS = [
      ["calibration options (--floor)"]),
     ("clip out of range", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb", "--clip", "1.5"],
      ["clip must be in (0, 1], got 1.5"]),
+    ("crf and top rule", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb", "--top-rule",
+                                          "clipping"], ["calibration options (--top-rule)"]),
 ]
 
 
@@ -456,3 +460,25 @@ def test_calibrate_reads_lzw_tiffs(capsys, tmp_path):
     rc, out, err = run(capsys, "calibrate", *paths, "--times", *TIMES, *DATA_FREE, "--bootstrap", "0", "--json")
     assert rc == 0, err
     assert json.loads(out)["times"] == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_top_rule_reaches_the_calibration(capsys, tmp_path):
+    """--top-rule clipping sets the scale from the saturated pixels: on a camera with a highlight
+    shoulder it recovers the curve better than the default straight extrapolation."""
+    from test_bracket import SHOULDER_INVERSE, render, scene
+
+    forward = crfkit.Curve(SHOULDER_INVERSE, kind="inverse").as_kind("forward")
+    paths = []
+    for i, im in enumerate(render(scene(seed=0), forward, times=(1.0, 2.0, 4.0, 8.0))):
+        paths.append(tmp_path / f"s{i}.png")
+        write_image(paths[-1], im)
+    err_of = {}
+    for rule in (None, "clipping"):
+        out_file = tmp_path / f"{rule}.crfs"
+        extra = [] if rule is None else ["--top-rule", rule]
+        rc, out, err = run(capsys, "calibrate", *paths, "--times", *TIMES, *DATA_FREE, "--bootstrap", "0",
+                           "-o", out_file, *extra)
+        assert rc == 0, err
+        inverse = crfkit.load_curves(out_file).inverse().values
+        err_of[rule] = np.sqrt(np.mean((inverse - SHOULDER_INVERSE) ** 2))
+    assert err_of["clipping"] < 0.5 * err_of[None], err_of

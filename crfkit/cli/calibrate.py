@@ -5,7 +5,7 @@ import sys
 
 #: The options of :func:`add_bracket_arguments` that only steer a calibration (``merge --crf``,
 #: which gives the curve, refuses them rather than ignore them).
-CALIBRATION_ONLY = ("method", "model", "k", "basis", "shared", "samples", "seed", "times_prior", "floor")
+CALIBRATION_ONLY = ("method", "model", "k", "basis", "shared", "samples", "seed", "times_prior", "floor", "top_rule")
 
 
 def add_bracket_arguments(p):
@@ -29,6 +29,10 @@ def add_bracket_arguments(p):
                    help="unknown times: curves whose typical shape settles the exposure ratios: modern (default; "
                    "chart calibrations of 10 digital cameras shipped with crfkit), emor, dorf-train, or a .crfs "
                    "built from cameras like yours")
+    p.add_argument("--top-rule", default=None, metavar="RULE",
+                   help="--method model: how the curve continues above the highest unclipped sample, which sets "
+                   "its scale: straight (default; log-linear extrapolation) or clipping (up to the clipping level "
+                   "measured from the saturated pixels: better for a camera with a highlight shoulder)")
     p.add_argument("--shared", action="store_true", help="one curve for the three channels")
     p.add_argument("--samples", type=int, default=3000, help="pixels sampled (default 3000)")
     p.add_argument("--seed", type=int, default=0, help="sampling and bootstrap seed (default 0)")
@@ -66,6 +70,8 @@ def calibration_options(args):
         opts["floor"] = args.floor
     if args.clip is not None:
         opts["clip"] = args.clip
+    if args.top_rule is not None:
+        opts["top_rule"] = args.top_rule
     opts["times_prior"] = args.times_prior
     return opts
 
