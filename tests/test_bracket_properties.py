@@ -398,7 +398,7 @@ GOOD_OPTIONS = [
     ["--method", "debevec"], ["--method", "robertson"], ["--method", "mn"],
     ["--model", "polynomial"], ["--model", "polynomial"], ["--model", "gamma"], ["-k", "3"], ["--shared"],
     ["--samples", "50"], ["--times-prior", "{d}/gammas.crfs"], ["--times-prior", "{d}/gammas.crfs"],
-    ["--floor", "0.05"], ["--clip", "0.99"], ["--clip", "0.95"],
+    ["--floor", "0.05"], ["--clip", "0.99"], ["--clip", "0.95"], ["--top-rule", "clipping"], ["--top-rule", "straight"],
 ]
 #: ...and their mistakes.
 BAD_OPTIONS = [
@@ -406,7 +406,7 @@ BAD_OPTIONS = [
     ["--method", "nope"], ["--model", "spline"], ["-k", "0"], ["-k", "x"], ["--basis", "nope"],
     ["--samples", "0"], ["--seed", "-1"], ["--times-prior", "nope"], ["--align"], ["--bogus"],
     ["--floor", "2"], ["--floor", "nan"], ["--floor", "-0.1"], ["--floor", "x"],
-    ["--clip", "1.5"], ["--clip", "nan"], ["--clip", "0.01"], ["--clip", "x"],
+    ["--clip", "1.5"], ["--clip", "nan"], ["--clip", "0.01"], ["--clip", "x"], ["--top-rule", "high"], ["--top-rule"],
 ]
 CALIBRATE_GOOD = GOOD_OPTIONS + [["-o", "{d}/out.crfs"], ["--plot", "{d}/p.png"], ["--bootstrap", "0"],
                                  ["--bootstrap", "0"], ["--bootstrap", "2"], ["--json"]]
