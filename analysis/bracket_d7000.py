@@ -38,6 +38,8 @@ CRFKIT = {
     "crfkit default": {},
     "crfkit default, unknown times": {"times": None},
     "crfkit default, EMoR continuation above the top sample": {"top_rule": "model"},
+    "crfkit PCA(dorf-train)-15 (the default before)": {"model": "pca", "k": 15},
+    "crfkit default, clipping level above the top sample": {"top_rule": "clipping"},
     "crfkit EMoR-5": {"model": "emor", "k": 5},
     "crfkit Debevec": {"method": "debevec"},
     "crfkit Robertson": {"method": "robertson"},

@@ -51,7 +51,7 @@ def crfkit_methods():
         "crfkit EMoR-5": {"model": "emor", "k": 5},
         "crfkit EMoR-15": {"model": "emor", "k": 15},
         "crfkit GGCM-3": {"model": "ggcm", "k": 3},
-        "crfkit polynomial-6": {"model": "polynomial", "k": 6},
+        "crfkit PCA(dorf-train)-15 (the default before)": {"model": "pca", "k": 15},
         "crfkit Debevec": {"method": "debevec"},
         "crfkit Robertson": {"method": "robertson"},
         "crfkit Mitsunaga-Nayar": {"method": "mitsunaga-nayar"},

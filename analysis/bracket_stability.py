@@ -177,6 +177,8 @@ def main():
         "crfkit default": lambda im, t, n, m: forward(calibrate_bracket(im, times=t, n_samples=n, bootstrap=0).inverse()),
         "crfkit, top_rule='clipping'": lambda im, t, n, m: forward(
             calibrate_bracket(im, times=t, n_samples=n, bootstrap=0, top_rule="clipping").inverse()),
+        "crfkit PCA(dorf-train)-15 (the default before)": lambda im, t, n, m: forward(
+            calibrate_bracket(im, times=t, n_samples=n, bootstrap=0, model="pca", k=15).inverse()),
         "crfkit Debevec": lambda im, t, n, m: forward(
             calibrate_bracket(im, times=t, n_samples=n, bootstrap=0, method="debevec").inverse()),
         "OpenCV Debevec": lambda im, t, n, m: forward(bracket_peers.opencv_debevec(im, t, samples=m)),

@@ -7,9 +7,10 @@ and the true times; crfkit also runs with unknown times.  Score: RMSE of the
 recovered inverse CRF against the true one on the 1024 grid, mean over R, G, B
 (all curves normalised to g(1) = 1 at the clipping level).
 
-crfkit's default model is a PCA basis of the 191 DoRF *training* curves, so no
-test curve was seen; EMoR (learned from all of DoRF, the 10 test curves
-included) is reported beside it.  Peers run in this script: OpenCV Debevec and
+crfkit's default model is a degree-6 monotone polynomial (no curve data); the
+default before it, a PCA basis of the 191 DoRF *training* curves (no test curve
+seen), and EMoR (learned from all of DoRF, the 10 test curves included) are
+reported beside it.  Peers run in this script: OpenCV Debevec and
 Robertson, pfstools' Robertson and Mitsunaga-Nayar (Debian ``pfstools``) and
 colour-hdri's Debevec 1997 (``pip install colour-hdri``), when installed (see
 ``analysis/README_peers.md``); a peer that is missing is listed as such.
@@ -40,6 +41,7 @@ CRFKIT = {
     "crfkit default": {},
     "crfkit default, unknown times": {"times": None},
     "crfkit default, unknown times, EMoR times prior": {"times": None, "times_prior": "emor"},
+    "crfkit PCA(dorf-train)-15 (the default before)": {"model": "pca", "k": 15},
     "crfkit EMoR-15 (test curves in its basis)": {"model": "emor", "k": 15},
     "crfkit EMoR-5": {"model": "emor", "k": 5},
     "crfkit Debevec": {"method": "debevec"},

@@ -139,10 +139,10 @@ def test_calibrate_without_exif_warns_and_estimates(capsys, pngs, gamma_prior):
 
 @pytest.mark.realdata("dorfCurves.txt", "emor.txt", "invemor.txt")
 def test_calibrate_and_merge_with_defaults(capsys, tmp_path, pngs):
-    """The default model and times prior (they need the DoRF and EMoR files)."""
+    """The default model (a degree-6 polynomial) and times prior (shipped with crfkit)."""
     rc, out, err = run(capsys, "calibrate", *pngs, "--times", *TIMES, "--bootstrap", "0", "-o", tmp_path / "c.crfs")
     assert rc == 0, err
-    assert "PCA(dorf-train)" in out
+    assert "self-calibration (Poly0-6)" in out
     assert crfkit.load_curves(tmp_path / "c.crfs").inverse().rmse(CURVES["srgb"].inverse().values).max() < 0.01
     # no EXIF, no --times: a warning, the ratios estimated with the EMoR prior (biased for an sRGB camera,
     # see test_bracket.py::test_unknown_times_of_an_srgb_camera_with_the_default_prior)
@@ -435,13 +435,20 @@ def test_calibrate_says_when_a_black_level_raised_the_floor(capsys, tmp_path, pn
 
 
 def test_default_basis_without_dorf_names_the_shipped_basis(capsys, tmp_path, pngs, monkeypatch):
-    """Offline and without CRFKIT_DATA, the default basis cannot be learned: one line saying how to
-    point crfkit at DoRF, or to use the basis that ships with crfkit (which then works)."""
+    """Offline and without CRFKIT_DATA, the default calibration (a polynomial) and times prior
+    (shipped) need no data; the DoRF PCA basis cannot be learned: one line saying how to point
+    crfkit at DoRF, or to use the basis that ships with crfkit (which then works)."""
     monkeypatch.setenv("CRFKIT_DATA", str(tmp_path / "nodata"))
     monkeypatch.setenv("CRFKIT_OFFLINE", "1")
     monkeypatch.setenv("CRFKIT_CACHE", str(tmp_path / "cache"))
     out_file = tmp_path / "cam.crfs"
-    rc, out, err = run(capsys, "calibrate", *pngs, "--times", *TIMES, "-o", out_file)
+    for extra in ([], ["--unknown-times"]):
+        rc, out, err = run(capsys, "calibrate", *pngs, *(["--times", *TIMES] if not extra else extra),
+                           "--bootstrap", "0", "-o", out_file)
+        assert rc == 0, err
+        assert len(crfkit.load_curves(out_file)) == 3
+        out_file.unlink()
+    rc, out, err = run(capsys, "calibrate", *pngs, "--times", *TIMES, "--model", "pca", "-o", out_file)
     assert_one_line_error(rc, err, "calibrate", "CRFKIT_DATA", "dorfCurves", "--basis modern")
     assert not out_file.exists()
     rc, out, err = run(capsys, "calibrate", *pngs, "--times", *TIMES, "--basis", "modern", "--bootstrap", "0",

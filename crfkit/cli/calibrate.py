@@ -18,11 +18,12 @@ def add_bracket_arguments(p):
                    help="ignore EXIF: estimate the exposure ratios together with the curve")
     p.add_argument("--method", default="model",
                    help="model (default: self-calibration constrained by --model), debevec, robertson, mitsunaga-nayar")
-    p.add_argument("--model", default="pca",
-                   help="model for --method model: pca (default, with --basis), emor, ggcm, polynomial, gamma")
+    p.add_argument("--model", default=None,
+                   help="model for --method model: polynomial (default), pca (the default with --basis), emor, ggcm, "
+                   "gamma")
     p.add_argument("-k", type=int, default=None,
-                   help="model parameters (default 15 for pca and emor, 8 for --basis modern; mitsunaga-nayar: "
-                   "polynomial degree)")
+                   help="model parameters (default 6 for polynomial, 15 for pca and emor, 8 for --basis modern; "
+                   "mitsunaga-nayar: polynomial degree)")
     p.add_argument("--basis", help="pca: curve set (dorf-train (default), dorf, a .crfs of your cameras), basis (.npz), "
                    "or modern (chart curves of 10 digital cameras shipped with crfkit, up to 8 components)")
     p.add_argument("--times-prior", default="modern",
