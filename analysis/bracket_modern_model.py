@@ -72,7 +72,7 @@ def bases(modern_inverse, dorf_train_inverse):
 
 
 def _calibrate(images, times, spec, **extra):
-    opts = {} if spec is None else {"model": "pca", "basis": spec[0], "k": spec[1]}
+    opts = {"model": "pca", "k": 15} if spec is None else {"model": "pca", "basis": spec[0], "k": spec[1]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return calibrate_bracket(images, times=times, bootstrap=0, **opts, **extra)

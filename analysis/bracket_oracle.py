@@ -163,7 +163,7 @@ def main():
         forms = [quadratic_forms(j, r) for j, r in zip(b.jpegs, b.raws)]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cal = calibrate_bracket(b.jpegs, times=b.raw_ratios, bootstrap=0)
+            cal = calibrate_bracket(b.jpegs, times=b.raw_ratios, bootstrap=0, model="pca", k=15)  # the default when run
         default = np.stack([c.as_kind("inverse").to_lut(256) for c in cal.inverse()])
         g = fit_oracle(forms, [default])
         at_g = score(g, b)

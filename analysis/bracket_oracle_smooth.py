@@ -90,7 +90,7 @@ def main():
         forms = [quadratic_forms(j, r) for j, r in zip(b.jpegs, b.raws)]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cal = calibrate_bracket(b.jpegs, times=b.raw_ratios, bootstrap=0)
+            cal = calibrate_bracket(b.jpegs, times=b.raw_ratios, bootstrap=0, model="pca", k=15)  # the default when run
         start = np.stack([c.as_kind("inverse").to_lut(256) for c in cal.inverse()])
         g = fit(forms, start, a, B)
         held_out = []
@@ -154,7 +154,7 @@ def top_of_s60():
     charts = bracket_middlebury.chart_curves(Path(b.jpeg_paths[0]).parent.parent)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cal = calibrate_bracket(b.jpegs, times=b.raw_ratios, bootstrap=0)
+        cal = calibrate_bracket(b.jpegs, times=b.raw_ratios, bootstrap=0, model="pca", k=15)  # the default when run
         ocv = bracket_peers.opencv_debevec(b.jpegs, np.asarray(b.raw_ratios))
     chart = charts[(b.camera, b.illumination)]
     idx = np.rint(np.array([0.6, 0.8, 0.9, 0.95, 0.98]) * 1023).astype(int)

@@ -33,9 +33,11 @@ from crfkit.bracket import calibrate_bracket  # noqa: E402
 from crfkit.evaluation.real_camera import load_middlebury_brackets, score_brackets  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "bracket"
-ROUNDS = {1: {"clip=0.99": {"clip": 0.99}, "prior=0": {"prior": 0.0}},
-          2: {"clipping level": {"top_rule": "clipping"}}}
-CANDIDATES = {"default": {}}  # and the round's candidates (main)
+_PCA = {"model": "pca", "k": 15}
+ROUNDS = {1: {"clip=0.99": {"clip": 0.99, **_PCA}, "prior=0": {"prior": 0.0, **_PCA}},
+          2: {"clipping level": {"top_rule": "clipping", **_PCA}}}
+#: "default": the default model when these rounds were scored, PCA(dorf-train)-15.
+CANDIDATES = {"default": dict(_PCA)}  # and the round's candidates (main)
 
 
 def _calibrate(images, times, opts, **extra):
