@@ -127,7 +127,7 @@ def calibration_options(draw):
     opts = {"method": method, "bootstrap": draw(st.integers(0, 2)), "seed": draw(st.integers(0, 3)),
             "n_samples": pick(draw, [10, 60, 400], [3, "x", -1]), "shared": draw(st.booleans())}
     if method in ("model", "nope"):
-        opts["model"] = pick(draw, ["polynomial", "gamma", "ggcm"], ["spline", 3])
+        opts["model"] = pick(draw, [None, "polynomial", "gamma", "ggcm"], ["spline", 3])  # None: the default
     if draw(st.integers(0, 3)) == 0:
         opts["k"] = pick(draw, [None, 1, 2, 3], [0, 25, 1.5, "3"], p_bad=0.3) if method != "debevec" else None
     opts["times_prior"] = pick(draw, [GAMMA_PRIOR], [3, "no-such-set", CurveSet(GRID[None] ** 0.5)])
