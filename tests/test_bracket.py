@@ -1064,3 +1064,19 @@ def test_unknown_top_rule_is_refused_naming_the_valid_ones():
         calibrate_bracket(bracket(), times=TIMES, model="polynomial", top_rule="bogus", bootstrap=0)
     with pytest.raises(ValidationError, match=r"unknown option\(s\) \['top_rule'\] for bracket method 'debevec'"):
         calibrate_bracket(bracket(), times=TIMES, method="debevec", top_rule="clipping", bootstrap=0)
+
+
+def test_debevec_continues_straight_above_the_highest_valid_code():
+    """Above the highest valid code (no data) Debevec's levels are set by a smoothness term whose
+    hat weights vanish there, which made the scale (g(1) = 1) noisy; the curve is continued
+    straight in the log domain, as the model solver does."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cal = calibrate_bracket(bracket(), times=TIMES, method="debevec", bootstrap=0)
+    # The highest valid code of this bracket is 249/255 in every channel (0.98 and above is clipped).
+    ic = int(np.rint(249 / 255 * (GRID.size - 1)))
+    il = int(np.rint((249 / 255 - 0.05) * (GRID.size - 1)))
+    for g in cal.inverse().values:
+        assert g[-1] == pytest.approx(1.0)
+        below = (np.log(g[ic]) - np.log(g[il])) / (ic - il)  # mean log-slope of the last 5 % per grid step
+        np.testing.assert_allclose(np.diff(np.log(g[ic:])), below, rtol=2e-3)

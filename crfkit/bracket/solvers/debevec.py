@@ -4,13 +4,15 @@ Unknowns: the log inverse response ``G(l)`` at every code level ``l`` and the
 log irradiance of every sampled pixel.  Each sample gives
 ``w(z) [G(z) - log E_p - log t_j] = 0``; a second-difference penalty
 ``lambda w(l) G''(l)`` keeps the curve smooth, and ``G`` at the middle level is
-0 (the scale is fixed afterwards by ``g(1) = 1``).  The system is sparse and
+0 (the scale is fixed afterwards by ``g(1) = 1``, the curve continued straight in the
+log domain above the highest valid code, as the model solver does).  The system is sparse and
 solved through its normal equations with a sparse Cholesky-like solve.
 """
 
 import numpy as np
 
-from .base import BracketSolver, SolverResult, check_option, hat_weight, levels_to_inverse, log_times_or_fail, quantise, register_solver
+from .base import (BracketSolver, SolverResult, check_option, hat_weight, levels_to_inverse, log_times_or_fail,
+                   normalise_top, quantise, register_solver)
 
 
 @register_solver
@@ -72,6 +74,10 @@ class DebevecSolver(BracketSolver):
             M[L // 2, L // 2] += 1e6 * max(diag.max(), 1.0)  # anchor G(mid) = 0
             G = np.linalg.solve(M, rhs)
             out[i] = np.exp(G - G.max())
-        # The smoothness term defines every level, seen or not.
+        # The smoothness term defines every level, seen or not; above the highest valid code it
+        # only bends the curve by the tiny hat weights there, so the scale (g(1) = 1) is set as the
+        # model solver sets it: a straight log-domain continuation of the curve's last 5 %.
         inverse = levels_to_inverse(out, np.ones((n, L), bool))
+        z_top = np.array([z[i][valid[i]].max() if valid[i].any() else 1.0 for i in range(n)])
+        inverse = normalise_top(inverse, z_top)
         return SolverResult(inverse, np.broadcast_to(logt - logt[:, :1], (n, j)).copy(), {"levels": L})
