@@ -347,7 +347,7 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=None, k=N
     solver_opts = dict(options)
     cls = get_solver_class(method)
     if cls.name == "model":
-        if model is None:  # a basis is given for a PCA model
+        if model is None:  # the default model, or PCA when a basis is given
             model = "pca" if "basis" in solver_opts else DEFAULT_MODEL
         solver_opts.setdefault("model", model)
         modern = False
