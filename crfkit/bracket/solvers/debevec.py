@@ -24,6 +24,9 @@ class DebevecSolver(BracketSolver):
     smoothness : float
         ``lambda``, relative to the number of samples per level (so the balance
         between data and smoothness does not change with the sample count).
+        Default 300: the best of 1 .. 1000 on rendered development brackets
+        (a digital camera's measured curves; 1 before), then checked once on the
+        real Middlebury brackets (0.0507 against 0.0674 with 1).
     levels : int
         Code levels of the response (256; 16-bit codes are binned).
     """
@@ -31,7 +34,7 @@ class DebevecSolver(BracketSolver):
     name = "debevec"
     label = "Debevec & Malik 1997"
 
-    def __init__(self, smoothness=1.0, levels=256):
+    def __init__(self, smoothness=300.0, levels=256):
         self.smoothness = smoothness
         self.levels = levels
 
