@@ -40,6 +40,7 @@ OUT = Path(__file__).parent / "results" / "bracket"
 DEFAULT = "crfkit default"
 DEFAULT_UNKNOWN = "crfkit default, unknown times (modern times prior rebuilt without the scored camera)"
 UNKNOWN_EMOR = "crfkit default, unknown times, EMoR times prior"
+PCA_BEFORE = "crfkit PCA(dorf-train)-15 (the default before)"
 
 
 def crfkit_methods():
@@ -51,7 +52,7 @@ def crfkit_methods():
         "crfkit EMoR-5": {"model": "emor", "k": 5},
         "crfkit EMoR-15": {"model": "emor", "k": 15},
         "crfkit GGCM-3": {"model": "ggcm", "k": 3},
-        "crfkit PCA(dorf-train)-15 (the default before)": {"model": "pca", "k": 15},
+        PCA_BEFORE: {"model": "pca", "k": 15},
         "crfkit Debevec": {"method": "debevec"},
         "crfkit Robertson": {"method": "robertson"},
         "crfkit Mitsunaga-Nayar": {"method": "mitsunaga-nayar"},

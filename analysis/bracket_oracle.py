@@ -65,7 +65,7 @@ from crfkit.evaluation.real_camera import (_block_any, _tiles, block_means,  # n
 
 OUT = Path(__file__).parent / "results" / "bracket"
 #: The known-times crfkit rows of middlebury.json the model-selection oracle picks from.
-SELECTION = ("crfkit default", "crfkit EMoR-5", "crfkit EMoR-15", "crfkit GGCM-3", "crfkit PCA(dorf-train)-15 (the default before)",
+SELECTION = ("crfkit default", "crfkit EMoR-5", "crfkit EMoR-15", "crfkit GGCM-3", bracket_middlebury.PCA_BEFORE,
              "crfkit Debevec", "crfkit Robertson")
 BLOCK = 8
 RAW_FLOOR = 8 / 255

@@ -22,11 +22,11 @@ DEFAULT_METHOD = "model"
 #: and in stability, within 4 % on the rest (analysis/results/bracket/middlebury.md and the
 #: results page, "A polynomial default").
 DEFAULT_MODEL = "polynomial"
-DEFAULT_POLYNOMIAL_K = 6
 #: ``model='pca'`` without ``basis=``: the 191 DoRF training curves (the 10 test curves of
-#: Liu et al.'s split are never seen), 15 components; ``'emor'``: 15 components.
+#: Liu et al.'s split are never seen).
 DEFAULT_BASIS = "dorf-train"
-DEFAULT_K = 15
+#: Parameters per model when ``k`` is not given (other models: their own default).
+DEFAULT_KS = {"polynomial": 6, "pca": 15, "emor": 15}
 #: The default times prior for unknown exposures: the mean and 3 principal components of
 #: modern cameras' chart-calibrated curves (10 Middlebury cameras; ``modern_times_prior``).
 #: Measured: Middlebury 1.025x OpenCV Debevec with the true ratios (built without the
@@ -361,10 +361,8 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=None, k=N
             solver_opts["k"] = k
         elif modern:
             solver_opts["k"] = MODERN_BASIS_K
-        elif str(solver_opts["model"]).lower() in ("pca", "emor"):
-            solver_opts["k"] = DEFAULT_K
-        elif str(solver_opts["model"]).lower() == "polynomial":
-            solver_opts["k"] = DEFAULT_POLYNOMIAL_K
+        elif str(solver_opts["model"]).lower() in DEFAULT_KS:
+            solver_opts["k"] = DEFAULT_KS[str(solver_opts["model"]).lower()]
         from ..models.registry import get_model_class
 
         if "pin_zero" in get_model_class(solver_opts["model"]).__init__.__code__.co_varnames:

@@ -208,6 +208,11 @@ def _model_top(g, ic, window=0.4, k=5):
     return 1.0 / sol[-1], m[ic:] / m[ic]
 
 
+def highest_valid_code(z, valid, empty=1.0):
+    """(N,) the highest valid code of each problem of ``z, valid`` (N, P, J); ``empty`` where none is valid."""
+    return np.array([z[i][valid[i]].max() if valid[i].any() else empty for i in range(z.shape[0])])
+
+
 #: Fewest saturated and fewest unsaturated samples near the top for the clipping rule.
 CLIPPING_MIN_SAMPLES = 20
 
@@ -280,7 +285,6 @@ def clipping_log_level(inverse, z, valid, log_times, code_max=255, min_samples=C
 
 
 def normalise_top(inverse, z_top, width=0.05, rule="straight", clip_level=None):
-
     """Set the scale of inverse curves from their shape below the highest valid code.
 
     No sample lies above the clipping threshold ``z_top``, so a curve's values

@@ -11,8 +11,8 @@ solved through its normal equations with a sparse Cholesky-like solve.
 
 import numpy as np
 
-from .base import (BracketSolver, SolverResult, check_option, hat_weight, levels_to_inverse, log_times_or_fail,
-                   normalise_top, quantise, register_solver)
+from .base import (BracketSolver, SolverResult, check_option, hat_weight, highest_valid_code, levels_to_inverse,
+                   log_times_or_fail, normalise_top, quantise, register_solver)
 
 
 @register_solver
@@ -81,6 +81,5 @@ class DebevecSolver(BracketSolver):
         # only bends the curve by the tiny hat weights there, so the scale (g(1) = 1) is set as the
         # model solver sets it: a straight log-domain continuation of the curve's last 5 %.
         inverse = levels_to_inverse(out, np.ones((n, L), bool))
-        z_top = np.array([z[i][valid[i]].max() if valid[i].any() else 1.0 for i in range(n)])
-        inverse = normalise_top(inverse, z_top)
+        inverse = normalise_top(inverse, highest_valid_code(z, valid))
         return SolverResult(inverse, np.broadcast_to(logt - logt[:, :1], (n, j)).copy(), {"levels": L})

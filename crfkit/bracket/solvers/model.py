@@ -22,8 +22,8 @@ import numpy as np
 
 from ...curves.curve import GRID
 from ...errors import FitError, ValidationError
-from .base import (BracketSolver, SolverResult, check_option, clipping_log_level, median_log_steps, normalise_top,
-                   register_solver)
+from .base import (BracketSolver, SolverResult, check_option, clipping_log_level, highest_valid_code,
+                   median_log_steps, normalise_top, register_solver)
 
 TOP_RULES = ("straight", "learned", "model", "clipping")
 _PRIOR_STRIDE = 8  # prior rows on every 8th grid point: 128 rows carry the curve shape
@@ -427,7 +427,7 @@ class ModelSolver(BracketSolver):
             raise FitError(f"bracket self-calibration with {m.label} gave a decreasing curve (drop {-drop.min():.2g}); "
                            "use a linear model (emor, pca, polynomial) for a guaranteed monotone fit")
         inverse = np.maximum.accumulate(np.clip(inverse, 0.0, 1.0), axis=1)
-        z_top = np.array([z[i][valid[i]].max() if valid[i].any() else 1.0 for i in range(n)])
+        z_top = highest_valid_code(z, valid)
         level = None
         if self.normalise and self.top_rule == "clipping":
             level = clipping_log_level(inverse, z, valid, logt, code_max)
@@ -511,7 +511,7 @@ class ModelSolver(BracketSolver):
     def _top_functional(z, valid, width=0.05):
         """Per problem, weights phi (N, 1024) on grid values: phi . g = slope above the top valid code minus slope below."""
         n = z.shape[0]
-        zc = np.array([z[i][valid[i]].max() if valid[i].any() else 0.98 for i in range(n)])
+        zc = highest_valid_code(z, valid, empty=0.98)
         zc = np.clip(zc, 2 * width, 1 - 1.0 / 1023)
         ic = np.rint(zc * 1023).astype(int)
         il = np.rint((zc - width) * 1023).astype(int)
