@@ -14,10 +14,14 @@ from crfkit.evaluation.real_camera import (
     RealBracket,
     block_means,
     exposure_ratios_from_raw,
+    hdr_error_blocks,
     linearisation_error_blocks,
     load_middlebury_brackets,
+    raw_reference_blocks,
     score_bracket,
     score_brackets,
+    score_merge,
+    score_merges,
 )
 
 #: Measured with this definition on the 20 Middlebury brackets (see the docstring of
@@ -198,6 +202,134 @@ def test_missing_folder_is_data_not_found(tmp_path, monkeypatch):
         load_middlebury_brackets()
     with pytest.raises(DataNotFoundError, match="not found"):
         load_middlebury_brackets(cameras=["Other"])
+
+
+# ----------------------------------------------------------------------------- HDR merges
+def hdr_scene(shape=(48, 64), seed=3, span=(0.01, 0.9)):
+    """A linear scene of flat 8x8 tiles spanning ``span`` (log-uniform), with pixel texture."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    tiles = np.exp(rng.uniform(*np.log(span), size=(h // 8, w // 8, 1))) * rng.uniform(0.6, 1.0, (h // 8, w // 8, 3))
+    return np.repeat(np.repeat(tiles, 8, 0), 8, 1) * rng.uniform(0.95, 1.05, size=(h, w, 3))
+
+
+def test_raw_reference_recovers_the_radiance_of_a_float_bracket():
+    scene = hdr_scene(span=(0.06, 0.9))
+    ratios = [1.0, 2.0, 4.0, 8.0]
+    raws = [np.minimum(scene * r / 8, 1.0) for r in ratios]  # the longest exposure clips the bright tiles
+    ref, observed = raw_reference_blocks(raws, ratios)
+    truth = block_means(scene / 8)
+    assert observed.all()
+    np.testing.assert_allclose(ref, truth, rtol=1e-9)
+    # Order does not matter; the dark floor is applied in the longest exposure that counts.
+    ref2, _ = raw_reference_blocks(raws[::-1], ratios[::-1])
+    np.testing.assert_allclose(ref2, ref)
+    _, few = raw_reference_blocks(raws, ratios, raw_floor=0.5)
+    assert 0 < few.sum() < len(few)
+
+
+def test_raw_reference_quantised_and_saturating_below_the_top_code():
+    scene = hdr_scene(seed=4) * 1.4
+    ratios = [1.0, 2.0, 4.0, 8.0]
+    raws = [np.round(np.clip(scene * r / 8 * 255, 0, 255)).astype(np.uint8) for r in ratios]
+    # The red channel of the longest exposure saturates at 150, below the top code (a white-balance gain < 1).
+    raws[3][..., 0] = np.minimum(raws[3][..., 0], 150)
+    ref, observed = raw_reference_blocks(raws, ratios)
+    truth = block_means(scene / 8)
+    err = np.abs(ref[observed] - truth[observed]) / truth[observed]
+    assert np.percentile(err, 95) < 0.03
+    # Without the consistency check the capped tiles would be 10 % or more too dark in red.
+    capped = block_means(scene)[:, 0] * 255 > 200
+    assert capped.any()
+    naive = sum(r ** 2 * block_means(x.astype(float) / 255) / r for x, r in zip(raws, ratios)) / sum(
+        r ** 2 for r in ratios)
+    assert np.all(naive[capped, 0] < 0.9 * truth[capped, 0])
+    assert np.all(np.abs(ref[capped, 0] / truth[capped, 0] - 1) < 0.03)
+
+
+def test_hdr_error_is_zero_up_to_a_matrix_and_grows_with_noise():
+    scene = hdr_scene()
+    truth = block_means(scene)
+    assert hdr_error_blocks(scene @ MIX.T * 37.0, truth) < 1e-9
+    # Per-channel scale and colour space do not matter, a wrong radiance does.
+    assert hdr_error_blocks(scene * [1.0, 5.0, 0.2], truth) < 1e-9
+    rng = np.random.default_rng(0)
+    errs = [hdr_error_blocks(scene * np.exp(rng.normal(0, s, size=(scene.shape[0] // 8, 1, 1, 1))
+                                            .repeat(8, 0).reshape(-1, 1, 1)), truth) for s in (0.01, 0.05, 0.2)]
+    assert 0 < errs[0] < errs[1] < errs[2] <= 1
+    # A tone-mapped (gamma 1/2.2) image is far from the radiance: every tile is weighted alike.
+    assert hdr_error_blocks(scene ** (1 / 2.2), truth) > 0.1
+
+
+def test_hdr_error_validation():
+    scene = hdr_scene()
+    truth = block_means(scene)
+    with pytest.raises(ValidationError, match="shape"):
+        hdr_error_blocks(scene[..., :2], truth)
+    with pytest.raises(ValidationError, match="blocks of 3 channels"):
+        hdr_error_blocks(scene, truth[:-1])
+    with pytest.raises(ValidationError, match="usable must be"):
+        hdr_error_blocks(scene, truth, usable=np.ones(3, bool))
+    bad = scene.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValidationError, match="non-finite values in 1 of"):
+        hdr_error_blocks(bad, truth)
+    few = np.zeros(len(truth), bool)
+    few[:3] = True
+    with pytest.raises(ValidationError, match="only 3 usable"):
+        hdr_error_blocks(scene, truth, usable=few)
+    zero = truth.copy()
+    zero[0] = 0
+    with pytest.raises(ValidationError, match="finite, non-zero reference"):
+        hdr_error_blocks(scene, zero, usable=np.ones(len(truth), bool))
+    with pytest.raises(ValidationError, match="ratios"):
+        raw_reference_blocks([scene, scene], [1.0])
+    with pytest.raises(ValidationError, match="differ"):
+        raw_reference_blocks([scene, scene], [1.0, 1.0])
+    with pytest.raises(ValidationError, match="at least one"):
+        raw_reference_blocks([], [])
+
+
+def _merge_bracket_of(scene, ratios, curve=None):
+    curve = curve or Curve.srgb()
+    raws = [np.round(np.clip(scene * r * 255, 0, 255)).astype(np.uint8) for r in ratios]
+    jpegs = [crfkit.apply_curve(np.clip(scene * r, 0, 1), curve, bits=8) for r in ratios]
+    return RealBracket("synthetic", 1, [], [], jpegs, raws, np.asarray(ratios, float))
+
+
+def test_score_merge_and_failures():
+    scene = hdr_scene(seed=6, span=(0.02, 0.9)) / 4
+    b = _merge_bracket_of(scene, [1.0, 2.0, 4.0])
+    srgb = Curve.srgb().inverse()
+    good = crfkit.merge_bracket(b.jpegs, b.raw_ratios, crf=srgb)
+    wrong = crfkit.merge_bracket(b.jpegs, b.raw_ratios, crf=Curve.gamma(1.0))
+    assert score_merge(good, b) < 0.02 < score_merge(wrong, b)
+    out = score_merges(lambda br: {1: good, 2: None, 3: good * np.nan}[br.illumination],
+                       [b, RealBracket("none", 2, [], [], b.jpegs, b.raws, b.raw_ratios),
+                        RealBracket("nan", 3, [], [], b.jpegs, b.raws, b.raw_ratios)])
+    assert out["n_failed"] == 2 and out["mean"] == pytest.approx(score_merge(good, b))
+    assert out["per_bracket"][1]["reason"] == "method returned None"
+    assert "non-finite" in out["per_bracket"][2]["reason"]
+
+
+@given(
+    shape=st.tuples(st.integers(1, 30), st.integers(1, 30)),
+    data=st.data(),
+    block=st.integers(1, 9),
+)
+def test_property_hdr_error_in_unit_range_or_crfkit_error(shape, data, block):
+    h, w = shape
+    raws = [data.draw(arrays(np.uint8, (h, w, 3))) for _ in range(data.draw(st.integers(1, 3)))]
+    ratio = st.floats(-1, 100) | st.just(float("nan"))
+    ratios = data.draw(st.lists(ratio, min_size=len(raws), max_size=len(raws)))
+    value = st.floats(-1e6, 1e6, width=32) | st.sampled_from([np.nan, np.inf])
+    hdr = data.draw(arrays(np.float32, (h, w, 3), elements=value))
+    try:
+        ref, observed = raw_reference_blocks(raws, ratios, block=block)
+        e = hdr_error_blocks(hdr, ref, observed, block=block)
+    except CrfkitError:
+        return
+    assert isinstance(e, float) and 0.0 <= e <= 1.0
 
 
 # ----------------------------------------------------------------------------- real data

@@ -136,7 +136,7 @@ def _inverse_curves(crf):
     return np.tile(vals, (3, 1)) if len(vals) == 1 else vals
 
 
-def _weight_lut(inv, levels, t, weighting, clip, noise, code_noise):
+def _weight_lut(inv, levels, t, weighting, clip, noise, code_noise, highlight_taper=None):
     """Per-code weights (levels,) of the estimate g(z)/t from one exposure."""
     z = np.arange(levels) / (levels - 1)
     if weighting == "uniform":
@@ -149,6 +149,8 @@ def _weight_lut(inv, levels, t, weighting, clip, noise, code_noise):
         q = 1.0 / (levels - 1)
         var = noise[0] * g + noise[1] + slope ** 2 * (q * q / 12.0 + code_noise ** 2)
         w = 1.0 / np.maximum(var, 1e-30)
+    if weighting == "noise" and highlight_taper is not None:
+        w = w * np.clip((clip - z) / (clip - highlight_taper), 0.0, 1.0)
     w = w / w.max()
     if weighting == "noise":
         # var(g(z) / t) = var(g(z)) / t^2: scaled after the normalisation, so that longer exposures
@@ -160,7 +162,8 @@ def _weight_lut(inv, levels, t, weighting, clip, noise, code_noise):
 
 
 def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, clip=CLIP,
-                  noise=(NOISE_A, NOISE_B), code_noise=None, return_info=False, **calibrate_options):
+                  noise=(NOISE_A, NOISE_B), code_noise=None, highlight_taper=None, return_info=False,
+                  **calibrate_options):
     """Merge an exposure bracket into a linear HDR image.
 
     Parameters
@@ -186,6 +189,9 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
         Photon-noise gain and read-noise variance, in units of the clipping level.
     code_noise : float, optional
         Noise of a code besides quantisation (default 0.004 for 8-bit, 0 for 16-bit and RAW).
+    highlight_taper : float, optional
+        ``weighting='noise'`` only: the code (fraction of full scale) from which the weights fall
+        linearly to 0 at ``clip``.  None: no taper.
     return_info : bool
         Also return a dict describing the merge (curve, times, weighting, clipped share).
 
@@ -215,6 +221,15 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
         raise ValidationError(f"clip must be in (0, 1], got {clip!r}")
     if code_noise is not None and not (np.isfinite(code_noise) and code_noise >= 0):
         raise ValidationError(f"code_noise must be a number >= 0, got {code_noise!r}")
+    if highlight_taper is not None:
+        try:
+            highlight_taper = float(highlight_taper)
+        except (TypeError, ValueError, OverflowError):
+            raise ValidationError(f"highlight_taper must be None or a code in [0, clip), got {highlight_taper!r}") \
+                from None
+        if not 0 <= highlight_taper < clip:
+            raise ValidationError(f"highlight_taper must be None or a code in [0, clip={clip:g}), "
+                                  f"got {highlight_taper!r}")
     bracket = as_bracket(images, times)
     if align:
         bracket.images = align_images(bracket.images)
@@ -255,12 +270,12 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
     else:
         levels = 256 if imgs[0].dtype == np.uint8 else 65536
         code_noise = (NOISE_CODE if levels == 256 else 0.0) if code_noise is None else float(code_noise)
-    hdr, clipped = _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise)
+    hdr, clipped = _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_taper)
     info["clipped_in_all_share"] = clipped
     return (hdr, info) if return_info else hdr
 
 
-def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise):
+def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_taper=None):
     h, w, _ = imgs[0].shape
     order = np.argsort(t)
     out = np.empty((h, w, 3), np.float32)
@@ -272,7 +287,8 @@ def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise):
         num = np.zeros((h, w), np.float32)
         den = np.zeros((h, w), np.float32)
         for j in order:
-            wl = _weight_lut(inv[c], levels, t[j] / t[long_], weighting, clip, noise, code_noise)
+            wl = _weight_lut(inv[c], levels, t[j] / t[long_], weighting, clip, noise, code_noise,
+                             highlight_taper)
             code = np.ascontiguousarray(imgs[j][:, :, c])
             wj = wl[code]
             num += wj * (lin / np.float32(t[j]))[code]

@@ -13,6 +13,11 @@ the shortest exposure), so single RAW pixels are dominated by quantisation;
 the measure therefore compares means over 8x8-pixel blocks.  The exact
 definition, and the variants tried against the figures published with the
 issue, are in :func:`linearisation_error_blocks`.
+
+Merged HDR images are scored the same way against the radiance merged from
+the bracket's RAWs: :func:`raw_reference_blocks` builds that reference,
+:func:`hdr_error_blocks` compares block means after the best 3x3 matrix, and
+:func:`score_merges` runs a merging method over brackets.
 """
 
 import os
@@ -528,3 +533,238 @@ __all__ = [
     "score_bracket",
     "score_brackets",
 ]
+
+
+# --------------------------------------------------------------------------- HDR merges
+#: A RAW block counts as saturated in an exposure when its mean, brought back by the exposure step,
+#: falls below this share of the next shorter exposure's: the Middlebury RAW renderings saturate below
+#: their top code in some channels (white-balance gains below 1), which only this compression reveals.
+RAW_CONSISTENCY = 0.95
+#: RAW block means below this (unit scale) are too coarsely quantised for the consistency check.
+_CONSISTENCY_FLOOR = 16 / 255
+
+
+def _check_ratios(ratios, n):
+    try:
+        r = np.asarray(ratios, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError(f"ratios must be {n} positive numbers, got {ratios!r}") from None
+    if r.shape != (n,) or not np.all(np.isfinite(r)) or np.any(r <= 0):
+        raise ValidationError(f"ratios must be {n} finite positive numbers (one per RAW), got {r.tolist()}")
+    if len(np.unique(r)) != n:
+        raise ValidationError(f"ratios must differ from each other (one exposure per RAW), got {r.tolist()}")
+    return r
+
+
+def raw_reference_blocks(raws, ratios, block=8, raw_floor=8 / 255):
+    """The scene's linear radiance per block, merged from a bracket of linear RAW images.
+
+    Each ``block x block`` tile's mean in exposure ``j`` is divided by the
+    exposure's ratio and the exposures are averaged with weights ``ratio**2``
+    (the RAW noise here is quantisation of a fixed step, whose size in
+    radiance falls as ``1 / ratio``).  An exposure counts for a tile only
+    when no pixel of the tile is at the RAW's top code, the next shorter
+    exposure counted too, and no channel's mean fell below
+    :data:`RAW_CONSISTENCY` times what that shorter exposure predicts
+    (saturation below the top code).
+
+    Parameters
+    ----------
+    raws : sequence of ndarray, each (H, W, 3), uint8, uint16 or float
+        Linear RAW images of one scene, all of the same shape (scale as in
+        :func:`linearisation_error_blocks`).
+    ratios : sequence of float
+        Relative exposure of each RAW (positive, distinct; e.g.
+        :func:`exposure_ratios_from_raw`).
+    block : int
+        Tile side in pixels.
+    raw_floor : float
+        A tile is observed when its channel-averaged mean, in the longest
+        exposure that counts for it, is above this (unit scale).
+
+    Returns
+    -------
+    reference : ndarray of float64, shape (n_blocks, 3)
+        Radiance per tile, in RAW units of an exposure of ratio 1 (NaN where
+        no exposure counts); >= 0.
+    observed : ndarray of bool, shape (n_blocks,)
+        Tiles with a reference value above ``raw_floor``.
+
+    Raises
+    ------
+    ValidationError
+        No RAW, shapes or dtypes wrong or mismatched, bad ``ratios``, ``block`` or ``raw_floor``.
+    """
+    raws = list(raws)
+    if not raws:
+        raise ValidationError("raw_reference_blocks needs at least one RAW image")
+    r = _check_ratios(ratios, len(raws))
+    try:
+        raw_floor = float(raw_floor)
+    except (TypeError, ValueError):
+        raise ValidationError(f"raw_floor must be a number, got {raw_floor!r}") from None
+    if not np.isfinite(raw_floor) or raw_floor < 0:
+        raise ValidationError(f"raw_floor must be a finite number >= 0, got {raw_floor!r}")
+    shape = np.asarray(raws[0]).shape
+    if len(shape) != 3 or shape[2] != 3:
+        raise ValidationError(f"raws[0] must have shape (H, W, 3), got {shape}")
+    total = weight = longest = None
+    counted = prev_means = prev_ratio = None
+    for j in np.argsort(r):  # shortest exposure first
+        unit, top = _raw_unit(raws[j], shape)
+        means = block_means(unit, block)
+        ok = ~_block_any(top, block)
+        if counted is None:
+            total, weight = np.zeros_like(means), np.zeros(len(means))
+            longest = np.zeros(len(means))
+        else:
+            predicted = prev_means * (r[j] / prev_ratio)
+            checkable = prev_means >= _CONSISTENCY_FLOOR
+            compressed = np.any(checkable & (means < RAW_CONSISTENCY * predicted), axis=1)
+            ok &= counted & ~compressed
+        w = r[j] ** 2
+        total[ok] += w * means[ok] / r[j]
+        weight[ok] += w
+        longest[ok] = means[ok].mean(axis=1)
+        counted, prev_means, prev_ratio = ok, means, r[j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reference = total / weight[:, None]
+    reference[weight == 0] = np.nan
+    return reference, (weight > 0) & (longest > raw_floor)
+
+
+def hdr_error_blocks(hdr, reference, usable=None, block=8):
+    """Relative error of a merged HDR image against reference radiance, on block means.
+
+    The reference tiles are predicted from the HDR's tiles through the best
+    3x3 matrix, each tile weighted by the inverse of its reference norm (an
+    HDR image spans orders of magnitude: unweighted, its brightest tiles
+    would make the whole score).  With ``H`` (n, 3) the HDR block means,
+    ``R`` (n, 3) the reference and ``w = 1 / ||R_b||``, M is the weighted
+    least-squares matrix of ``R ~ H @ M`` and the error is
+    ``||w (R - H @ M)||_F / ||w R||_F``.  Predicting the reference (not the
+    HDR) makes the score invariant to any invertible colour transform and
+    per-channel scale of the HDR: it scores the radiance, not the colour space.
+
+    Parameters
+    ----------
+    hdr : ndarray, shape (H, W, 3), float
+        The merged image (linear, any scale and colour space).
+    reference : ndarray, shape (n_blocks, 3)
+        Reference radiance per tile (e.g. :func:`raw_reference_blocks`).
+    usable : ndarray of bool, shape (n_blocks,), optional
+        Tiles scored (default: those with a finite, non-zero reference).
+    block : int
+        Tile side in pixels; the HDR's tiles must match the reference's.
+
+    Returns
+    -------
+    float
+        In [0, 1]: 0 when the HDR equals the reference up to a 3x3 matrix,
+        1 for an HDR that predicts nothing (M = 0).
+
+    Raises
+    ------
+    ValidationError
+        Shapes wrong or mismatched, fewer than :data:`MIN_BLOCKS` usable
+        tiles, a usable tile whose reference is not finite and positive, or
+        non-finite HDR values in a usable tile.
+    """
+    hdr = np.asarray(hdr)
+    if hdr.ndim != 3 or hdr.shape[2] != 3:
+        raise ValidationError(f"hdr must have shape (H, W, 3), got {hdr.shape}")
+    if not (np.issubdtype(hdr.dtype, np.floating) or np.issubdtype(hdr.dtype, np.integer)):
+        raise ValidationError(f"hdr must hold real numbers, got dtype {hdr.dtype}")
+    means = block_means(hdr, block)
+    reference = np.asarray(reference, dtype=np.float64)
+    if reference.shape != means.shape:
+        raise ValidationError(f"reference has shape {reference.shape} but the hdr holds {means.shape[0]} "
+                              f"{block}x{block} blocks of 3 channels: expected {means.shape}")
+    norms = np.linalg.norm(reference, axis=1)
+    if usable is None:
+        usable = np.isfinite(norms) & (norms > 0)
+    else:
+        usable = np.asarray(usable)
+        if usable.shape != (len(means),) or usable.dtype != bool:
+            raise ValidationError(f"usable must be a bool array of shape ({len(means)},), "
+                                  f"got {usable.dtype} {usable.shape}")
+        if not np.all(np.isfinite(norms[usable]) & (norms[usable] > 0)):
+            raise ValidationError("usable blocks must have a finite, non-zero reference")
+    n = int(usable.sum())
+    if n < MIN_BLOCKS:
+        raise ValidationError(f"only {n} usable {block}x{block} blocks; need at least {MIN_BLOCKS}")
+    H, R = means[usable], reference[usable]
+    bad = int((~np.all(np.isfinite(H), axis=1)).sum())
+    if bad:
+        raise ValidationError(f"the hdr has non-finite values in {bad} of {n} usable blocks")
+    w = 1.0 / norms[usable][:, None]
+    M = np.linalg.lstsq(H * w, R * w, rcond=None)[0]
+    return float(min(np.linalg.norm((R - H @ M) * w) / np.linalg.norm(R * w), 1.0))
+
+
+def score_merge(hdr, bracket, block=8):
+    """:func:`hdr_error_blocks` of a merge of ``bracket`` against its RAW reference.
+
+    The reference is :func:`raw_reference_blocks` of the bracket's RAWs at
+    their measured ratios; scored tiles are those it observes whose pixels
+    are all below code 255 in the shortest JPEG (a tile clipped in every
+    JPEG holds no information for any merge).
+
+    Parameters
+    ----------
+    hdr : ndarray, shape (H, W, 3)
+        A merge of the bracket's JPEGs (any scale and colour space).
+    bracket : RealBracket
+    block : int
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    ValidationError
+        As :func:`hdr_error_blocks` and :func:`raw_reference_blocks`.
+    """
+    reference, observed = raw_reference_blocks(bracket.raws, bracket.raw_ratios, block)
+    shortest = bracket.jpegs[int(np.argmin(bracket.raw_ratios))]
+    usable = observed & ~_block_any(_as_jpeg(shortest) == 255, block)
+    return hdr_error_blocks(hdr, reference, usable, block)
+
+
+def score_merges(merge_for, brackets, block=8):
+    """Score a merging method over brackets.
+
+    Parameters
+    ----------
+    merge_for : callable
+        ``merge_for(bracket)`` -> the merged HDR (H, W, 3), or None when the
+        method failed.  A :class:`~crfkit.errors.CrfkitError` raised by it or
+        by the scoring (e.g. non-finite values) also counts as a failure;
+        other exceptions propagate.
+    brackets : sequence of RealBracket
+    block : int
+
+    Returns
+    -------
+    dict
+        ``per_bracket``: list of ``{camera, illumination, error (float, NaN
+        if failed), failed, reason}``; ``mean``: mean over the brackets that
+        did not fail (NaN if all failed); ``n_failed``.
+    """
+    rows = []
+    for b in brackets:
+        reason, error = "", float("nan")
+        try:
+            hdr = merge_for(b)
+            if hdr is None:
+                reason = "method returned None"
+            else:
+                error = score_merge(hdr, b, block)
+        except CrfkitError as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        rows.append({"camera": b.camera, "illumination": b.illumination, "error": error,
+                     "failed": bool(reason), "reason": reason})
+    errors = np.array([row["error"] for row in rows], dtype=float)
+    return {"per_bracket": rows, "mean": _finite_mean(errors), "n_failed": int(sum(r["failed"] for r in rows))}
