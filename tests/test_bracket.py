@@ -350,6 +350,57 @@ def test_merge_noise_weights_favour_long_exposures():
     assert long_.max() <= 1.0 and short[0] == 0 and long_[250:].max() == 0
 
 
+def test_merge_highlight_taper_weights():
+    """The taper leaves codes up to its start alone and falls linearly to 0 at the clipping level."""
+    from crfkit.bracket.merge import _weight_lut
+
+    inv = CURVES["srgb"].inverse().values
+    plain = _weight_lut(inv, 256, 1.0, "noise", 0.98, (1e-4, 1e-7), 0.004)
+    tapered = _weight_lut(inv, 256, 1.0, "noise", 0.98, (1e-4, 1e-7), 0.004, highlight_taper=0.5)
+    z = np.arange(256) / 255
+    ramp = np.clip((0.98 - z) / 0.48, 0, 1)
+    # Both are normalised to a maximum of 1, which the taper moves: compare shapes.
+    np.testing.assert_allclose(tapered / tapered.max(), plain * ramp / (plain * ramp).max(), rtol=1e-5)
+    assert tapered[z >= 0.98].max() == 0 and np.all(tapered[240:250] < 0.1 * plain[240:250] / plain.max())
+
+
+def test_merge_highlight_taper_helps_when_the_near_white_codes_lie():
+    """A camera whose highlight shoulder the given curve misses: the taper trusts those codes less.
+
+    Measured mean relative error with the sRGB curve given: 0.0117 untapered, 0.0075 tapered (auto).
+    """
+    radiance = scene()
+    srgb = CURVES["srgb"].values
+    # Codes above 0.7 pulled down by up to 6 codes (at 0.9), still 1 at clipping: a shoulder sRGB does not have.
+    camera = Curve(srgb - 0.5 * np.clip((srgb - 0.7) / 0.3, 0, 1) ** 2 * (1 - srgb), kind="forward",
+                   name="sRGB with a highlight shoulder")
+    imgs = render(radiance, camera)
+    errs = {}
+    for taper in (None, "auto"):
+        hdr, info = merge_bracket(imgs, TIMES, crf="srgb", highlight_taper=taper, return_info=True)
+        errs[taper] = relative_errors(hdr, radiance).mean()
+        assert ("tapered" in info["weighting"]) == (taper == "auto")
+    assert errs["auto"] < 0.75 * errs[None], errs
+
+
+def test_merge_highlight_taper_auto_and_bad_values():
+    from crfkit.bracket.inputs import Bracket
+
+    radiance = scene()
+    raw = Bracket([np.clip(radiance * t / 16, 0, 1) for t in TIMES], np.asarray(TIMES), raw=True, bits=16)
+    _, info = merge_bracket(raw, return_info=True)
+    assert "tapered" not in info["weighting"] and "RAW" in info["crf"]
+    _, info = merge_bracket(bracket(), TIMES, crf="srgb", return_info=True)
+    assert "tapered linearly to 0 from code 0.5" in info["weighting"]
+    _, info = merge_bracket(bracket(), TIMES, crf="srgb", clip=0.5, return_info=True)  # no room for a taper
+    assert "tapered" not in info["weighting"]
+    _, info = merge_bracket(bracket(), TIMES, crf="srgb", weighting="hat", highlight_taper=0.3, return_info=True)
+    assert "tapered" not in info["weighting"]
+    for bad in (0.98, 1.5, -0.1, "x", float("nan"), [0.5]):
+        with pytest.raises(ValidationError, match="highlight_taper"):
+            merge_bracket(bracket(), TIMES, crf="srgb", highlight_taper=bad)
+
+
 def test_merge_info_and_times_from_the_calibration():
     cal = calibrate_bracket(bracket(), None, model="polynomial", bootstrap=0, times_prior=GAMMA_PRIOR)
     hdr, info = merge_bracket(bracket(), crf=cal, return_info=True)

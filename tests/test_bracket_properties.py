@@ -209,7 +209,10 @@ def test_merge_bracket_returns_a_float32_hdr_or_a_crfkit_error(data, bracket, cr
         kwargs = {"model": "polynomial", "bootstrap": 0, "times_prior": GAMMA_PRIOR}
     if data.draw(st.integers(0, 4)) == 0:
         kwargs.update(data.draw(st.sampled_from([{"clip": 0.5}, {"clip": "x"}, {"code_noise": 0.01},
-                                                 {"noise": (1e-3, 0)}, {"noise": "ab"}, {"align": True}])))
+                                                 {"noise": (1e-3, 0)}, {"noise": "ab"}, {"align": True},
+                                                 {"highlight_taper": None}, {"highlight_taper": 0.0},
+                                                 {"highlight_taper": 0.9}, {"highlight_taper": 1.5},
+                                                 {"highlight_taper": "x"}, {"highlight_taper": float("nan")}])))
     try:
         out = quiet(merge_bracket, imgs, times, crf=crf, weighting=weighting, return_info=return_info, **kwargs)
     except CrfkitError as exc:
@@ -413,9 +416,11 @@ CALIBRATE_GOOD = GOOD_OPTIONS + [["-o", "{d}/out.crfs"], ["--plot", "{d}/p.png"]
 CALIBRATE_BAD = BAD_OPTIONS + [["-o", "{d}/out.txt"], ["-o", "{d}/no/out.crfs"], ["-o", "{d}/dir.crfs"],
                                ["--plot", "{d}/p.xyz"], ["--bootstrap", "-1"]]
 MERGE_GOOD = GOOD_OPTIONS + [["-o", "{d}/out.exr"], ["-o", "{d}/out.hdr"], ["--crf", "srgb"],
-                             ["--crf", "gamma:2.2"], ["--crf", "{d}/cam.crfs"], ["--weighting", "hat"], ["--half"]]
+                             ["--crf", "gamma:2.2"], ["--crf", "{d}/cam.crfs"], ["--weighting", "hat"], ["--half"],
+                             ["--highlight-taper", "none"], ["--highlight-taper", "0.7"]]
 MERGE_BAD = BAD_OPTIONS + [["-o", "{d}/out.png"], ["-o", "{d}/no/out.exr"], ["-o", "{d}/dir.exr"],
-                           ["--crf", "nope"], ["--crf", "{d}/missing.crfs"], ["--weighting", "bogus"]]
+                           ["--crf", "nope"], ["--crf", "{d}/missing.crfs"], ["--weighting", "bogus"],
+                           ["--highlight-taper", "x"], ["--highlight-taper", "1.2"]]
 GOOD_INPUTS = ["b/s0.png", "b/s1.png", "b/s2.png", "b", "jpg/j0.jpg", "jpg/j1.jpg", "jpg/j2.jpg", "jpg"]
 BAD_INPUTS = ["corrupt.png", "missing.png", "empty", "cam.crfs"]
 

@@ -29,9 +29,18 @@ WEIGHTINGS = ("noise", "hat", "uniform")
 #: (a full well of 10,000 electrons), read-noise variance ``b`` (3 electrons), and
 #: the compression noise of an 8-bit JPEG code (0.4 % of full scale).
 NOISE_A, NOISE_B, NOISE_CODE = 1e-4, 1e-7, 0.004
+#: Code from which the noise-aware weights of a camera image (not a RAW) fall linearly to 0 at the
+#: clipping level: a JPEG's near-white codes carry errors the noise model does not describe (the
+#: curve's highlight shoulder, colour processing near saturation, ringing next to clipped pixels).
+#: Chosen on Middlebury illumination 1 and the synthetic set, confirmed on illumination 2
+#: (docs/results/bracket-calibration.md, "Merging on real cameras").
+HIGHLIGHT_TAPER = 0.5
 
 
-def describe_weighting(weighting):
+def describe_weighting(weighting, highlight_taper=None):
+    if weighting == "noise" and highlight_taper is not None:
+        return (describe_weighting("noise") + f", tapered linearly to 0 from code {highlight_taper:g} "
+                "to the clipping level")
     return {
         "noise": "noise-aware inverse-variance weights (Hanji, Zhong & Mantiuk 2020 camera noise model, "
                  "plus code quantisation through the inverse curve)",
@@ -162,7 +171,7 @@ def _weight_lut(inv, levels, t, weighting, clip, noise, code_noise, highlight_ta
 
 
 def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, clip=CLIP,
-                  noise=(NOISE_A, NOISE_B), code_noise=None, highlight_taper=None, return_info=False,
+                  noise=(NOISE_A, NOISE_B), code_noise=None, highlight_taper="auto", return_info=False,
                   **calibrate_options):
     """Merge an exposure bracket into a linear HDR image.
 
@@ -189,9 +198,11 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
         Photon-noise gain and read-noise variance, in units of the clipping level.
     code_noise : float, optional
         Noise of a code besides quantisation (default 0.004 for 8-bit, 0 for 16-bit and RAW).
-    highlight_taper : float, optional
+    highlight_taper : float, 'auto' or None
         ``weighting='noise'`` only: the code (fraction of full scale) from which the weights fall
-        linearly to 0 at ``clip``.  None: no taper.
+        linearly to 0 at ``clip``, because a camera image's near-white codes are its least
+        certain.  ``'auto'`` (default): :data:`HIGHLIGHT_TAPER` (0.5) for camera images, none
+        for RAW brackets (linear up to clipping) or when ``clip`` is not above it.  None: no taper.
     return_info : bool
         Also return a dict describing the merge (curve, times, weighting, clipped share).
 
@@ -221,19 +232,23 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
         raise ValidationError(f"clip must be in (0, 1], got {clip!r}")
     if code_noise is not None and not (np.isfinite(code_noise) and code_noise >= 0):
         raise ValidationError(f"code_noise must be a number >= 0, got {code_noise!r}")
-    if highlight_taper is not None:
+    if highlight_taper is not None and not (isinstance(highlight_taper, str) and highlight_taper == "auto"):
         try:
             highlight_taper = float(highlight_taper)
         except (TypeError, ValueError, OverflowError):
-            raise ValidationError(f"highlight_taper must be None or a code in [0, clip), got {highlight_taper!r}") \
-                from None
+            raise ValidationError(f"highlight_taper must be 'auto', None or a code in [0, clip), "
+                                  f"got {highlight_taper!r}") from None
         if not 0 <= highlight_taper < clip:
-            raise ValidationError(f"highlight_taper must be None or a code in [0, clip={clip:g}), "
+            raise ValidationError(f"highlight_taper must be 'auto', None or a code in [0, clip={clip:g}), "
                                   f"got {highlight_taper!r}")
     bracket = as_bracket(images, times)
     if align:
         bracket.images = align_images(bracket.images)
-    info = {"weighting": describe_weighting(weighting)}
+    if isinstance(highlight_taper, str):
+        highlight_taper = None if bracket.raw or clip <= HIGHLIGHT_TAPER else HIGHLIGHT_TAPER
+    if weighting != "noise":
+        highlight_taper = None
+    info = {"weighting": describe_weighting(weighting, highlight_taper)}
     cal = None
     if bracket.raw:
         inv = np.tile(GRID, (3, 1))

@@ -18,6 +18,9 @@ def register(sub):
     p.add_argument("--crf", help="camera curve: a .crfs from `crfkit calibrate`, srgb, gamma:G, linear, a curve file")
     p.add_argument("--weighting", default="noise", choices=["noise", "hat", "uniform"],
                    help="noise (default: inverse variance, Hanji et al. 2020 noise model), hat, uniform")
+    p.add_argument("--highlight-taper", default="auto", metavar="CODE",
+                   help="noise weighting: code (0..1) from which the weights fall to 0 at the clipping level; "
+                        "auto (default: 0.5 for camera images, none for RAW) or none")
     p.add_argument("--half", action="store_true", help="write 16-bit half floats (.exr)")
     # The parser's own defaults tell which calibration options were given (no copy of them to drift).
     p.set_defaults(func=run, calibration_defaults={dest: p.get_default(dest) for dest in CALIBRATION_ONLY})
@@ -48,17 +51,25 @@ def run(args):
         from ..restoration.pipeline import resolve_inverse_crf
 
         crf = resolve_inverse_crf(args.crf)  # a bad curve fails before any image is read
+    taper = args.highlight_taper
+    if taper.lower() == "none":
+        taper = None
+    elif taper != "auto":
+        try:
+            taper = float(taper)
+        except ValueError:
+            raise ValidationError(f"--highlight-taper must be auto, none or a code in [0, 1), got {taper!r}") from None
     bracket = read_inputs(args)
     if crf is not None:
         clip = {} if args.clip is None else {"clip": args.clip}  # --clip also sets the merge's clipping level
         hdr, info = merge_bracket(bracket, crf=crf, weighting=args.weighting, align=args.align,
-                                  return_info=True, **clip)
+                                  highlight_taper=taper, return_info=True, **clip)
         info["crf"] = args.crf
     else:
         opts = calibration_options(args)
         opts.pop("align")
-        hdr, info = merge_bracket(bracket, weighting=args.weighting, align=args.align, return_info=True,
-                                  bootstrap=0, **opts)
+        hdr, info = merge_bracket(bracket, weighting=args.weighting, align=args.align, highlight_taper=taper,
+                                  return_info=True, bootstrap=0, **opts)
     write_hdr_image(out, hdr, half=args.half)
     meta = {"inputs": bracket.names, "output": out.name, **info,
             "value_range": [float(np.min(hdr)), float(np.max(hdr))]}
