@@ -5,9 +5,9 @@ synthetic brackets of ``bracket_synthetic.py`` (2 HDR scenes x the 10 DoRF test 
 7 exposures one stop apart; noise, 8 bits, JPEG 90-100) are rendered from a known radiance, so
 every merge can be compared with it:
 
-- **merge only**: every tool merges with the true curve and the true times (crfkit's noise-aware
-  and hat weights, OpenCV's ``MergeDebevec``, colour-hdri's ``image_stack_to_HDRI`` with its
-  Debevec 1997 weights);
+- **merge only**: every tool merges with the true curve and the true times (crfkit's default
+  weights, noise-aware with a highlight taper, its untapered noise-aware and its hat weights,
+  OpenCV's ``MergeDebevec``, colour-hdri's ``image_stack_to_HDRI`` with its Debevec 1997 weights);
 - **end to end**: every tool calibrates with its own method and then merges (crfkit's
   ``merge_bracket`` calibrating with its default; OpenCV ``CalibrateDebevec`` + ``MergeDebevec`` and
   ``CalibrateRobertson`` + ``MergeRobertson``; colour-hdri's Debevec 1997 + ``image_stack_to_HDRI``).
@@ -105,8 +105,10 @@ def methods(have_colour_hdri):
         return np.tile(case["inverse"].values[:, None], (1, 3))
 
     out = {
-        "crfkit merge, noise-aware weights": ("true curve", lambda c: merge_bracket(
+        "crfkit merge, default weights (noise-aware, highlight taper)": ("true curve", lambda c: merge_bracket(
             c["images"], c["times"], crf=c["inverse"], weighting="noise")),
+        "crfkit merge, untapered noise-aware weights (the default before)": ("true curve", lambda c: merge_bracket(
+            c["images"], c["times"], crf=c["inverse"], weighting="noise", highlight_taper=None)),
         "crfkit merge, hat weights": ("true curve", lambda c: merge_bracket(
             c["images"], c["times"], crf=c["inverse"], weighting="hat")),
         "OpenCV MergeDebevec": ("true curve", lambda c: opencv_merge(c["images"], c["times"], true_levels(c))),
@@ -114,6 +116,8 @@ def methods(have_colour_hdri):
                                                                         robertson=True)),
         "crfkit calibrate + merge (defaults)": ("end to end", lambda c: merge_bracket(
             c["images"], c["times"], bootstrap=0)),
+        "crfkit calibrate + merge, untapered noise-aware weights (the default before)": ("end to end",
+            lambda c: merge_bracket(c["images"], c["times"], bootstrap=0, highlight_taper=None)),
         "OpenCV CalibrateDebevec + MergeDebevec": ("end to end", lambda c: opencv_merge(c["images"], c["times"])),
         "OpenCV CalibrateRobertson + MergeRobertson": ("end to end", lambda c: opencv_merge(
             c["images"], c["times"], robertson=True)),

@@ -10,10 +10,17 @@ through the inverse curve:
 
     var(g(z) / t) = (a g(z) + b + (g'(z) s)^2) / t^2,   s^2 = q^2 / 12 + sigma_c^2
 
-so long exposures, and the codes where the curve is flat, count more.  Codes
-at the clipping level or at 0 carry no weight; a pixel clipped in every
-exposure takes the shortest exposure's value (a lower bound), one that is
-black in every exposure the longest exposure's.
+so long exposures, and the codes where the curve is flat, count more.  For
+camera images (not RAW) the weights then fall linearly from code 0.5 to 0 at
+the clipping level (:data:`HIGHLIGHT_TAPER`): a JPEG's near-white codes carry
+errors that no noise model describes (the curve's highlight shoulder, colour
+processing near saturation, ringing next to clipped pixels), and on the
+Middlebury cameras merged against their RAW files the untapered weights,
+which trust exactly those codes of the longest exposures most, were the
+least accurate of crfkit's weightings.  Codes at the clipping level or at 0
+carry no weight; a pixel clipped in every exposure takes the shortest
+exposure's value (a lower bound), one that is black in every exposure the
+longest exposure's.
 """
 
 import numpy as np
