@@ -374,3 +374,28 @@ def test_middlebury_srgb_and_gamma_scores(brackets):
 def test_middlebury_srgb_matches_the_published_figure(brackets):
     res = score_brackets(lambda b: Curve.srgb().inverse(), brackets)
     assert res["mean"] == pytest.approx(PUBLISHED_SRGB_ALL, abs=0.01)
+
+
+@pytest.mark.realdata
+def test_middlebury_merges_against_the_raw_reference(brackets):
+    """The merge measure on real brackets: the RAWs themselves sit at its floor, the sRGB inverse far
+    above, crfkit's default calibration + merge in between, and its highlight taper helps.
+
+    Measured on these four brackets (analysis/results/bracket/merge_middlebury.md): RAW check
+    0.0005 to 0.0017, sRGB 0.111 to 0.135, default 0.0366 / 0.0387 / 0.0439 / 0.0424, untapered
+    0.0476 / 0.0519 / 0.0464 / 0.0459.
+    """
+    four = brackets[:4]
+    raw = score_merges(lambda b: crfkit.merge_bracket(b.raws, b.raw_ratios, crf=Curve.identity()), four)
+    srgb = score_merges(lambda b: crfkit.merge_bracket(b.jpegs, b.raw_ratios, crf="srgb"), four)
+    cals = [crfkit.calibrate_bracket(b.jpegs, b.raw_ratios, bootstrap=0) for b in four]
+    default = score_merges(lambda b: crfkit.merge_bracket(b.jpegs, b.raw_ratios, crf=cals[four.index(b)]), four)
+    untapered = score_merges(lambda b: crfkit.merge_bracket(b.jpegs, b.raw_ratios, crf=cals[four.index(b)],
+                                                            highlight_taper=None), four)
+    for res in (raw, srgb, default, untapered):
+        assert res["n_failed"] == 0
+    assert all(r["error"] < 0.005 for r in raw["per_bracket"])
+    assert all(r["error"] > 0.09 for r in srgb["per_bracket"])
+    assert default["mean"] == pytest.approx(0.0404, abs=0.003)
+    d = [a["error"] - b["error"] for a, b in zip(default["per_bracket"], untapered["per_bracket"])]
+    assert all(x < 0 for x in d), d
