@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validation import check_int
+from .._validation import check_float, check_int
 from ..calibration.fit import linearisation_error
 from ..curves import Curve, CurveSet, linearize
 from ..errors import CrfkitError, DataNotFoundError, ValidationError
@@ -236,12 +236,7 @@ def linearisation_error_blocks(inverse_curves, jpeg, raw, block=8, raw_floor=8 /
     jpeg = _as_jpeg(jpeg)
     raw_unit, raw_top = _raw_unit(raw, jpeg.shape)
     block = check_int(block, "block", low=1)
-    try:
-        raw_floor = float(raw_floor)
-    except (TypeError, ValueError):
-        raise ValidationError(f"raw_floor must be a number, got {raw_floor!r}") from None
-    if not np.isfinite(raw_floor) or raw_floor < 0:
-        raise ValidationError(f"raw_floor must be a finite number >= 0, got {raw_floor!r}")
+    raw_floor = check_float(raw_floor, "raw_floor", low=0)
     if fit not in ("matrix", "gain"):
         raise ValidationError(f"fit must be 'matrix' or 'gain', got {fit!r}")
 
@@ -599,12 +594,7 @@ def raw_reference_blocks(raws, ratios, block=8, raw_floor=8 / 255):
     if not raws:
         raise ValidationError("raw_reference_blocks needs at least one RAW image")
     r = _check_ratios(ratios, len(raws))
-    try:
-        raw_floor = float(raw_floor)
-    except (TypeError, ValueError):
-        raise ValidationError(f"raw_floor must be a number, got {raw_floor!r}") from None
-    if not np.isfinite(raw_floor) or raw_floor < 0:
-        raise ValidationError(f"raw_floor must be a finite number >= 0, got {raw_floor!r}")
+    raw_floor = check_float(raw_floor, "raw_floor", low=0)
     shape = np.asarray(raws[0]).shape
     if len(shape) != 3 or shape[2] != 3:
         raise ValidationError(f"raws[0] must have shape (H, W, 3), got {shape}")
