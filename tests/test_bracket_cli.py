@@ -336,6 +336,10 @@ MERGE_ERRORS = [
      ["clip must be in (0, 1], got 1.5"]),
     ("crf and top rule", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb", "--top-rule",
                                           "clipping"], ["calibration options (--top-rule)"]),
+    ("taper above clipping", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb",
+                                              "--highlight-taper", "0.99"], ["--highlight-taper", "0.98", "'0.99'"]),
+    ("taper not a number", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb",
+                                            "--highlight-taper", "high"], ["--highlight-taper", "'high'"]),
 ]
 
 

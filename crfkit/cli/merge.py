@@ -55,10 +55,16 @@ def run(args):
     if taper.lower() == "none":
         taper = None
     elif taper != "auto":
+        from ..bracket.samples import CLIP
+
+        clip_level = CLIP if args.clip is None else args.clip
         try:
             taper = float(taper)
         except ValueError:
-            raise ValidationError(f"--highlight-taper must be auto, none or a code in [0, 1), got {taper!r}") from None
+            taper = float("nan")
+        if not 0 <= taper < clip_level:
+            raise ValidationError(f"--highlight-taper must be auto, none or a code in [0, {clip_level:g}) (below the "
+                                  f"clipping level), got {args.highlight_taper!r}")
     bracket = read_inputs(args)
     if crf is not None:
         clip = {} if args.clip is None else {"clip": args.clip}  # --clip also sets the merge's clipping level
