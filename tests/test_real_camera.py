@@ -286,6 +286,8 @@ def test_hdr_error_validation():
         raw_reference_blocks([scene, scene], [1.0])
     with pytest.raises(ValidationError, match="differ"):
         raw_reference_blocks([scene, scene], [1.0, 1.0])
+    with pytest.raises(ValidationError, match="span 1993 stops; a bracket spans at most 40"):
+        raw_reference_blocks([scene, scene], [1e-300, 1e300])
     with pytest.raises(ValidationError, match="at least one"):
         raw_reference_blocks([], [])
 
@@ -320,7 +322,7 @@ def test_score_merge_and_failures():
 def test_property_hdr_error_in_unit_range_or_crfkit_error(shape, data, block):
     h, w = shape
     raws = [data.draw(arrays(np.uint8, (h, w, 3))) for _ in range(data.draw(st.integers(1, 3)))]
-    ratio = st.floats(-1, 100) | st.just(float("nan"))
+    ratio = st.floats(-1, 100) | st.sampled_from([float("nan"), 1e-300, 1e300])
     ratios = data.draw(st.lists(ratio, min_size=len(raws), max_size=len(raws)))
     value = st.floats(-1e6, 1e6, width=32) | st.sampled_from([np.nan, np.inf])
     hdr = data.draw(arrays(np.float32, (h, w, 3), elements=value))

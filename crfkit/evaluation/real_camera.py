@@ -548,7 +548,10 @@ def _check_ratios(ratios, n):
         raise ValidationError(f"ratios must be {n} finite positive numbers (one per RAW), got {r.tolist()}")
     if len(np.unique(r)) != n:
         raise ValidationError(f"ratios must differ from each other (one exposure per RAW), got {r.tolist()}")
-    return r
+    span = float(np.log2(r.max()) - np.log2(r.min()))  # in logs: the ratio itself may overflow
+    if span > 40:
+        raise ValidationError(f"ratios span {span:.0f} stops; a bracket spans at most 40 (a ratio of 1e12)")
+    return r / r.min()  # relative to the shortest exposure
 
 
 def raw_reference_blocks(raws, ratios, block=8, raw_floor=8 / 255):
@@ -569,8 +572,8 @@ def raw_reference_blocks(raws, ratios, block=8, raw_floor=8 / 255):
         Linear RAW images of one scene, all of the same shape (scale as in
         :func:`linearisation_error_blocks`).
     ratios : sequence of float
-        Relative exposure of each RAW (positive, distinct; e.g.
-        :func:`exposure_ratios_from_raw`).
+        Relative exposure of each RAW (positive, distinct, spanning at most
+        1e12; e.g. :func:`exposure_ratios_from_raw`).
     block : int
         Tile side in pixels.
     raw_floor : float
@@ -580,7 +583,7 @@ def raw_reference_blocks(raws, ratios, block=8, raw_floor=8 / 255):
     Returns
     -------
     reference : ndarray of float64, shape (n_blocks, 3)
-        Radiance per tile, in RAW units of an exposure of ratio 1 (NaN where
+        Radiance per tile, in RAW units of the shortest exposure (NaN where
         no exposure counts); >= 0.
     observed : ndarray of bool, shape (n_blocks,)
         Tiles with a reference value above ``raw_floor``.
