@@ -25,6 +25,7 @@ longest exposure's.
 
 import numpy as np
 
+from .._validation import check_float
 from ..curves import Curve
 from ..curves.curve import GRID
 from ..errors import ValidationError
@@ -152,7 +153,7 @@ def _inverse_curves(crf):
     return np.tile(vals, (3, 1)) if len(vals) == 1 else vals
 
 
-def _weight_lut(inv, levels, t, weighting, clip, noise, code_noise, highlight_taper=None):
+def _weight_lut(inv, levels, t, weighting, clip, noise, code_noise, highlight_taper=None, curve_error=0.0):
     """Per-code weights (levels,) of the estimate g(z)/t from one exposure."""
     z = np.arange(levels) / (levels - 1)
     if weighting == "uniform":
@@ -163,7 +164,9 @@ def _weight_lut(inv, levels, t, weighting, clip, noise, code_noise, highlight_ta
         g = np.interp(z, GRID, inv)
         slope = np.interp(z, GRID, np.gradient(inv, GRID))
         q = 1.0 / (levels - 1)
-        var = noise[0] * g + noise[1] + slope ** 2 * (q * q / 12.0 + code_noise ** 2)
+        # The curve's own relative error does not shrink with the exposure time: for one radiance it
+        # is the same in every exposure, so it caps how much a long exposure can outweigh a short one.
+        var = noise[0] * g + noise[1] + slope ** 2 * (q * q / 12.0 + code_noise ** 2) + (curve_error * g) ** 2
         w = 1.0 / np.maximum(var, 1e-30)
     if weighting == "noise" and highlight_taper is not None:
         w = w * np.clip((clip - z) / (clip - highlight_taper), 0.0, 1.0)
@@ -178,7 +181,8 @@ def _weight_lut(inv, levels, t, weighting, clip, noise, code_noise, highlight_ta
 
 
 def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, clip=CLIP,
-                  noise=(NOISE_A, NOISE_B), code_noise=None, highlight_taper="auto", return_info=False,
+                  noise=(NOISE_A, NOISE_B), code_noise=None, highlight_taper="auto", curve_error=0.0,
+                  return_info=False,
                   **calibrate_options):
     """Merge an exposure bracket into a linear HDR image.
 
@@ -210,6 +214,9 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
         linearly to 0 at ``clip``, because a camera image's near-white codes are its least
         certain.  ``'auto'`` (default): :data:`HIGHLIGHT_TAPER` (0.5) for camera images, none
         for RAW brackets (linear up to clipping) or when ``clip`` is not above it.  None: no taper.
+    curve_error : float
+        ``weighting='noise'`` only: relative standard error of the inverse curve (>= 0), added to
+        each estimate's variance as ``(curve_error * g(z))^2``.
     return_info : bool
         Also return a dict describing the merge (curve, times, weighting, clipped share).
 
@@ -248,6 +255,7 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
         if not 0 <= highlight_taper < clip:
             raise ValidationError(f"highlight_taper must be 'auto', None or a code in [0, clip={clip:g}), "
                                   f"got {highlight_taper!r}")
+    curve_error = check_float(curve_error, "curve_error", low=0)
     bracket = as_bracket(images, times)
     if align:
         bracket.images = align_images(bracket.images)
@@ -292,12 +300,12 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
     else:
         levels = 256 if imgs[0].dtype == np.uint8 else 65536
         code_noise = (NOISE_CODE if levels == 256 else 0.0) if code_noise is None else float(code_noise)
-    hdr, clipped = _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_taper)
+    hdr, clipped = _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_taper, curve_error)
     info["clipped_in_all_share"] = clipped
     return (hdr, info) if return_info else hdr
 
 
-def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_taper=None):
+def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_taper=None, curve_error=0.0):
     h, w, _ = imgs[0].shape
     order = np.argsort(t)
     out = np.empty((h, w, 3), np.float32)
@@ -310,7 +318,7 @@ def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_t
         den = np.zeros((h, w), np.float32)
         for j in order:
             wl = _weight_lut(inv[c], levels, t[j] / t[long_], weighting, clip, noise, code_noise,
-                             highlight_taper)
+                             highlight_taper, curve_error)
             code = np.ascontiguousarray(imgs[j][:, :, c])
             wj = wl[code]
             num += wj * (lin / np.float32(t[j]))[code]
