@@ -100,6 +100,8 @@ def main():
             merge_bracket, b.jpegs, b.raw_ratios, crf=calibration(b))),
         "crfkit merge, untapered noise-aware weights": ("same curve", lambda b: quiet(
             merge_bracket, b.jpegs, b.raw_ratios, crf=calibration(b), highlight_taper=None)),
+        "crfkit merge, curve_error=0.05 (an option)": ("same curve", lambda b: quiet(
+            merge_bracket, b.jpegs, b.raw_ratios, crf=calibration(b), curve_error=0.05)),
         "OpenCV MergeDebevec": ("same curve", peer(
             lambda b: bracket_merge.opencv_merge(b.jpegs, b.raw_ratios, levels(b)))),
         "OpenCV MergeRobertson": ("same curve", peer(

@@ -340,6 +340,8 @@ MERGE_ERRORS = [
                                               "--highlight-taper", "0.99"], ["--highlight-taper", "0.98", "'0.99'"]),
     ("taper not a number", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb",
                                             "--highlight-taper", "high"], ["--highlight-taper", "'high'"]),
+    ("negative curve error", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb",
+                                              "--curve-error", "-0.1"], ["--curve-error must be a number >= 0", "-0.1"]),
 ]
 
 

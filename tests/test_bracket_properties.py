@@ -212,7 +212,8 @@ def test_merge_bracket_returns_a_float32_hdr_or_a_crfkit_error(data, bracket, cr
                                                  {"noise": (1e-3, 0)}, {"noise": "ab"}, {"align": True},
                                                  {"highlight_taper": None}, {"highlight_taper": 0.0},
                                                  {"highlight_taper": 0.9}, {"highlight_taper": 1.5},
-                                                 {"highlight_taper": "x"}, {"highlight_taper": float("nan")}])))
+                                                 {"highlight_taper": "x"}, {"highlight_taper": float("nan")},
+                                                 {"curve_error": 0.05}, {"curve_error": -1}, {"curve_error": "x"}])))
     try:
         out = quiet(merge_bracket, imgs, times, crf=crf, weighting=weighting, return_info=return_info, **kwargs)
     except CrfkitError as exc:
@@ -417,10 +418,11 @@ CALIBRATE_BAD = BAD_OPTIONS + [["-o", "{d}/out.txt"], ["-o", "{d}/no/out.crfs"],
                                ["--plot", "{d}/p.xyz"], ["--bootstrap", "-1"]]
 MERGE_GOOD = GOOD_OPTIONS + [["-o", "{d}/out.exr"], ["-o", "{d}/out.hdr"], ["--crf", "srgb"],
                              ["--crf", "gamma:2.2"], ["--crf", "{d}/cam.crfs"], ["--weighting", "hat"], ["--half"],
-                             ["--highlight-taper", "none"], ["--highlight-taper", "0.7"]]
+                             ["--highlight-taper", "none"], ["--highlight-taper", "0.7"], ["--curve-error", "0.05"]]
 MERGE_BAD = BAD_OPTIONS + [["-o", "{d}/out.png"], ["-o", "{d}/no/out.exr"], ["-o", "{d}/dir.exr"],
                            ["--crf", "nope"], ["--crf", "{d}/missing.crfs"], ["--weighting", "bogus"],
-                           ["--highlight-taper", "x"], ["--highlight-taper", "1.2"]]
+                           ["--highlight-taper", "x"], ["--highlight-taper", "1.2"], ["--curve-error", "nan"],
+                           ["--curve-error", "-1"]]
 GOOD_INPUTS = ["b/s0.png", "b/s1.png", "b/s2.png", "b", "jpg/j0.jpg", "jpg/j1.jpg", "jpg/j2.jpg", "jpg"]
 BAD_INPUTS = ["corrupt.png", "missing.png", "empty", "cam.crfs"]
 

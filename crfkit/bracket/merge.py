@@ -45,10 +45,14 @@ NOISE_A, NOISE_B, NOISE_CODE = 1e-4, 1e-7, 0.004
 HIGHLIGHT_TAPER = 0.5
 
 
-def describe_weighting(weighting, highlight_taper=None):
-    if weighting == "noise" and highlight_taper is not None:
-        return (describe_weighting("noise") + f", tapered linearly to 0 from code {highlight_taper:g} "
-                "to the clipping level")
+def describe_weighting(weighting, highlight_taper=None, curve_error=0.0):
+    if weighting == "noise" and (highlight_taper is not None or curve_error):
+        text = describe_weighting("noise")
+        if curve_error:
+            text += f", with a relative curve error of {curve_error:g} in the variance"
+        if highlight_taper is not None:
+            text += f", tapered linearly to 0 from code {highlight_taper:g} to the clipping level"
+        return text
     return {
         "noise": "noise-aware inverse-variance weights (Hanji, Zhong & Mantiuk 2020 camera noise model, "
                  "plus code quantisation through the inverse curve)",
@@ -216,7 +220,10 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
         for RAW brackets (linear up to clipping) or when ``clip`` is not above it.  None: no taper.
     curve_error : float
         ``weighting='noise'`` only: relative standard error of the inverse curve (>= 0), added to
-        each estimate's variance as ``(curve_error * g(z))^2``.
+        each estimate's variance as ``(curve_error * g(z))^2``; for one radiance it is the same in
+        every exposure, so it caps how much the long exposures outweigh the short ones.  Default
+        0: 0.05 makes merges of real JPEG brackets more accurate on 8x8-block means (Middlebury
+        0.0412 against 0.0432) but noisier per pixel (a pure-noise bracket: 0.0121 against 0.0100).
     return_info : bool
         Also return a dict describing the merge (curve, times, weighting, clipped share).
 
@@ -262,8 +269,8 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
     if isinstance(highlight_taper, str):
         highlight_taper = None if bracket.raw or clip <= HIGHLIGHT_TAPER else HIGHLIGHT_TAPER
     if weighting != "noise":
-        highlight_taper = None
-    info = {"weighting": describe_weighting(weighting, highlight_taper)}
+        highlight_taper, curve_error = None, 0.0
+    info = {"weighting": describe_weighting(weighting, highlight_taper, curve_error)}
     cal = None
     if bracket.raw:
         inv = np.tile(GRID, (3, 1))
