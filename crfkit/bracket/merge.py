@@ -186,8 +186,7 @@ def _weight_lut(inv, levels, t, weighting, clip, noise, code_noise, highlight_ta
 
 def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, clip=CLIP,
                   noise=(NOISE_A, NOISE_B), code_noise=None, highlight_taper="auto", curve_error=0.0,
-                  return_info=False,
-                  **calibrate_options):
+                  return_info=False, **calibrate_options):
     """Merge an exposure bracket into a linear HDR image.
 
     Parameters

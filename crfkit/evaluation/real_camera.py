@@ -116,6 +116,12 @@ def _raw_unit(raw, shape):
     raise ValidationError(f"raw must be uint8, uint16 or float, got dtype {raw.dtype}")
 
 
+def _raw_blocks(raw, shape, block):
+    """Block means of a RAW in unit scale (n_blocks, C) and its tiles holding a clipped pixel (n_blocks,)."""
+    unit, top = _raw_unit(raw, shape)
+    return block_means(unit, block), _block_any(top, block)
+
+
 def _lut_from_callable(g, c):
     z = np.arange(256, dtype=np.float64) / 255.0
     try:
@@ -308,8 +314,7 @@ def exposure_ratios_from_raw(raws, raw_floor=8 / 255, block=8):
     for i, r in enumerate(raws):
         if np.asarray(r).ndim != 3:
             raise ValidationError(f"raws[{i}] must have shape (H, W, C), got {np.asarray(r).shape}")
-        unit, top = _raw_unit(r, shape)
-        prepared.append((block_means(unit, block), _block_any(top, block)))
+        prepared.append(_raw_blocks(r, shape, block))
     out = [1.0]
     for k in range(len(prepared) - 1):
         (a, ca), (b, cb) = prepared[k], prepared[k + 1]
@@ -471,6 +476,18 @@ def _finite_mean(a):
     return float(np.mean(a)) if a.size else float("nan")
 
 
+def _attempt(method, score, bracket):
+    """``(score(method(bracket), bracket), '')``, or ``(None, reason)`` when the method returned None or a
+    :class:`~crfkit.errors.CrfkitError` was raised by it or by the scoring (other exceptions propagate)."""
+    try:
+        out = method(bracket)
+        if out is None:
+            return None, "method returned None"
+        return score(out, bracket), ""
+    except CrfkitError as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
 def score_brackets(curves_for, brackets):
     """Score a method over brackets.
 
@@ -497,18 +514,10 @@ def score_brackets(curves_for, brackets):
     """
     rows = []
     for b in brackets:
-        reason = ""
-        try:
-            curves = curves_for(b)
-            if curves is None:
-                reason = "method returned None"
-                errors = np.full(b.n_exposures, np.nan)
-            else:
-                errors = score_bracket(curves, b)
-        except CrfkitError as exc:
-            reason = f"{type(exc).__name__}: {exc}"
+        errors, reason = _attempt(curves_for, score_bracket, b)
+        failed = errors is None
+        if failed:
             errors = np.full(b.n_exposures, np.nan)
-        failed = bool(reason)
         rows.append({"camera": b.camera, "illumination": b.illumination, "errors": [float(e) for e in errors],
                      "mean": float("nan") if failed else float(np.mean(errors)),
                      "failed": failed, "reason": reason})
@@ -517,17 +526,6 @@ def score_brackets(curves_for, brackets):
     return {"per_bracket": rows, "mean": _finite_mean(means), "mean_jpegs": _finite_mean(every),
             "n_failed": int(sum(r["failed"] for r in rows))}
 
-
-__all__ = [
-    "MIDDLEBURY_FOLDER",
-    "RealBracket",
-    "block_means",
-    "exposure_ratios_from_raw",
-    "linearisation_error_blocks",
-    "load_middlebury_brackets",
-    "score_bracket",
-    "score_brackets",
-]
 
 
 # --------------------------------------------------------------------------- HDR merges
@@ -604,9 +602,8 @@ def raw_reference_blocks(raws, ratios, block=8, raw_floor=8 / 255):
     total = weight = longest = None
     counted = prev_means = prev_ratio = None
     for j in np.argsort(r):  # shortest exposure first
-        unit, top = _raw_unit(raws[j], shape)
-        means = block_means(unit, block)
-        ok = ~_block_any(top, block)
+        means, clipped = _raw_blocks(raws[j], shape, block)
+        ok = ~clipped
         if counted is None:
             total, weight = np.zeros_like(means), np.zeros(len(means))
             longest = np.zeros(len(means))
@@ -748,16 +745,24 @@ def score_merges(merge_for, brackets, block=8):
     """
     rows = []
     for b in brackets:
-        reason, error = "", float("nan")
-        try:
-            hdr = merge_for(b)
-            if hdr is None:
-                reason = "method returned None"
-            else:
-                error = score_merge(hdr, b, block)
-        except CrfkitError as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-        rows.append({"camera": b.camera, "illumination": b.illumination, "error": error,
-                     "failed": bool(reason), "reason": reason})
+        error, reason = _attempt(merge_for, lambda hdr, br: score_merge(hdr, br, block), b)
+        rows.append({"camera": b.camera, "illumination": b.illumination,
+                     "error": float("nan") if error is None else error, "failed": error is None, "reason": reason})
     errors = np.array([row["error"] for row in rows], dtype=float)
     return {"per_bracket": rows, "mean": _finite_mean(errors), "n_failed": int(sum(r["failed"] for r in rows))}
+
+
+__all__ = [
+    "MIDDLEBURY_FOLDER",
+    "RealBracket",
+    "block_means",
+    "exposure_ratios_from_raw",
+    "hdr_error_blocks",
+    "linearisation_error_blocks",
+    "load_middlebury_brackets",
+    "raw_reference_blocks",
+    "score_bracket",
+    "score_brackets",
+    "score_merge",
+    "score_merges",
+]
