@@ -94,18 +94,13 @@ def shape_rmse(fa, fb, top=0.95):
     return float(np.mean(out))
 
 
-def measured_steps(images, times, inverse, n_samples=3000, min_pairs=10):
+def measured_steps(images, times, inverse):
     """Exposure steps (longer / shorter, consecutive in time) measured with a known inverse curve: the median
-    ratio of g(z) over the sampled pixels usable in both exposures; NaN where fewer than ``min_pairs`` are."""
+    ratio of g(z) over the sampled pixels usable in both exposures; NaN where fewer than 10 are."""
     from crfkit.bracket.inputs import as_bracket
-    from crfkit.bracket.samples import sample_bracket
-    from crfkit.bracket.solvers.base import median_log_steps
+    from crfkit.bracket.merge import measured_log_steps
 
-    s = sample_bracket(as_bracket(images, times), n_samples=n_samples, seed=0)
-    g = np.stack([np.interp(s.z[:, :, c], crfkit.GRID, inverse[c]) for c in range(3)], axis=2)
-    g = g.transpose(0, 2, 1).reshape(1, -1, s.n_exposures)  # channels pooled, as in merge.estimate_times
-    usable = s.valid.transpose(0, 2, 1).reshape(1, -1, s.n_exposures) & (g > 0)
-    return np.exp(median_log_steps(np.log(np.maximum(g, 1e-300)), usable, min_pairs=min_pairs)[0])
+    return np.exp(measured_log_steps(as_bracket(images, times), inverse)[0])
 
 
 MIDDLEBURY_SUBSETS = {"all 4": slice(None), "first 3": slice(0, 3), "last 3": slice(1, 4)}

@@ -342,8 +342,13 @@ def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_t
     return out, clipped_all / float(3 * h * w)
 
 
-def estimate_times(bracket, inverse, n_samples=3000, seed=0):
-    """Relative exposures (shortest = 1) of a bracket with a known inverse curve: median ratios of g(z)."""
+def measured_log_steps(bracket, inverse, n_samples=3000, seed=0):
+    """Log exposure steps of a bracket measured with a known inverse curve.
+
+    Returns ``(steps, order)``: ``steps[k]`` (NaN where fewer than 10 sampled pixel channels are
+    usable in both) is the median of ``log g(z)`` over exposure ``order[k + 1]`` minus exposure
+    ``order[k]`` (``order``: shortest exposure first), channels pooled.
+    """
     from .samples import sample_bracket
     from .solvers.base import median_log_steps
 
@@ -352,13 +357,18 @@ def estimate_times(bracket, inverse, n_samples=3000, seed=0):
     # Channels pooled: one problem of P * C values per exposure.
     g = g.transpose(0, 2, 1).reshape(1, -1, s.n_exposures)
     usable = s.valid.transpose(0, 2, 1).reshape(1, -1, s.n_exposures) & (g > 0)
-    steps = median_log_steps(np.log(np.maximum(g, 1e-300)), usable, min_pairs=10)[0]
+    return median_log_steps(np.log(np.maximum(g, 1e-300)), usable, min_pairs=10)[0], s.order
+
+
+def estimate_times(bracket, inverse, n_samples=3000, seed=0):
+    """Relative exposures (shortest = 1) of a bracket with a known inverse curve: median ratios of g(z)."""
+    steps, order = measured_log_steps(bracket, inverse, n_samples, seed)
     bad = np.flatnonzero(~np.isfinite(steps))
     if bad.size:
         j = int(bad[0]) + 1
         raise ValidationError("cannot estimate the exposure ratios: exposures "
-                              f"{s.order[j - 1]} and {s.order[j]} share no usable pixels; give the times")
+                              f"{order[j - 1]} and {order[j]} share no usable pixels; give the times")
     lt = np.concatenate([[0.0], np.cumsum(steps)])
-    out = np.empty(s.n_exposures)
-    out[s.order] = np.exp(lt)
+    out = np.empty(len(order))
+    out[order] = np.exp(lt)
     return out
