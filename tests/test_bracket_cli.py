@@ -301,17 +301,32 @@ CALIBRATE_ERRORS = [
     ("unknown method", lambda t, p: p, ["--times", *TIMES, "--method", "grossberg"], ["unknown bracket method"]),
     ("unknown model", lambda t, p: p, ["--times", *TIMES, "--model", "spline"], ["unknown model 'spline'"]),
     ("basis for a polynomial", lambda t, p: p, ["--times", *TIMES, "--basis", "dorf"],
-     ["unknown option(s) ['basis']"]),
-    ("k for debevec", lambda t, p: p, ["--times", *TIMES, "--method", "debevec", "-k", "3"], ["k applies"]),
-    ("k out of range", lambda t, p: p, ["--times", *TIMES, "-k", "0"], ["k for model 'polynomial'"]),
-    ("bad sample count", lambda t, p: p, ["--times", *TIMES, "--samples", "1"], ["n_samples"]),
-    ("negative bootstrap", lambda t, p: p, ["--times", *TIMES, "--bootstrap", "-1"], ["bootstrap"]),
+     ["--basis applies to --model pca, not polynomial"]),
+    ("k for debevec", lambda t, p: p, ["--times", *TIMES, "--method", "debevec", "-k", "3"],
+     ["--model, -k apply to --method model, not debevec"]),
+    ("top rule for debevec", lambda t, p: p, ["--times", *TIMES, "--method", "debevec", "--model", "polynomial",
+                                              "--top-rule", "clipping"], ["--top-rule", "apply to --method model"]),
+    ("k out of range", lambda t, p: p, ["--times", *TIMES, "-k", "0"], ["-k must be >= 1, got 0"]),
+    ("k above the model's range", lambda t, p: p, ["--times", *TIMES, "-k", "99"], ["k for model 'polynomial'"]),
+    ("bad sample count", lambda t, p: p, ["--times", *TIMES, "--samples", "1"], ["--samples must be at least 10"]),
+    ("negative bootstrap", lambda t, p: p, ["--times", *TIMES, "--bootstrap", "-1"], ["--bootstrap must be", "-1"]),
+    ("huge bootstrap", lambda t, p: p, ["--times", *TIMES, "--bootstrap", "5000"], ["--bootstrap must be", "5000"]),
+    ("negative seed", lambda t, p: p, ["--times", *TIMES, "--seed", "-3"], ["--seed must be >= 0, got -3"]),
+    ("times and unknown times", lambda t, p: p, ["--times", *TIMES, "--unknown-times"],
+     ["--times and --unknown-times contradict"]),
+    ("times prior with times", lambda t, p: p, ["--times", *TIMES, "--times-prior", "emor"],
+     ["--times-prior applies to unknown times"]),
     ("all saturated", lambda t, p: _saturated_pngs(t), ["--times", "1", "2"], ["clipped in every exposure"]),
-    ("unknown times prior", lambda t, p: p, ["--unknown-times", "--times-prior", "nope"], ["nope"]),
-    ("clip below the floor", lambda t, p: p, ["--times", *TIMES, "--clip", "0.01"], ["floor=0.02, clip=0.01"]),
-    ("clip not a number", lambda t, p: p, ["--times", *TIMES, "--clip", "nan"], ["clip=nan"]),
+    ("unknown times prior", lambda t, p: p, ["--unknown-times", "--times-prior", "nope"], ["--times-prior nope:"]),
+    # A typo in an option that is not used (the times are known) is still a typo.
+    ("unknown times prior, times from a folder", lambda t, p: [p[0].parent], ["--times-prior", "nope"],
+     ["--times-prior nope:"]),
+    ("clip below the floor", lambda t, p: p, ["--times", *TIMES, "--clip", "0.01"], ["--floor (0.02, the default) must be below --clip (0.01)"]),
+    ("clip not a number", lambda t, p: p, ["--times", *TIMES, "--clip", "nan"], ["--clip must be in (0, 1]", "nan"]),
+    ("negative floor", lambda t, p: p, ["--times", *TIMES, "--floor", "-0.1"], ["--floor must be in [0, 1)", "-0.1"]),
+    ("floor above the clip", lambda t, p: p, ["--times", *TIMES, "--floor", "0.99"], ["--floor (0.99) must be below --clip (0.98, the default)"]),
     ("unknown top rule", lambda t, p: p, ["--times", *TIMES, "--top-rule", "high"],
-     ["top_rule must be one of", "got 'high'"]),
+     ["--top-rule must be straight or clipping", "'high'"]),
 ]
 
 MERGE_ERRORS = [
@@ -333,7 +348,7 @@ MERGE_ERRORS = [
     ("crf and floor", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb", "--floor", "0.1"],
      ["calibration options (--floor)"]),
     ("clip out of range", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb", "--clip", "1.5"],
-     ["clip must be in (0, 1], got 1.5"]),
+     ["--clip must be in (0, 1]", "got 1.5"]),
     ("crf and top rule", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb", "--top-rule",
                                           "clipping"], ["calibration options (--top-rule)"]),
     ("taper above clipping", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb",
@@ -342,6 +357,17 @@ MERGE_ERRORS = [
                                             "--highlight-taper", "high"], ["--highlight-taper", "'high'"]),
     ("negative curve error", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb",
                                               "--curve-error", "-0.1"], ["--curve-error must be a number >= 0", "-0.1"]),
+    # Both shape the noise weights only: with other weights they were once ignored without a word.
+    ("taper with hat weights", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--crf", "srgb",
+                                                "--weighting", "hat", "--highlight-taper", "0.6"],
+     ["--highlight-taper applies to --weighting noise, not hat"]),
+    ("curve error with uniform weights", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--weighting",
+                                                          "uniform", "--curve-error", "0.05"],
+     ["--curve-error applies to --weighting noise, not uniform"]),
+    ("sample count", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--samples", "5"],
+     ["--samples must be at least 10"]),
+    ("times and unknown times", lambda t, p: p, ["-o", "{tmp}/s.exr", "--times", *TIMES, "--unknown-times"],
+     ["--times and --unknown-times contradict"]),
 ]
 
 
@@ -434,7 +460,7 @@ def test_calibrate_says_when_a_black_level_raised_the_floor(capsys, tmp_path, pn
                        "--bootstrap", "0", "--floor", "0.02")
     assert rc == 0 and "noise floor" not in out, err
     rc, out, err = run(capsys, "calibrate", *paths, "--floor", "2", *DATA_FREE)
-    assert rc == 2 and "floor=2.0" in err and len(err.strip().splitlines()) <= 2
+    assert rc == 2 and "--floor must be in [0, 1)" in err and "got 2" in err and len(err.strip().splitlines()) <= 2
     rc, out, err = run(capsys, "calibrate", pngs[0].parent, "--times", *TIMES, *DATA_FREE, "--bootstrap", "0")
     assert rc == 0, err
     assert "noise floor" not in out
@@ -495,3 +521,28 @@ def test_top_rule_reaches_the_calibration(capsys, tmp_path):
         inverse = crfkit.load_curves(out_file).inverse().values
         err_of[rule] = np.sqrt(np.mean((inverse - SHOULDER_INVERSE) ** 2))
     assert err_of["clipping"] < 0.5 * err_of[None], err_of
+
+
+def test_times_prior_with_exif_times_warns_that_it_is_unused(capsys, jpegs):
+    """Times read from EXIF leave --times-prior unused: said in one warning line, not silently ignored."""
+    rc, out, err = run(capsys, "calibrate", *jpegs, *DATA_FREE, "--bootstrap", "0", "--times-prior", "emor")
+    assert rc == 0, err
+    warning = [line for line in err.splitlines() if "warning" in line]
+    assert len(warning) == 1 and "--times-prior is not used" in warning[0] and "exif" in warning[0], err
+    assert "exposures (exif)" in out
+    # The default (not given) is never mentioned.
+    rc, out, err = run(capsys, "calibrate", *jpegs, *DATA_FREE, "--bootstrap", "0")
+    assert rc == 0 and "--times-prior" not in err, err
+
+
+def test_top_rule_choices_are_the_solvers():
+    """The CLI's --top-rule choices are exactly the model solver's rules (no copy drifts)."""
+    from crfkit.bracket.solvers.model import TOP_RULES
+    from crfkit.cli.calibrate import TOP_RULES as CLI_TOP_RULES
+
+    assert set(CLI_TOP_RULES) == set(TOP_RULES)
+
+
+def test_read_bracket_refuses_times_with_unknown_times(pngs):
+    with pytest.raises(crfkit.errors.ValidationError, match="contradict"):
+        crfkit.bracket.read_bracket(pngs, times=[1, 2, 4, 8], unknown_times=True)

@@ -403,6 +403,7 @@ GOOD_OPTIONS = [
     ["--model", "polynomial"], ["--model", "polynomial"], ["--model", "gamma"], ["-k", "3"], ["--shared"],
     ["--samples", "50"], ["--times-prior", "{d}/gammas.crfs"], ["--times-prior", "{d}/gammas.crfs"],
     ["--floor", "0.05"], ["--clip", "0.99"], ["--clip", "0.95"], ["--top-rule", "clipping"], ["--top-rule", "straight"],
+    ["--top-rule", "Clipping"], ["--seed", "7"],
 ]
 #: ...and their mistakes.
 BAD_OPTIONS = [
@@ -415,9 +416,9 @@ BAD_OPTIONS = [
 CALIBRATE_GOOD = GOOD_OPTIONS + [["-o", "{d}/out.crfs"], ["--plot", "{d}/p.png"], ["--bootstrap", "0"],
                                  ["--bootstrap", "0"], ["--bootstrap", "2"], ["--json"]]
 CALIBRATE_BAD = BAD_OPTIONS + [["-o", "{d}/out.txt"], ["-o", "{d}/no/out.crfs"], ["-o", "{d}/dir.crfs"],
-                               ["--plot", "{d}/p.xyz"], ["--bootstrap", "-1"]]
+                               ["--plot", "{d}/p.xyz"], ["--bootstrap", "-1"], ["--bootstrap", "5000"]]
 MERGE_GOOD = GOOD_OPTIONS + [["-o", "{d}/out.exr"], ["-o", "{d}/out.hdr"], ["--crf", "srgb"],
-                             ["--crf", "gamma:2.2"], ["--crf", "{d}/cam.crfs"], ["--weighting", "hat"], ["--half"],
+                             ["--crf", "gamma:2.2"], ["--crf", "{d}/cam.crfs"], ["--weighting", "hat"], ["--weighting", "uniform"], ["--half"],
                              ["--highlight-taper", "none"], ["--highlight-taper", "0.7"], ["--curve-error", "0.05"]]
 MERGE_BAD = BAD_OPTIONS + [["-o", "{d}/out.png"], ["-o", "{d}/no/out.exr"], ["-o", "{d}/dir.exr"],
                            ["--crf", "nope"], ["--crf", "{d}/missing.crfs"], ["--weighting", "bogus"],

@@ -205,6 +205,9 @@ def read_bracket(inputs, times=None, unknown_times=False):
     -------
     Bracket
     """
+    if times is not None and unknown_times:
+        raise ValidationError("times and unknown_times=True contradict each other: give the times, or let crfkit "
+                              "estimate them")
     files = expand_inputs(inputs)
     if len(files) < 2:
         raise ValidationError(f"a bracket needs at least 2 images, got {len(files)}")

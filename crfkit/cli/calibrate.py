@@ -2,9 +2,13 @@
 
 import sys
 
+from ..errors import CrfkitError, ValidationError
+
 
 #: The options of :func:`add_bracket_arguments` that only steer a calibration (``merge --crf``,
 #: which gives the curve, refuses them rather than ignore them).
+#: --top-rule's values (the model solver's; straight and clipping are the documented ones).
+TOP_RULES = ("straight", "clipping", "learned", "model")
 CALIBRATION_ONLY = ("method", "model", "k", "basis", "shared", "samples", "seed", "times_prior", "floor", "top_rule")
 
 
@@ -62,6 +66,62 @@ def register(sub):
     p.set_defaults(func=run)
 
 
+def check_bracket_options(args):
+    """Refuse a bad or contradictory option before any image is read, in one line naming the flag.
+
+    The library checks the same values again, but its messages name Python parameters
+    (``n_samples``) and solver options, and it ignores options that do not apply; a user of
+    the command line should read the flag they typed.
+    """
+    from ..bracket.samples import CLIP, FLOOR
+
+    if args.times is not None and args.unknown_times:
+        raise ValidationError("--times and --unknown-times contradict each other: give the times, or let crfkit "
+                              "estimate them")
+    if args.samples < 10:
+        raise ValidationError(f"--samples must be at least 10 (pixels), got {args.samples}")
+    if args.seed < 0:
+        raise ValidationError(f"--seed must be >= 0, got {args.seed}")
+    if getattr(args, "bootstrap", 0) < 0 or getattr(args, "bootstrap", 0) > 1000:
+        raise ValidationError(f"--bootstrap must be 0 (no band) to 1000 draws, got {args.bootstrap}")
+    if args.k is not None and args.k < 1:
+        raise ValidationError(f"-k must be >= 1, got {args.k}")
+    floor = FLOOR if args.floor is None else args.floor
+    clip = CLIP if args.clip is None else args.clip
+    if not 0 < clip <= 1:  # NaN fails too
+        raise ValidationError(f"--clip must be in (0, 1] (a fraction of full scale), got {args.clip:g}")
+    if not 0 <= floor < 1:
+        raise ValidationError(f"--floor must be in [0, 1) (a fraction of full scale), got {args.floor:g}")
+    if floor >= clip:
+        raise ValidationError(f"--floor ({floor:g}{'' if args.floor is not None else ', the default'}) must be below "
+                              f"--clip ({clip:g}{'' if args.clip is not None else ', the default'})")
+    if args.top_rule is not None and args.top_rule.lower() not in TOP_RULES:
+        raise ValidationError(f"--top-rule must be straight or clipping (or learned, model), got {args.top_rule!r}")
+    from ..bracket.solvers import get_solver_class
+
+    method = get_solver_class(args.method).name  # an unknown method is named first
+    if method != "model":
+        wrong = [flag for flag, value in (("--model", args.model), ("--basis", args.basis),
+                                          ("--top-rule", args.top_rule)) if value is not None]
+        if method != "mitsunaga-nayar" and args.k is not None:
+            wrong.append("-k")
+        if wrong:
+            raise ValidationError(f"{', '.join(wrong)} appl{'ies' if len(wrong) == 1 else 'y'} to --method model, "
+                                  f"not {args.method}")
+    elif args.basis is not None and args.model is not None and args.model.strip().lower() != "pca":
+        raise ValidationError(f"--basis applies to --model pca, not {args.model}")
+    if args.times_prior != "modern":
+        if args.times is not None:
+            raise ValidationError("--times-prior applies to unknown times (--unknown-times or no EXIF); --times "
+                                  "gives them")
+        from ..bracket.calibrate import times_solver
+
+        try:
+            times_solver(args.times_prior)  # a typo fails now, before the images are read
+        except CrfkitError as exc:
+            raise ValidationError(f"--times-prior {args.times_prior}: {exc}") from None
+
+
 def calibration_options(args):
     opts = dict(method=args.method, model=args.model, k=args.k, shared=args.shared, n_samples=args.samples,
                 seed=args.seed, align=args.align)
@@ -72,7 +132,7 @@ def calibration_options(args):
     if args.clip is not None:
         opts["clip"] = args.clip
     if args.top_rule is not None:
-        opts["top_rule"] = args.top_rule
+        opts["top_rule"] = args.top_rule.lower()
     opts["times_prior"] = args.times_prior
     return opts
 
@@ -84,9 +144,15 @@ def check_crfs_output(path):
 
 
 def read_inputs(args):
+    import warnings
+
     from ..bracket import read_bracket
 
-    return read_bracket(args.inputs, times=args.times, unknown_times=args.unknown_times)
+    bracket = read_bracket(args.inputs, times=args.times, unknown_times=args.unknown_times)
+    if bracket.times is not None and args.times_prior != "modern" and not bracket.raw:
+        warnings.warn(f"--times-prior is not used: the exposure times come from {bracket.times_source} "
+                      "(add --unknown-times to estimate them)", stacklevel=2)
+    return bracket
 
 
 def summary_lines(cal, bracket):
@@ -123,6 +189,7 @@ def run(args):
         check_crfs_output(args.output)
     if args.plot:
         check_plot_path(args.plot)
+    check_bracket_options(args)
     bracket = read_inputs(args)
     opts = calibration_options(args)
     cal = calibrate_bracket(bracket, bootstrap=args.bootstrap, **opts)

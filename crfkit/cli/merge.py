@@ -40,7 +40,7 @@ def run(args):
     from ..bracket import merge_bracket
     from ..errors import ValidationError
     from ..restoration.pipeline import check_output_path, write_hdr_image
-    from .calibrate import calibration_options, read_inputs
+    from .calibrate import calibration_options, check_bracket_options, read_inputs
 
     out = check_output_path(args.output)
     sidecar = _check_path(Path(str(out) + ".json"), what="-o's sidecar")
@@ -70,6 +70,13 @@ def run(args):
                                   f"clipping level), got {args.highlight_taper!r}")
     if not args.curve_error >= 0 or args.curve_error == float("inf"):  # NaN fails the first test
         raise ValidationError(f"--curve-error must be a number >= 0, got {args.curve_error!r}")
+    if args.weighting != "noise":  # both shape the noise weights only: refused rather than ignored
+        given = [flag for flag, used in (("--highlight-taper", args.highlight_taper.lower() != "auto"),
+                                         ("--curve-error", args.curve_error != 0)) if used]
+        if given:
+            raise ValidationError(f"{' and '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --weighting "
+                                  f"noise, not {args.weighting}")
+    check_bracket_options(args)
     bracket = read_inputs(args)
     if crf is not None:
         clip = {} if args.clip is None else {"clip": args.clip}  # --clip also sets the merge's clipping level
