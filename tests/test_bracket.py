@@ -494,6 +494,24 @@ def test_align_images_undoes_shifts():
     assert np.percentile(relative_errors(hdr[inner], radiance[inner]), 99) < 0.02
 
 
+def test_a_shifted_bracket_warns_that_the_curves_fit_poorly():
+    """A hand-held bracket shifted by a few pixels passes the moving-pixel test (its pixels rarely get
+    darker in a longer exposure) but not the fit residual: the calibration says so and suggests
+    aligning; aligned, the same bracket calibrates without the warning."""
+    pytest.importorskip("cv2")
+    imgs, _ = textured_bracket()
+    moved = [np.roll(im, (5 * i, 6 * i), axis=(0, 1)) for i, im in enumerate(imgs)]  # within align's range
+    with pytest.warns(UserWarning, match=r"fit this bracket poorly \(RMS code error 0\.\d+.*--align") as rec:
+        cal = calibrate_bracket(moved, TIMES[:4], model="polynomial", bootstrap=0)
+    assert np.median(cal.rmse) > 0.04
+    assert not any("darker in a longer exposure" in str(w.message) for w in rec)  # the moving test misses it
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        cal = calibrate_bracket(moved, TIMES[:4], model="polynomial", bootstrap=0, align=True)
+    assert not any("poorly" in str(w.message) for w in rec), [str(w.message) for w in rec]
+    assert np.median(cal.rmse) < 0.02
+
+
 def test_align_images_keeps_a_small_static_bracket():
     """OpenCV's AlignMTB alone finds shifts of up to 63 px between identical smooth 96x128 images (its
     search drifts when the bitmaps carry little information); align_images must not move them."""
@@ -890,6 +908,48 @@ def test_frobisher_calibrates_with_exif_times():
     assert np.all(cal.rmse < 0.03), cal.rmse
     hdr = merge_bracket(br, crf=cal)
     assert hdr.dtype == np.float32 and hdr.shape == (426, 640, 3) and np.all(np.isfinite(hdr))
+
+
+def test_frobisher_shifted_by_hand_is_realigned_and_calibrates_as_the_original():
+    """Frobisher's shortest exposure is dark (median grey code 6): its median bitmap is noise, and it
+    was once left unaligned with a warning.  Shifted as a hand-held shot would be, every frame now
+    returns exactly (a shared-percentile bitmap), and the calibration comes close to the tripod
+    one's residual; without --align the same shifted bracket warns that the curves fit poorly."""
+    pytest.importorskip("cv2")
+    from crfkit.bracket.merge import align_images
+    from crfkit.io.images import read_image
+
+    folder = real_folder("colour_hdri_frobisher_001", FROBISHER)
+    imgs = [read_image(folder / f) for f in FROBISHER]
+    assert float(np.median(imgs[0].mean(axis=2))) < 12  # the case the median cannot align
+    shifts = [(3, -5), (0, 0), (-4, 6)]
+    moved = [np.roll(im, sh, axis=(0, 1)) for im, sh in zip(imgs, shifts)]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        aligned = align_images(moved)
+    assert not any("not aligned" in str(w.message) for w in rec), [str(w.message) for w in rec]
+    inner = (slice(20, -20), slice(20, -20))
+    for a, b in zip(aligned, imgs):
+        np.testing.assert_array_equal(a[inner], b[inner])
+    tripod = calibrate_bracket(imgs, [1 / 8, 1, 8], bootstrap=0, model="polynomial")
+    realigned = calibrate_bracket(moved, [1 / 8, 1, 8], bootstrap=0, model="polynomial", align=True)
+    # Near the tripod calibration's residual (0.004-0.006); the borders the shifts wrapped around add a little.
+    assert np.all(realigned.rmse < 0.01) and np.all(tripod.rmse < 0.007), (realigned.rmse, tripod.rmse)
+    with pytest.warns(UserWarning, match="fit this bracket poorly"):
+        calibrate_bracket(moved, [1 / 8, 1, 8], bootstrap=0, model="polynomial")
+
+
+def test_shared_quantile_keeps_both_levels_in_the_structured_range():
+    from crfkit.bracket.merge import MTB_CODES, _shared_quantile
+
+    rng = np.random.default_rng(0)
+    bright = rng.uniform(0, 255, (64, 64))
+    dark = bright / 20  # median near 6: no structure at the median
+    q = _shared_quantile(dark, bright)
+    assert q is not None and q > 0.5
+    for g in (dark, bright):
+        assert MTB_CODES[0] <= np.quantile(g, q) <= MTB_CODES[1]
+    assert _shared_quantile(np.full((8, 8), 3.0), bright) is None  # black: no percentile shows structure
 
 
 def memorial():

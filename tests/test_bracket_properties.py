@@ -488,3 +488,41 @@ def test_cli_merge_exits_0_or_2(cli_dir, data):
     if rc == 0:
         out_path = Path(args[len(args) - args[::-1].index("-o")])  # the last -o wins
         assert out_path.is_file() and Path(str(out_path) + ".json").is_file()
+
+
+@st.composite
+def shifted_brackets(draw):
+    """2-4 exposures of a textured scene, some nearly black or mostly clipped, each moved by a few pixels."""
+    n = draw(st.integers(2, 4))
+    h, w = draw(st.integers(16, 72)), draw(st.integers(16, 72))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    radiance = smooth_radiance(h, w, 0) * rng.uniform(0.2, 1.0, (h, w, 1))
+    dtype = draw(st.sampled_from([np.uint8, np.uint16]))
+    top = np.iinfo(dtype).max
+    imgs = []
+    for _ in range(n):
+        gain = draw(st.sampled_from([0.01, 0.05, 0.3, 1.0, 4.0, 40.0]))  # black .. clipped
+        im = np.round(np.clip(radiance * gain, 0, 1) ** (1 / 2.2) * top).astype(dtype)
+        imgs.append(np.roll(im, (draw(st.integers(-5, 5)), draw(st.integers(-5, 5))), axis=(0, 1)))
+    return imgs
+
+
+@given(shifted_brackets())
+@settings(deadline=None)
+def test_align_images_returns_translated_images_of_the_same_shape(imgs):
+    """Whatever the brightness of the frames (the median path, the shared-percentile path, or neither),
+    alignment returns each image translated (edges replicated), never reshaped or re-valued."""
+    pytest.importorskip("cv2")
+    from crfkit.bracket.merge import _shift, align_images
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "not aligned" warnings are allowed
+        out = align_images(imgs)
+    assert len(out) == len(imgs)
+    h, w = imgs[0].shape[:2]
+    # Each step between neighbours stays within the search range; steps chain to the reference.
+    limit = (2 ** int(np.clip(np.floor(np.log2(max(min(h, w) / 16.0, 1.0))), 1, 6))) * (len(imgs) - 1)
+    for a, b in zip(out, imgs):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        assert any(np.array_equal(a, _shift(b, dy, dx)) for dy in range(-limit, limit + 1)
+                   for dx in range(-limit, limit + 1))

@@ -66,10 +66,13 @@ def align_images(images, reference=None):
 
     Translations only.  Shifts are measured between neighbours in brightness (they
     look most alike) and chained to the reference (the middle exposure by default);
-    the search range is limited to 1/16 of the smaller image side.  A pair whose
-    bitmaps carry no information (median code below 12 or above 243: mostly black
-    or clipped) or whose search ends at its limit is not shifted, with a warning.
-    Edges are replicated.  Needs ``crfkit[charts]`` (OpenCV).
+    the search range is limited to 1/16 of the smaller image side.  Where a pair's
+    median grey code lies outside :data:`MTB_CODES` (12 to 243: a dark short exposure,
+    a mostly clipped long one), its median bitmap is noise; both images are then
+    thresholded at the shared percentile, closest to the median, at which both lie
+    in that range (Ward's own remedy), with the same pyramid search.  A pair with no
+    such percentile, or whose search ends at its limit, is not shifted, with a
+    warning.  Edges are replicated.  Needs ``crfkit[charts]`` (OpenCV).
     """
     import warnings
 
@@ -95,16 +98,23 @@ def align_images(images, reference=None):
     for k in range(1, n):
         a, b = grays[order[k - 1]], grays[order[k]]
         med = (float(np.median(a)), float(np.median(b)))
-        if min(med) < 12 or max(med) > 243:
-            warnings.warn(f"image {order[k]} not aligned to image {order[k - 1]}: too dark or too clipped for "
-                          "median-threshold bitmaps", stacklevel=2)
-            continue
-        dx, dy = (int(v) for v in mtb.calculateShift(a, b))
+        if min(med) >= MTB_CODES[0] and max(med) <= MTB_CODES[1]:
+            q = 0.5
+            dx, dy = (int(v) for v in mtb.calculateShift(a, b))
+        else:
+            # A dark (or mostly clipped) exposure's median bitmap is noise: threshold both images at
+            # another shared percentile where both show structure (Ward 2003 suggests this).
+            q = _shared_quantile(a, b)
+            if q is None:
+                warnings.warn(f"image {order[k]} not aligned to image {order[k - 1]}: too dark or too clipped "
+                              "for threshold bitmaps at any shared percentile", stacklevel=2)
+                continue
+            dx, dy = _quantile_mtb_shift(a, b, q, max_bits)
         if max(abs(dx), abs(dy)) >= limit:
             warnings.warn(f"image {order[k]} not aligned: the shift search reached its limit ({limit} px)",
                           stacklevel=2)
             continue
-        if (dx or dy) and not _shift_helps(a, b, dx, dy):
+        if (dx or dy) and not _shift_helps(a, b, dx, dy, q=q):
             continue  # the search found nothing better than no shift: keep the images where they are
         step[k] = (dx, dy)
     total = np.cumsum(step, axis=0)
@@ -117,22 +127,63 @@ def align_images(images, reference=None):
     return out
 
 
-def _bitmaps(gray, exclude=4):
-    med = np.median(gray)
-    return gray > med, np.abs(gray.astype(np.int16) - med) > exclude
+#: Threshold codes (8-bit grey) between which a bitmap shows the scene's structure rather than
+#: noise or clipping: the median when it lies there, else a shared percentile of both images.
+MTB_CODES = (12, 243)
 
 
-def _shift_helps(a, b, dx, dy, margin=0.9):
-    """True when shifting ``b`` by (dx, dy) makes its median-threshold bitmap agree with ``a``'s
-    clearly better (fewer than ``margin`` times the disagreements) than not shifting it."""
-    ba, ma = _bitmaps(a)
+def _bitmaps(gray, exclude=4, q=0.5):
+    level = np.quantile(gray, q)
+    return gray > level, np.abs(gray.astype(np.int16) - level) > exclude
 
-    def disagreement(img):
-        bb, mb = _bitmaps(img)
-        use = ma & mb
-        return np.count_nonzero((ba != bb) & use) / max(np.count_nonzero(use), 1)
 
-    return disagreement(_shift(b, dy, dx)) < margin * disagreement(b)
+def _shared_quantile(a, b, step=0.01):
+    """The percentile (closest to the median) at which both grey images' levels lie within
+    :data:`MTB_CODES`, with margin for the exclusion band, or None when there is none."""
+    qs = np.arange(step, 1.0, step)
+    lo, hi = MTB_CODES
+    qa, qb = np.quantile(a, qs), np.quantile(b, qs)
+    ok = (np.minimum(qa, qb) >= lo) & (np.maximum(qa, qb) <= hi)
+    if not ok.any():
+        return None
+    return float(qs[ok][np.argmin(np.abs(qs[ok] - 0.5))])
+
+
+def _disagreement(bits_a, bits_b, dx=0, dy=0):
+    """Share of the pixels outside both exclusion bands whose bitmaps (``_bitmaps``) differ, with ``b``
+    moved by (dx, dy), compared on the overlap only (no replicated edge takes part)."""
+    (ba, ma), (bb, mb) = bits_a, bits_b
+    h, w = ba.shape
+    ya, yb = slice(max(dy, 0), h + min(dy, 0)), slice(max(-dy, 0), h - max(dy, 0))
+    xa, xb = slice(max(dx, 0), w + min(dx, 0)), slice(max(-dx, 0), w - max(dx, 0))
+    use = ma[ya, xa] & mb[yb, xb]
+    return np.count_nonzero((ba[ya, xa] != bb[yb, xb]) & use) / max(np.count_nonzero(use), 1)
+
+
+def _quantile_mtb_shift(a, b, q, max_bits):
+    """Ward's (2003) pyramid search for the translation (dx, dy) that moves ``b`` onto ``a``, with
+    both thresholded at their ``q`` percentile instead of the median."""
+    pyramid = [(a.astype(np.float32), b.astype(np.float32))]
+    for _ in range(max_bits):
+        x, y = pyramid[-1]
+        hh, ww = (x.shape[0] // 2) * 2, (x.shape[1] // 2) * 2
+        if hh < 8 or ww < 8:
+            break
+        pyramid.append(tuple(v[:hh, :ww].reshape(hh // 2, 2, ww // 2, 2).mean(axis=(1, 3)) for v in (x, y)))
+    dx = dy = 0
+    for x, y in reversed(pyramid):
+        dx, dy = 2 * dx, 2 * dy
+        bx, by = _bitmaps(x, q=q), _bitmaps(y, q=q)
+        _, dx, dy = min((_disagreement(bx, by, dx + i, dy + j), dx + i, dy + j)
+                        for j in (-1, 0, 1) for i in (-1, 0, 1))
+    return int(dx), int(dy)
+
+
+def _shift_helps(a, b, dx, dy, margin=0.9, q=0.5):
+    """True when shifting ``b`` by (dx, dy) makes its threshold bitmap (at percentile ``q``) agree with
+    ``a``'s clearly better (fewer than ``margin`` times the disagreements) than not shifting it."""
+    bits_a, bits_b = _bitmaps(a, q=q), _bitmaps(b, q=q)
+    return _disagreement(bits_a, bits_b, dx, dy) < margin * _disagreement(bits_a, bits_b)
 
 
 def _shift(img, dy, dx):
