@@ -942,14 +942,15 @@ def test_frobisher_shifted_by_hand_is_realigned_and_calibrates_as_the_original()
 def test_shared_quantile_keeps_both_levels_in_the_structured_range():
     from crfkit.bracket.merge import MTB_CODES, _shared_quantile
 
+    pytest.importorskip("cv2")
     rng = np.random.default_rng(0)
-    bright = rng.uniform(0, 255, (64, 64))
-    dark = bright / 20  # median near 6: no structure at the median
+    bright = rng.integers(0, 256, (64, 64)).astype(np.uint8)
+    dark = (bright // 20).astype(np.uint8)  # median near 6: no structure at the median
     q = _shared_quantile(dark, bright)
     assert q is not None and q > 0.5
     for g in (dark, bright):
         assert MTB_CODES[0] <= np.quantile(g, q) <= MTB_CODES[1]
-    assert _shared_quantile(np.full((8, 8), 3.0), bright) is None  # black: no percentile shows structure
+    assert _shared_quantile(np.full((8, 8), 3, np.uint8), bright) is None  # black: no percentile shows structure
 
 
 def memorial():
