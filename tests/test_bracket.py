@@ -953,6 +953,40 @@ def test_shared_quantile_keeps_both_levels_in_the_structured_range():
     assert _shared_quantile(np.full((8, 8), 3, np.uint8), bright) is None  # black: no percentile shows structure
 
 
+def test_a_merge_with_the_wrong_curve_or_a_shifted_bracket_warns_that_the_exposures_disagree():
+    """A curve given to the merge was never tested against the bracket: frobisher with sRGB's curve
+    (not its camera's), or shifted by hand, makes consecutive exposures disagree, and the merge says
+    so; with its own calibration and aligned, it does not.  The measure is in the merge's info."""
+    from crfkit.io.images import read_image
+
+    folder = real_folder("colour_hdri_frobisher_001", FROBISHER)
+    imgs = [read_image(folder / f) for f in FROBISHER]
+    times = [1 / 8, 1, 8]
+    own = calibrate_bracket(imgs, times, bootstrap=0, model="polynomial")
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        _, info = merge_bracket(imgs, times, crf=own, return_info=True)
+    assert not [str(w.message) for w in rec], [str(w.message) for w in rec]
+    assert info["exposure_disagreement"] < 0.05
+    with pytest.warns(UserWarning, match=r"the exposures disagree.*\d+% apart.*calibrate it"):
+        _, info = merge_bracket(imgs, times, crf="srgb", return_info=True)
+    assert info["exposure_disagreement"] > 0.3
+    shifted = [np.roll(imgs[0], (3, -5), axis=(0, 1)), imgs[1], np.roll(imgs[2], (-4, 6), axis=(0, 1))]
+    with pytest.warns(UserWarning, match="the exposures disagree.*--align"):
+        merge_bracket(shifted, times, crf=own)
+
+
+def test_exposure_disagreement_grows_with_wrong_times():
+    imgs = bracket()
+    b = crfkit.bracket.inputs.as_bracket(imgs, TIMES)
+    inv = np.tile(CURVES["srgb"].as_kind("inverse").values, (3, 1))
+    from crfkit.bracket import exposure_disagreement
+
+    right = exposure_disagreement(b, inv, TIMES)
+    wrong = exposure_disagreement(b, inv, [t ** 1.3 for t in TIMES])
+    assert right < 0.02 < 0.2 < wrong
+
+
 def memorial():
     folder = real_folder("debevec_memorial_bracket", MEMORIAL)
     from crfkit.bracket.inputs import parse_time

@@ -9,7 +9,7 @@ self-calibration, Debevec, Robertson, Mitsunaga-Nayar) ->
 
 from .calibrate import BracketCalibration, calibrate_bracket
 from .inputs import Bracket, read_bracket
-from .merge import merge_bracket
+from .merge import align_images, exposure_disagreement, merge_bracket
 from .samples import BracketSamples, sample_bracket
 from .solvers import SOLVERS, BracketSolver, get_solver, register_solver
 
@@ -19,7 +19,9 @@ __all__ = [
     "BracketCalibration",
     "BracketSamples",
     "BracketSolver",
+    "align_images",
     "calibrate_bracket",
+    "exposure_disagreement",
     "get_solver",
     "merge_bracket",
     "read_bracket",
