@@ -227,6 +227,8 @@ def test_merge_bracket_returns_a_float32_hdr_or_a_crfkit_error(data, bracket, cr
     assert np.all(np.isfinite(hdr)) and hdr.min() >= 0
     if info is not None:
         assert len(info["times"]) == len(imgs) and 0 <= info["clipped_in_all_share"] <= 1
+        d = info.get("exposure_disagreement")  # given a curve: None (nothing to compare) or a gap >= 0
+        assert d is None or (np.isfinite(d) and d >= 0), d
 
 
 # ----------------------------------------------------------------------------- sample_bracket
