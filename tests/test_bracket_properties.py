@@ -528,3 +528,45 @@ def test_align_images_returns_translated_images_of_the_same_shape(imgs):
         assert a.shape == b.shape and a.dtype == b.dtype
         assert any(np.array_equal(a, _shift(b, dy, dx)) for dy in range(-limit, limit + 1)
                    for dx in range(-limit, limit + 1))
+
+
+inverse_curves = st.one_of(
+    st.just(np.tile(CURVE.as_kind("inverse").values, (3, 1))),  # the cameras' own curve
+    arrays(np.float64, st.sampled_from([(3, 1024), (1, 1024), (3, 10), (1024,)]),
+           elements=st.one_of(st.floats(-1, 2), st.sampled_from([np.nan, np.inf]))),
+    st.sampled_from([None, "srgb", [1, 2, 3]]),
+)
+
+
+@given(brackets, inverse_curves, st.data())
+@settings(deadline=None)
+def test_exposure_disagreement_is_a_gap_or_a_crfkit_error(bracket_and_times, inverse, data):
+    from crfkit.bracket import exposure_disagreement
+
+    imgs, true_times = bracket_and_times
+    times = data.draw(times_for(true_times))
+    try:
+        value = exposure_disagreement(imgs, inverse, times)
+    except CrfkitError:
+        event("CrfkitError")
+        return
+    assert isinstance(value, float) and (np.isnan(value) or value >= 0)
+
+
+@given(st.one_of(random_images(), rendered_brackets()))
+@settings(deadline=None)
+def test_align_images_returns_images_or_a_crfkit_error(bracket_and_times):
+    pytest.importorskip("cv2")
+    from crfkit.bracket import align_images
+
+    imgs, _ = bracket_and_times
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            out = align_images(imgs)
+        except CrfkitError:
+            event("CrfkitError")
+            return
+    assert len(out) == len(imgs)
+    for a, b in zip(out, imgs):
+        assert np.shape(a) == np.shape(b) and np.asarray(a).dtype == np.asarray(b).dtype

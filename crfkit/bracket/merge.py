@@ -88,7 +88,7 @@ def align_images(images, reference=None):
     from .._optional import require
 
     cv2 = require("cv2", "charts", feature="aligning a bracket (--align)")
-    imgs = [np.asarray(i) for i in images]
+    imgs = _check_align_inputs(images)
     n = len(imgs)
 
     def gray8(im):
@@ -97,6 +97,10 @@ def align_images(images, reference=None):
             im = np.clip(np.asarray(im[..., :3], np.float32) * np.float32(255.0 / top), 0, 255).astype(np.uint8)
         return cv2.cvtColor(np.ascontiguousarray(im[..., :3]), cv2.COLOR_RGB2GRAY)  # as AlignMTB.process does
 
+    if min(imgs[0].shape[:2]) < MIN_ALIGN_SIDE:  # no bitmap search fits (OpenCV's crashes on 1-pixel sides)
+        warnings.warn(f"images of {imgs[0].shape[1]}x{imgs[0].shape[0]} pixels are too small to align "
+                      f"(under {MIN_ALIGN_SIDE} pixels a side): left as they are", stacklevel=2)
+        return list(imgs)
     grays = [gray8(im) for im in imgs]
     order = np.argsort([float(np.mean(g)) for g in grays], kind="stable")
     ref_pos = len(order) // 2 if reference is None else int(np.flatnonzero(order == int(reference))[0])
@@ -158,6 +162,33 @@ def align_images(images, reference=None):
     return out
 
 
+def _check_align_inputs(images):
+    """The images as arrays, or a ValidationError naming what is wrong (align_images is public)."""
+    from .inputs import check_same_size
+
+    if isinstance(images, np.ndarray) and images.ndim == 4:
+        images = list(images)
+    if not isinstance(images, (list, tuple)):
+        raise ValidationError(f"images must be a list of (H, W, 3) arrays, got {type(images).__name__}")
+    if len(images) < 2:
+        raise ValidationError(f"aligning needs at least 2 images, got {len(images)}")
+    imgs = []
+    for i, im in enumerate(images):
+        try:
+            a = np.asarray(im)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"image {i}: not an array ({exc})") from None
+        floating = np.issubdtype(a.dtype, np.floating)
+        if not (a.dtype in (np.uint8, np.uint16) or (floating and a.size and np.all(np.isfinite(a)))):
+            raise ValidationError(f"image {i}: expected uint8, uint16 or finite float values, got {a.dtype}"
+                                  + (" with NaN or infinite values" if floating else ""))
+        imgs.append(a)
+    check_same_size(imgs)
+    return imgs
+
+
+#: Smallest image side that align_images searches.
+MIN_ALIGN_SIDE = 8
 #: Threshold codes (8-bit grey) between which a bitmap shows the scene's structure rather than
 #: noise or clipping: the median when it lies there, else a shared percentile of both images.
 MTB_CODES = (12, 243)
@@ -462,28 +493,69 @@ def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_t
     return out, clipped_all / float(3 * h * w)
 
 
-def exposure_disagreement(bracket, inverse, times, n_samples=3000, seed=0):
+def exposure_disagreement(images, crf, times=None, n_samples=3000, seed=0):
     """How far a curve and exposure times leave a bracket's exposures from agreeing.
 
     The median, over sampled pixel channels usable in two consecutive exposures, of
     ``|log g(z_long) - log g(z_short) - log(t_long / t_short)|``: near 0 when the curve,
     the times and the alignment are right (the Middlebury cameras with their own
     calibration: 0.02 to 0.07), larger when one is wrong (the same JPEGs with the sRGB
-    curve: 0.18 to 0.37; frobisher shifted by a few pixels: 0.10 to 0.14).  NaN when
-    no pixel is usable in two exposures.  :func:`merge_bracket` warns above
-    :data:`DISAGREEMENT_WARN` when it is given a curve.
+    curve: 0.18 to 0.37; frobisher shifted by a few pixels: 0.10 to 0.14).
+    :func:`merge_bracket` warns above :data:`DISAGREEMENT_WARN` when it is given a curve.
+
+    Parameters
+    ----------
+    images : sequence of ndarray, paths, a folder, or a Bracket
+        As for :func:`merge_bracket`.
+    crf : BracketCalibration, Curve, CurveSet, str, path, or array (3, N) or (N,)
+        The camera's response, as for :func:`merge_bracket`; an array holds inverse-curve values
+        on N >= 2 evenly spaced codes from 0 to 1, per channel or shared.
+    times : sequence of float, optional
+        Exposure times, one per image; default: the bracket's (EXIF for files).
+
+    Returns
+    -------
+    float
+        A log gap >= 0 (0.09 is 9.4 % apart); NaN when no pixel is usable in two exposures.
+
+    Raises
+    ------
+    ValidationError
+        Bad images, times, or curve; no times given or read.
     """
     from .samples import sample_bracket
 
+    bracket = as_bracket(images, times)
+    if bracket.times is None:
+        raise ValidationError("exposure_disagreement needs the exposure times: give times= (one per image)")
+    inverse = _inverse_values(crf)
     s = sample_bracket(bracket, n_samples=n_samples, seed=seed)
-    log_t = np.log(np.asarray(times, np.float64)[s.order])
-    g = np.stack([np.interp(s.z[:, :, c], GRID, inverse[c]) for c in range(3)], axis=2)  # (P, J, C)
+    log_t = np.log(np.asarray(bracket.times, np.float64)[s.order])
+    grid = np.linspace(0.0, 1.0, inverse.shape[1])
+    g = np.stack([np.interp(s.z[:, :, c], grid, inverse[c]) for c in range(3)], axis=2)  # (P, J, C)
     usable = s.valid & (g > 0)
     log_g = np.log(np.maximum(g, 1e-300))
     gaps = [(log_g[:, j + 1] - log_g[:, j] - (log_t[j + 1] - log_t[j]))[usable[:, j] & usable[:, j + 1]]
             for j in range(s.n_exposures - 1)]
     gaps = np.concatenate(gaps) if gaps else np.empty(0)
     return float(np.median(np.abs(gaps))) if gaps.size else float("nan")
+
+
+def _inverse_values(crf):
+    """Inverse-curve values (3, N) from an array, a calibration or any CRF specification."""
+    if isinstance(crf, (np.ndarray, list, tuple)) and not isinstance(crf, str):
+        try:
+            inv = np.asarray(crf, np.float64)
+        except (TypeError, ValueError):
+            raise ValidationError("crf as an array must hold numbers (inverse-curve values)") from None
+        if inv.ndim == 1:
+            inv = inv[None]
+        if inv.ndim != 2 or inv.shape[0] not in (1, 3) or inv.shape[1] < 2:
+            raise ValidationError(f"crf as an array must have shape (3, N) or (N,) with N >= 2, got {np.shape(crf)}")
+        if not np.all(np.isfinite(inv)):
+            raise ValidationError("crf as an array holds NaN or infinite values")
+        return np.tile(inv, (3, 1)) if inv.shape[0] == 1 else inv
+    return _inverse_curves(crf)
 
 
 def _warn_disagreement(bracket, inverse, times):
