@@ -546,3 +546,10 @@ def test_top_rule_choices_are_the_solvers():
 def test_read_bracket_refuses_times_with_unknown_times(pngs):
     with pytest.raises(crfkit.errors.ValidationError, match="contradict"):
         crfkit.bracket.read_bracket(pngs, times=[1, 2, 4, 8], unknown_times=True)
+
+
+def test_cli_times_prior_default_is_the_librarys():
+    from crfkit.bracket.calibrate import DEFAULT_TIMES_PRIOR
+    from crfkit.cli.calibrate import DEFAULT_TIMES_PRIOR as CLI_DEFAULT
+
+    assert CLI_DEFAULT == DEFAULT_TIMES_PRIOR

@@ -4,11 +4,15 @@ import sys
 
 from ..errors import CrfkitError, ValidationError
 
+#: The library's default (crfkit.bracket.calibrate.DEFAULT_TIMES_PRIOR; not imported: the CLI's
+#: parsers are built without importing the bracket modules).
+DEFAULT_TIMES_PRIOR = "modern"
 
-#: The options of :func:`add_bracket_arguments` that only steer a calibration (``merge --crf``,
-#: which gives the curve, refuses them rather than ignore them).
+
 #: --top-rule's values (the model solver's; straight and clipping are the documented ones).
 TOP_RULES = ("straight", "clipping", "learned", "model")
+#: The options of :func:`add_bracket_arguments` that only steer a calibration (``merge --crf``,
+#: which gives the curve, refuses them rather than ignore them).
 CALIBRATION_ONLY = ("method", "model", "k", "basis", "shared", "samples", "seed", "times_prior", "floor", "top_rule")
 
 
@@ -30,7 +34,7 @@ def add_bracket_arguments(p):
                    "mitsunaga-nayar: polynomial degree)")
     p.add_argument("--basis", help="pca: curve set (dorf-train (default), dorf, a .crfs of your cameras), basis (.npz), "
                    "or modern (chart curves of 10 digital cameras shipped with crfkit, up to 8 components)")
-    p.add_argument("--times-prior", default="modern",
+    p.add_argument("--times-prior", default=DEFAULT_TIMES_PRIOR,
                    help="unknown times: curves whose typical shape settles the exposure ratios: modern (default; "
                    "chart calibrations of 10 digital cameras shipped with crfkit), emor, dorf-train, or a .crfs "
                    "built from cameras like yours")
@@ -110,7 +114,7 @@ def check_bracket_options(args):
                                   f"not {args.method}")
     elif args.basis is not None and args.model is not None and args.model.strip().lower() != "pca":
         raise ValidationError(f"--basis applies to --model pca, not {args.model}")
-    if args.times_prior != "modern":
+    if args.times_prior != DEFAULT_TIMES_PRIOR:
         if args.times is not None:
             raise ValidationError("--times-prior applies to unknown times (--unknown-times or no EXIF); --times "
                                   "gives them")
@@ -149,7 +153,7 @@ def read_inputs(args):
     from ..bracket import read_bracket
 
     bracket = read_bracket(args.inputs, times=args.times, unknown_times=args.unknown_times)
-    if bracket.times is not None and args.times_prior != "modern" and not bracket.raw:
+    if bracket.times is not None and args.times_prior != DEFAULT_TIMES_PRIOR and not bracket.raw:
         warnings.warn(f"--times-prior is not used: the exposure times come from {bracket.times_source} "
                       "(add --unknown-times to estimate them)", stacklevel=2)
     return bracket
