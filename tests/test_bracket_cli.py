@@ -185,6 +185,9 @@ def test_merge_with_the_calibrated_crfs(capsys, tmp_path, pngs):
     np.testing.assert_allclose(hdr, ref, rtol=1e-6)
     meta = json.loads((tmp_path / "a.exr.json").read_text())
     assert meta["times_source"] == "given"
+    # the given curve is checked against the bracket: in agreement here, said and recorded
+    assert 0 <= meta["exposure_disagreement"] < 0.05
+    assert "check of the given curve and times: consecutive exposures" in err and "warning" not in err
     # without --times: the ratios are estimated with the curve
     rc, _, err = run(capsys, "merge", *pngs, "--crf", crfs, "-o", tmp_path / "b.exr", "--weighting", "hat")
     assert rc == 0, err

@@ -98,5 +98,8 @@ def run(args):
           + ", ".join(f"{t:.6g}" for t in info["times"]), file=sys.stderr)
     print(f"weighting: {info['weighting']}; {info['clipped_in_all_share']:.2%} of values clipped in every exposure",
           file=sys.stderr)
+    if info.get("exposure_disagreement") is not None:
+        print(f"check of the given curve and times: consecutive exposures {np.expm1(info['exposure_disagreement']):.1%} "
+              "apart (median)", file=sys.stderr)
     print(f"wrote {out} and {sidecar}", file=sys.stderr)
     return 0
