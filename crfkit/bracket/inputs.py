@@ -284,6 +284,28 @@ def check_distinct(images, names=None):
         seen.append((i, probe))
 
 
+def image_arrays(images, what, paths=False):
+    """Two or more images given as a list (or a 4-D array), each as an array; one-line errors otherwise.
+
+    ``what`` names the job in the message for too few images; ``paths`` says whether file
+    paths were an accepted alternative (for the message only).
+    """
+    if isinstance(images, np.ndarray) and images.ndim == 4:
+        images = list(images)
+    if not isinstance(images, (list, tuple)):
+        raise ValidationError(f"images must be a list of arrays{' or of file paths' if paths else ''}, "
+                              f"got {type(images).__name__}")
+    if len(images) < 2:
+        raise ValidationError(f"{what} needs at least 2 images, got {len(images)}")
+    arrays = []
+    for i, im in enumerate(images):
+        try:
+            arrays.append(np.asarray(im))
+        except (ValueError, TypeError) as exc:
+            raise ValidationError(f"image {i}: not an array ({exc})") from None
+    return arrays
+
+
 def as_bracket(images, times=None):
     """A :class:`Bracket` from arrays, a Bracket, or paths (see :func:`read_bracket`)."""
     if isinstance(images, Bracket):
@@ -294,18 +316,8 @@ def as_bracket(images, times=None):
     if isinstance(images, (str, Path)) or (isinstance(images, (list, tuple)) and images
                                            and all(isinstance(i, (str, Path)) for i in images)):
         return read_bracket(images, times=times)
-    if isinstance(images, np.ndarray) and images.ndim == 4:
-        images = list(images)
-    if not isinstance(images, (list, tuple)):
-        raise ValidationError(f"images must be a list of arrays or of file paths, got {type(images).__name__}")
-    if len(images) < 2:
-        raise ValidationError(f"a bracket needs at least 2 images, got {len(images)}")
     arrs = []
-    for i, im in enumerate(images):
-        try:
-            a = np.asarray(im)
-        except (ValueError, TypeError) as exc:
-            raise ValidationError(f"image {i}: not an array ({exc})") from None
+    for i, a in enumerate(image_arrays(images, "a bracket", paths=True)):
         if a.ndim == 2:
             a = np.repeat(a[:, :, None], 3, axis=2)
         if a.dtype not in (np.uint8, np.uint16):

@@ -164,25 +164,14 @@ def align_images(images, reference=None):
 
 def _check_align_inputs(images):
     """The images as arrays, or a ValidationError naming what is wrong (align_images is public)."""
-    from .inputs import check_same_size
+    from .inputs import check_same_size, image_arrays
 
-    if isinstance(images, np.ndarray) and images.ndim == 4:
-        images = list(images)
-    if not isinstance(images, (list, tuple)):
-        raise ValidationError(f"images must be a list of (H, W, 3) arrays, got {type(images).__name__}")
-    if len(images) < 2:
-        raise ValidationError(f"aligning needs at least 2 images, got {len(images)}")
-    imgs = []
-    for i, im in enumerate(images):
-        try:
-            a = np.asarray(im)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(f"image {i}: not an array ({exc})") from None
+    imgs = image_arrays(images, "aligning")
+    for i, a in enumerate(imgs):
         floating = np.issubdtype(a.dtype, np.floating)
         if not (a.dtype in (np.uint8, np.uint16) or (floating and a.size and np.all(np.isfinite(a)))):
             raise ValidationError(f"image {i}: expected uint8, uint16 or finite float values, got {a.dtype}"
                                   + (" with NaN or infinite values" if floating else ""))
-        imgs.append(a)
     check_same_size(imgs)
     return imgs
 
