@@ -238,8 +238,9 @@ def _warn_poor_fit(rmse, raw):
     typical = float(np.nanmedian(rmse))
     if typical > POOR_FIT_RMSE:
         warnings.warn(f"the curves fit this bracket poorly (RMS code error {typical:.3f} of full scale; good "
-                      f"brackets stay under {POOR_FIT_RMSE:g}): the images may be misaligned (align them: --align, or align=True), "
-                      "the scene may have moved, or the exposure times may be wrong", stacklevel=3)
+                      f"brackets stay under {POOR_FIT_RMSE:g}): the images may be misaligned (align them: "
+                      "--align, or align=True), the scene may have moved, or the exposure times may be wrong",
+                      stacklevel=3)
 
 
 def _solve(solver, z, valid, log_times, code_max, **hints):

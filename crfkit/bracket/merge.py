@@ -135,19 +135,20 @@ def align_images(images, reference=None):
             m = 0
         inner = (slice(m, h - m), slice(m, w - m))
         a_in, b_in = placed[nb][inner], b[inner]
+        bits = _bitmaps(a_in, q=q), _bitmaps(b_in, q=q)  # judge the candidates, and refine the first
         # Two hypotheses, each searched within the range: the frame sits near the reference's position
         # (a hand-held camera jittering: b against the neighbour in place), or near where its
         # neighbour sat (a camera drifting: b against the neighbour as taken, plus the neighbour's shift).
         found = []
-        for start, x, y in [((0, 0), a_in, b_in)] + ([(tuple(total[nb]), a, b)] if total[nb].any() else []):
-            step = _search_shift(mtb, x, y, q, max_bits)
+        for start, x, y, xy_bits in [((0, 0), a_in, b_in, bits)] + (
+                [(tuple(total[nb]), a, b, None)] if total[nb].any() else []):
+            step = _search_shift(mtb, x, y, q, max_bits, xy_bits)
             if max(abs(step[0]), abs(step[1])) < limit:
                 found.append((int(start[0]) + step[0], int(start[1]) + step[1]))
         if not found:
             warnings.warn(f"image {order[k]} not aligned: the shift search reached its limit ({limit} px)",
                           stacklevel=2)
             continue
-        bits = _bitmaps(a_in, q=q), _bitmaps(b_in, q=q)
         cost, dx, dy = min((_disagreement(*bits, *shift), *shift) for shift in found)
         if (dx or dy) and not cost < 0.9 * _disagreement(*bits):
             continue  # nothing clearly better (under 0.9 times) than no shift: keep the image where it is
@@ -229,17 +230,18 @@ def _best_neighbour(bits_a, bits_b, dx, dy):
     return int(dx), int(dy)
 
 
-def _search_shift(mtb, a, b, q, max_bits):
+def _search_shift(mtb, a, b, q, max_bits, bits=None):
     """The translation (dx, dy) that moves grey image ``b`` onto ``a``: OpenCV's median search refined
     by a last full-resolution step (it can be a pixel off: measured (4, -4) for a true (4, -3) on a
-    textured 192x256 pair, the reverse pair exact), or, at another percentile ``q``, crfkit's own."""
+    textured 192x256 pair, the reverse pair exact), or, at another percentile ``q``, crfkit's own.
+    ``bits``: the two images' ``_bitmaps`` at ``q`` when already computed."""
     if q == 0.5:
         shift = mtb.calculateShift(np.ascontiguousarray(a), np.ascontiguousarray(b))
-        return _best_neighbour(_bitmaps(a), _bitmaps(b), *(int(v) for v in shift))
-    return _quantile_mtb_shift(a, b, q, max_bits)
+        return _best_neighbour(*(bits or (_bitmaps(a), _bitmaps(b))), *(int(v) for v in shift))
+    return _quantile_mtb_shift(a, b, q, max_bits, bits)
 
 
-def _quantile_mtb_shift(a, b, q, max_bits):
+def _quantile_mtb_shift(a, b, q, max_bits, bits=None):
     """Ward's (2003) pyramid search for the translation (dx, dy) that moves ``b`` onto ``a``, with
     both thresholded at their ``q`` percentile instead of the median."""
     pyramid = [(a, b)]
@@ -251,8 +253,9 @@ def _quantile_mtb_shift(a, b, q, max_bits):
         pyramid.append(tuple(np.round(v[:hh, :ww].reshape(hh // 2, 2, ww // 2, 2).mean(axis=(1, 3), dtype=np.float32))
                              .astype(np.uint8) for v in (x, y)))
     dx = dy = 0
-    for x, y in reversed(pyramid):
-        dx, dy = _best_neighbour(_bitmaps(x, q=q), _bitmaps(y, q=q), 2 * dx, 2 * dy)
+    for level, (x, y) in reversed(list(enumerate(pyramid))):
+        level_bits = bits if level == 0 and bits else (_bitmaps(x, q=q), _bitmaps(y, q=q))
+        dx, dy = _best_neighbour(*level_bits, 2 * dx, 2 * dy)
     return dx, dy
 
 
@@ -424,8 +427,10 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
     source = bracket.times_source
     if t is None and cal is not None and len(cal.times) == len(bracket):
         t, source = np.asarray(cal.times, float), cal.times_source
+    sampled = None
     if t is None:
-        t = estimate_times(bracket, inv)
+        sampled = _sampled_log_g(bracket, inv)  # also the disagreement check's samples below
+        t = _times_from_steps(*_log_steps(sampled))
         source = "estimated with the curve"
     t = np.asarray(t, np.float64)
     if np.any(t < 1e-30) or np.any(t > 1e30):
@@ -436,7 +441,7 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
     if crf is not None and not bracket.raw:
         # A curve given from elsewhere was never tested against this bracket (a calibration here
         # warns of a poor fit itself): check that it and the times make the exposures agree.
-        value = _warn_disagreement(bracket, inv, t)
+        value = _warn_disagreement(bracket, inv, t, sampled)
         info["exposure_disagreement"] = value if np.isfinite(value) else None  # None: nothing to compare
     imgs = bracket.images
     if bracket.raw:
@@ -512,20 +517,29 @@ def exposure_disagreement(images, crf, times=None, n_samples=3000, seed=0):
     ValidationError
         Bad images, times, or curve; no times given or read.
     """
-    from .samples import sample_bracket
-
     bracket = as_bracket(images, times)
     if bracket.times is None:
         raise ValidationError("exposure_disagreement needs the exposure times: give times= (one per image)")
-    inverse = _inverse_values(crf)
+    return _median_gap(_sampled_log_g(bracket, _inverse_values(crf), n_samples, seed), bracket.times)
+
+
+def _sampled_log_g(bracket, inverse, n_samples=3000, seed=0):
+    """``(log_g, usable, order)`` of a bracket's sampled pixels through inverse-curve values (3, N):
+    log g(z) (P, J, C) with exposures sorted shortest first (``order``), and where it is usable."""
+    from .samples import sample_bracket
+
     s = sample_bracket(bracket, n_samples=n_samples, seed=seed)
-    log_t = np.log(np.asarray(bracket.times, np.float64)[s.order])
     grid = np.linspace(0.0, 1.0, inverse.shape[1])
-    g = np.stack([np.interp(s.z[:, :, c], grid, inverse[c]) for c in range(3)], axis=2)  # (P, J, C)
-    usable = s.valid & (g > 0)
-    log_g = np.log(np.maximum(g, 1e-300))
+    g = np.stack([np.interp(s.z[:, :, c], grid, inverse[c]) for c in range(3)], axis=2)
+    return np.log(np.maximum(g, 1e-300)), s.valid & (g > 0), s.order
+
+
+def _median_gap(sampled, times):
+    """:func:`exposure_disagreement` of sampled pixels (``_sampled_log_g``) at the given times."""
+    log_g, usable, order = sampled
+    log_t = np.log(np.asarray(times, np.float64)[order])
     gaps = [(log_g[:, j + 1] - log_g[:, j] - (log_t[j + 1] - log_t[j]))[usable[:, j] & usable[:, j + 1]]
-            for j in range(s.n_exposures - 1)]
+            for j in range(log_g.shape[1] - 1)]
     gaps = np.concatenate(gaps) if gaps else np.empty(0)
     return float(np.median(np.abs(gaps))) if gaps.size else float("nan")
 
@@ -547,11 +561,11 @@ def _inverse_values(crf):
     return _inverse_curves(crf)
 
 
-def _warn_disagreement(bracket, inverse, times):
+def _warn_disagreement(bracket, inverse, times, sampled=None):
     import warnings
 
     try:
-        value = exposure_disagreement(bracket, inverse, times)
+        value = _median_gap(_sampled_log_g(bracket, inverse) if sampled is None else sampled, times)
     except CrfkitError:  # e.g. no usable pixels to compare: the check is advice, the merge goes on
         return float("nan")
     if value > DISAGREEMENT_WARN:
@@ -569,20 +583,25 @@ def measured_log_steps(bracket, inverse, n_samples=3000, seed=0):
     usable in both) is the median of ``log g(z)`` over exposure ``order[k + 1]`` minus exposure
     ``order[k]`` (``order``: shortest exposure first), channels pooled.
     """
-    from .samples import sample_bracket
+    return _log_steps(_sampled_log_g(bracket, inverse, n_samples, seed))
+
+
+def _log_steps(sampled):
     from .solvers.base import median_log_steps
 
-    s = sample_bracket(bracket, n_samples=n_samples, seed=seed)
-    g = np.stack([np.interp(s.z[:, :, c], GRID, inverse[c]) for c in range(3)], axis=2)  # (P, J, C)
+    log_g, usable, order = sampled
+    j = log_g.shape[1]
     # Channels pooled: one problem of P * C values per exposure.
-    g = g.transpose(0, 2, 1).reshape(1, -1, s.n_exposures)
-    usable = s.valid.transpose(0, 2, 1).reshape(1, -1, s.n_exposures) & (g > 0)
-    return median_log_steps(np.log(np.maximum(g, 1e-300)), usable, min_pairs=10)[0], s.order
+    pooled = log_g.transpose(0, 2, 1).reshape(1, -1, j), usable.transpose(0, 2, 1).reshape(1, -1, j)
+    return median_log_steps(*pooled, min_pairs=10)[0], order
 
 
 def estimate_times(bracket, inverse, n_samples=3000, seed=0):
     """Relative exposures (shortest = 1) of a bracket with a known inverse curve: median ratios of g(z)."""
-    steps, order = measured_log_steps(bracket, inverse, n_samples, seed)
+    return _times_from_steps(*measured_log_steps(bracket, inverse, n_samples, seed))
+
+
+def _times_from_steps(steps, order):
     bad = np.flatnonzero(~np.isfinite(steps))
     if bad.size:
         j = int(bad[0]) + 1
