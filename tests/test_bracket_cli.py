@@ -213,6 +213,21 @@ def test_merge_half_exr_and_hdr(capsys, tmp_path, pngs):
     assert (tmp_path / "r.hdr").stat().st_size > 0 and (tmp_path / "r.hdr.json").is_file()
 
 
+def test_taper_words_in_any_case(capsys, tmp_path, pngs):
+    """--highlight-taper AUTO and None are the words auto and none (AUTO was once refused while NONE passed)."""
+    from crfkit.io.hdr import read_exr
+
+    common = [*pngs, "--crf", "srgb", "--times", *TIMES]
+    merged = {}
+    for word in ("auto", "AUTO", "none", "None"):
+        rc, _, err = run(capsys, "merge", *common, "--highlight-taper", word, "-o", tmp_path / f"{word}.exr")
+        assert rc == 0, err
+        merged[word] = read_exr(tmp_path / f"{word}.exr")
+    np.testing.assert_array_equal(merged["AUTO"], merged["auto"])
+    np.testing.assert_array_equal(merged["None"], merged["none"])
+    assert not np.array_equal(merged["auto"], merged["none"])  # the words do choose different weights
+
+
 def test_align_on_small_images_is_no_error(capsys, tmp_path):
     """AlignMTB cannot work on 48x64 pixels: warnings, the images merged as they are (OpenCV's error once escaped)."""
     pytest.importorskip("cv2")

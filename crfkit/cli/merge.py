@@ -55,9 +55,9 @@ def run(args):
 
         crf = resolve_inverse_crf(args.crf)  # a bad curve fails before any image is read
     taper = args.highlight_taper
-    if taper.lower() == "none":
-        taper = None
-    elif taper != "auto":
+    if taper.lower() in ("none", "auto"):  # words in any case, like other choices users type
+        taper = None if taper.lower() == "none" else "auto"
+    else:
         from ..bracket.samples import CLIP
 
         clip_level = CLIP if args.clip is None else args.clip
