@@ -228,6 +228,24 @@ def test_taper_words_in_any_case(capsys, tmp_path, pngs):
     assert not np.array_equal(merged["auto"], merged["none"])  # the words do choose different weights
 
 
+def test_merge_deghost(capsys, tmp_path, pngs):
+    """--deghost names its reference (chosen, or given by file name) and the share left out, also in the sidecar."""
+    common = [*pngs, "--crf", "srgb", "--times", *TIMES]
+    rc, _, err = run(capsys, "merge", *common, "--deghost", "-o", tmp_path / "a.exr")
+    assert rc == 0, err
+    meta = json.loads((tmp_path / "a.exr.json").read_text())
+    assert meta["deghost_reference"] in [p.name for p in pngs] and 0 <= meta["ghost_share"] < 0.01
+    assert f"deghosted against {meta['deghost_reference']}" in err
+    rc, _, err = run(capsys, "merge", *common, "--deghost", str(pngs[1]), "-o", tmp_path / "b.exr")
+    assert rc == 0, err
+    assert json.loads((tmp_path / "b.exr.json").read_text())["deghost_reference"] == pngs[1].name
+    rc, _, err = run(capsys, "merge", *common, "-o", tmp_path / "c.exr", "--deghost", "other.png")
+    assert_one_line_error(rc, err, "merge", "--deghost: 'other.png' is not one of the inputs", pngs[0].name)
+    assert not (tmp_path / "c.exr").exists()
+    rc, _, err = run(capsys, "merge", *common, "-o", tmp_path / "d.exr")
+    assert rc == 0 and "ghost_share" not in json.loads((tmp_path / "d.exr.json").read_text())
+
+
 def test_align_on_small_images_is_no_error(capsys, tmp_path):
     """AlignMTB cannot work on 48x64 pixels: warnings, the images merged as they are (OpenCV's error once escaped)."""
     pytest.importorskip("cv2")

@@ -213,7 +213,9 @@ def test_merge_bracket_returns_a_float32_hdr_or_a_crfkit_error(data, bracket, cr
                                                  {"highlight_taper": None}, {"highlight_taper": 0.0},
                                                  {"highlight_taper": 0.9}, {"highlight_taper": 1.5},
                                                  {"highlight_taper": "x"}, {"highlight_taper": float("nan")},
-                                                 {"curve_error": 0.05}, {"curve_error": -1}, {"curve_error": "x"}])))
+                                                 {"curve_error": 0.05}, {"curve_error": -1}, {"curve_error": "x"},
+                                                 {"deghost": True}, {"deghost": 1}, {"deghost": 7},
+                                                 {"deghost": -1}, {"deghost": "yes"}, {"deghost": 1.0}])))
     try:
         out = quiet(merge_bracket, imgs, times, crf=crf, weighting=weighting, return_info=return_info, **kwargs)
     except CrfkitError as exc:
@@ -229,6 +231,8 @@ def test_merge_bracket_returns_a_float32_hdr_or_a_crfkit_error(data, bracket, cr
         assert len(info["times"]) == len(imgs) and 0 <= info["clipped_in_all_share"] <= 1
         d = info.get("exposure_disagreement")  # given a curve: None (nothing to compare) or a gap >= 0
         assert d is None or (np.isfinite(d) and d >= 0), d
+        if "deghost" in kwargs:
+            assert 0 <= info["ghost_share"] <= 1 and 0 <= info["deghost_reference"] < len(imgs)
 
 
 # ----------------------------------------------------------------------------- sample_bracket
@@ -421,11 +425,12 @@ CALIBRATE_BAD = BAD_OPTIONS + [["-o", "{d}/out.txt"], ["-o", "{d}/no/out.crfs"],
                                ["--plot", "{d}/p.xyz"], ["--bootstrap", "-1"], ["--bootstrap", "5000"]]
 MERGE_GOOD = GOOD_OPTIONS + [["-o", "{d}/out.exr"], ["-o", "{d}/out.hdr"], ["--crf", "srgb"],
                              ["--crf", "gamma:2.2"], ["--crf", "{d}/cam.crfs"], ["--weighting", "hat"], ["--weighting", "uniform"], ["--half"],
-                             ["--highlight-taper", "none"], ["--highlight-taper", "0.7"], ["--curve-error", "0.05"]]
+                             ["--highlight-taper", "none"], ["--highlight-taper", "0.7"], ["--curve-error", "0.05"],
+                             ["--deghost"], ["--deghost", "s1.png"], ["--deghost", "j0.jpg"]]
 MERGE_BAD = BAD_OPTIONS + [["-o", "{d}/out.png"], ["-o", "{d}/no/out.exr"], ["-o", "{d}/dir.exr"],
                            ["--crf", "nope"], ["--crf", "{d}/missing.crfs"], ["--weighting", "bogus"],
                            ["--highlight-taper", "x"], ["--highlight-taper", "1.2"], ["--curve-error", "nan"],
-                           ["--curve-error", "-1"]]
+                           ["--curve-error", "-1"], ["--deghost", "nope.png"]]
 GOOD_INPUTS = ["b/s0.png", "b/s1.png", "b/s2.png", "b", "jpg/j0.jpg", "jpg/j1.jpg", "jpg/j2.jpg", "jpg"]
 BAD_INPUTS = ["corrupt.png", "missing.png", "empty", "cam.crfs"]
 

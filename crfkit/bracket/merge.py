@@ -29,6 +29,7 @@ from .._validation import check_float
 from ..curves import Curve
 from ..curves.curve import GRID
 from ..errors import CrfkitError, ValidationError
+from .deghost import code_variance, ghost_masks
 from .inputs import as_bracket
 from .samples import CLIP
 
@@ -303,13 +304,9 @@ def _weight_lut(inv, levels, t, weighting, clip, noise, code_noise, highlight_ta
     elif weighting == "hat":
         w = np.minimum(z, clip - z).clip(0) + 1e-4
     else:
-        g = np.interp(z, GRID, inv)
-        slope = np.interp(z, GRID, np.gradient(inv, GRID))
-        q = 1.0 / (levels - 1)
         # The curve's own relative error does not shrink with the exposure time: for one radiance it
         # is the same in every exposure, so it caps how much a long exposure can outweigh a short one.
-        var = noise[0] * g + noise[1] + slope ** 2 * (q * q / 12.0 + code_noise ** 2) + (curve_error * g) ** 2
-        w = 1.0 / np.maximum(var, 1e-30)
+        w = 1.0 / np.maximum(code_variance(inv, levels, noise, code_noise, curve_error), 1e-30)
     if weighting == "noise" and highlight_taper is not None:
         w = w * np.clip((clip - z) / (clip - highlight_taper), 0.0, 1.0)
     w = w / w.max()
@@ -324,7 +321,7 @@ def _weight_lut(inv, levels, t, weighting, clip, noise, code_noise, highlight_ta
 
 def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, clip=CLIP,
                   noise=(NOISE_A, NOISE_B), code_noise=None, highlight_taper="auto", curve_error=0.0,
-                  return_info=False, **calibrate_options):
+                  deghost=False, return_info=False, **calibrate_options):
     """Merge an exposure bracket into a linear HDR image.
 
     Parameters
@@ -361,8 +358,14 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
         every exposure, so it caps how much the long exposures outweigh the short ones.  Default
         0: 0.05 makes merges of real JPEG brackets more accurate on 8x8-block means (Middlebury
         0.0412 against 0.0432) but noisier per pixel (a pure-noise bracket: 0.0121 against 0.0100).
+    deghost : bool or int
+        Leave out, per pixel, the exposures that disagree with a reference exposure beyond noise
+        (something moved: :mod:`~crfkit.bracket.deghost`); every pixel then shows the scene as
+        the reference saw it.  True: the reference is the longest exposure with at most 1 % of
+        its pixels clipped; an int: that image (0-based, in the order given).  Default False.
     return_info : bool
-        Also return a dict describing the merge (curve, times, weighting, clipped share).
+        Also return a dict describing the merge (curve, times, weighting, clipped share; with
+        ``deghost``, the reference image and the share of pixel estimates left out).
 
     Returns
     -------
@@ -401,6 +404,7 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
                                   f"got {highlight_taper!r}")
     curve_error = check_float(curve_error, "curve_error", low=0)
     bracket = as_bracket(images, times)
+    deghost_reference = _check_deghost(deghost, len(bracket))
     if align:
         bracket.images = align_images(bracket.images)
     if isinstance(highlight_taper, str):
@@ -451,12 +455,34 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
     else:
         levels = 256 if imgs[0].dtype == np.uint8 else 65536
         code_noise = (NOISE_CODE if levels == 256 else 0.0) if code_noise is None else float(code_noise)
-    hdr, clipped = _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_taper, curve_error)
+    ghosts = reference_map = None
+    if deghost_reference is not False:
+        ghosts, reference, reference_map = ghost_masks(imgs, t, inv, levels, clip, noise, code_noise,
+                                                       reference=deghost_reference)
+        info["deghost_reference"] = reference
+        # Share of the non-reference exposures' pixel estimates left out as inconsistent.
+        info["ghost_share"] = float(ghosts.sum() / max((len(imgs) - 1) * ghosts[0].size, 1))
+    hdr, clipped = _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_taper, curve_error,
+                          ghosts, reference_map)
     info["clipped_in_all_share"] = clipped
     return (hdr, info) if return_info else hdr
 
 
-def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_taper=None, curve_error=0.0):
+def _check_deghost(deghost, n):
+    """False (no deghosting), None (automatic reference) or the reference's image index."""
+    if isinstance(deghost, (bool, np.bool_)):
+        return None if deghost else False
+    if isinstance(deghost, (int, np.integer)) and 0 <= int(deghost) < n:
+        return int(deghost)
+    raise ValidationError(f"deghost must be True, False or an image index 0..{n - 1} (the reference), "
+                          f"got {deghost!r}")
+
+
+def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_taper=None, curve_error=0.0,
+           ghosts=None, reference_map=None):
+    """(HDR, share of values clipped in every exposure).  ``ghosts`` (J, H, W): estimates left out;
+    ``reference_map`` (H, W): the image whose value a pixel left with no estimate takes (else the
+    shortest exposure where clipped, the longest where black)."""
     h, w, _ = imgs[0].shape
     order = np.argsort(t)
     out = np.empty((h, w, 3), np.float32)
@@ -472,6 +498,8 @@ def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_t
                              highlight_taper, curve_error)
             code = np.ascontiguousarray(imgs[j][:, :, c])
             wj = wl[code]
+            if ghosts is not None:
+                wj[ghosts[j]] = 0.0
             num += wj * (lin / np.float32(t[j]))[code]
             den += wj
         empty = den == 0
@@ -483,6 +511,12 @@ def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_t
             bright = cs.astype(np.float64) / (levels - 1) >= clip
             clipped_all += int(bright.sum())
             res[empty] = np.where(bright, lin[cs] / np.float32(t[short]), lin[cl] / np.float32(t[long_]))
+            if reference_map is not None:
+                # Deghosted: the other exposures may show something else there; the reference's
+                # value (a bound where it is clipped) keeps the pixel in the reference's scene.
+                for j in np.unique(reference_map[empty]):
+                    at = empty & (reference_map == j)
+                    res[at] = lin[imgs[j][:, :, c][at]] / np.float32(t[j])
         out[:, :, c] = res
     return out, clipped_all / float(3 * h * w)
 

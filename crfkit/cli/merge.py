@@ -24,6 +24,10 @@ def register(sub):
     p.add_argument("--curve-error", type=float, default=0.0, metavar="F",
                    help="noise weighting: relative error of the curve added to the variance (default 0; 0.05 "
                         "trusts long exposures less: more accurate on average on real JPEGs, noisier per pixel)")
+    p.add_argument("--deghost", nargs="?", const="auto", metavar="IMAGE",
+                   help="leave out, per pixel, exposures that disagree with a reference beyond noise (moving "
+                        "people, leaves, cars): the reference is IMAGE (a file name among the inputs) or, "
+                        "without one, the longest exposure with at most 1%% of pixels clipped")
     p.add_argument("--half", action="store_true", help="write 16-bit half floats (.exr)")
     # The parser's own defaults tell which calibration options were given (no copy of them to drift).
     p.set_defaults(func=run, calibration_defaults={dest: p.get_default(dest) for dest in CALIBRATION_ONLY})
@@ -78,17 +82,21 @@ def run(args):
                                   f"noise, not {args.weighting}")
     check_bracket_options(args)
     bracket = read_inputs(args)
+    deghost = _deghost_reference(args.deghost, bracket.names)
     if crf is not None:
         clip = {} if args.clip is None else {"clip": args.clip}  # --clip also sets the merge's clipping level
         hdr, info = merge_bracket(bracket, crf=crf, weighting=args.weighting, align=args.align,
-                                  highlight_taper=taper, curve_error=args.curve_error, return_info=True,
-                                  **clip)
+                                  highlight_taper=taper, curve_error=args.curve_error, deghost=deghost,
+                                  return_info=True, **clip)
         info["crf"] = args.crf
     else:
         opts = calibration_options(args)
         opts.pop("align")
         hdr, info = merge_bracket(bracket, weighting=args.weighting, align=args.align, highlight_taper=taper,
-                                  curve_error=args.curve_error, return_info=True, bootstrap=0, **opts)
+                                  curve_error=args.curve_error, deghost=deghost, return_info=True, bootstrap=0,
+                                  **opts)
+    if "deghost_reference" in info:
+        info["deghost_reference"] = bracket.names[info["deghost_reference"]]
     write_hdr_image(out, hdr, half=args.half)
     meta = {"inputs": bracket.names, "output": out.name, **info,
             "value_range": [float(np.min(hdr)), float(np.max(hdr))]}
@@ -98,8 +106,27 @@ def run(args):
           + ", ".join(f"{t:.6g}" for t in info["times"]), file=sys.stderr)
     print(f"weighting: {info['weighting']}; {info['clipped_in_all_share']:.2%} of values clipped in every exposure",
           file=sys.stderr)
+    if "ghost_share" in info:
+        print(f"deghosted against {info['deghost_reference']}: {info['ghost_share']:.2%} of the other exposures' "
+              "pixel values left out as moving", file=sys.stderr)
     if info.get("exposure_disagreement") is not None:
         print(f"check of the given curve and times: consecutive exposures {np.expm1(info['exposure_disagreement']):.1%} "
               "apart (median)", file=sys.stderr)
     print(f"wrote {out} and {sidecar}", file=sys.stderr)
     return 0
+
+
+def _deghost_reference(value, names):
+    """merge_bracket's ``deghost`` from --deghost's value: False, True (automatic) or the named image's index."""
+    from pathlib import Path
+
+    from ..errors import ValidationError
+
+    if value is None:
+        return False
+    if value == "auto":
+        return True
+    matches = [i for i, name in enumerate(names) if name == Path(value).name]
+    if len(matches) != 1:
+        raise ValidationError(f"--deghost: {value!r} is not one of the inputs ({', '.join(names)})")
+    return matches[0]
