@@ -112,6 +112,14 @@ def ghost_masks(imgs, t, inv, levels, clip, noise, code_noise, relative_error=GH
         below = (codes < top_code) & (lin[np.arange(3), codes] / np.float32(t[j]) < floor * at_least)
         return ~np.any(ref_clipped & below, axis=2)
 
+    # Likewise where the reference is black (its brightest channel at most LIT): a longer exposure stands in
+    # only if it is not clearly brighter than twice that level seen in the reference.
+    ref_dark = imgs[j_ref][..., :3].max(axis=2) <= LIT * (levels - 1)
+    at_most = lin[:, int(round(2 * LIT * (levels - 1)))] / np.float32(t[j_ref]) / floor
+
+    def agrees_with_darkness(j):
+        return ~(ref_dark & np.any(lin[np.arange(3), imgs[j][..., :3]] / np.float32(t[j]) > at_most, axis=2))
+
     # Per pixel, the reference's position: the nominal one where usable, else the nearest usable (and, in
     # place of a clipped reference, agreeing) exposure; the nominal one where there is none.
     ref_pos = np.full((h, w), k_ref, np.int16)
@@ -121,7 +129,8 @@ def ghost_masks(imgs, t, inv, levels, clip, noise, code_noise, relative_error=GH
             if 0 <= k < n:
                 take = usable[k] & ~found
                 # Too bright in the reference: only a shorter exposure can stand in; too dark: a longer one.
-                take &= agrees_with_clipping(order[k]) if k < k_ref else ~ref_clipped.any(axis=2)
+                take &= (agrees_with_clipping(order[k]) if k < k_ref
+                         else ~ref_clipped.any(axis=2) & agrees_with_darkness(order[k]))
                 ref_pos[take] = k
                 found |= take
     # The reference's estimates and variances, gathered per pixel from its exposure.
@@ -137,8 +146,9 @@ def ghost_masks(imgs, t, inv, levels, clip, noise, code_noise, relative_error=GH
             ref_x[c][here] = lin[c][code] / np.float32(t[j])
             ref_v[c][here] = var[c][code] / np.float32(t[j] * t[j])
             ref_ok[c][here] = (code > 0) & (code < top_code)
-    # Pixels left with the nominal reference clipped: other exposures must reach its bound there.
-    still_clipped = ref_clipped & (ref_pos == k_ref)[..., None]
+    # Pixels left with the nominal reference clipped (black): other exposures must reach (keep below) its bound.
+    still_clipped = (ref_clipped & (ref_pos == k_ref)[..., None]).any(axis=2)
+    still_dark = ref_dark & (ref_pos == k_ref)
     bounds = chi2.isf(p, np.arange(1, 4)).astype(np.float32)
     structure = np.ones((3, 3), bool)
     ghosts = np.zeros((n, h, w), bool)
@@ -154,8 +164,8 @@ def ghost_masks(imgs, t, inv, levels, clip, noise, code_noise, relative_error=GH
             count += ok
         bound = np.where(count > 0, bounds[np.maximum(count, 1) - 1], np.inf)
         g = (stat > bound) & (ref_pos != k)
-        if k != k_ref:  # an unclipped value below the nominal reference's clipping contradicts it
-            g |= ~agrees_with_clipping(j) & still_clipped.any(axis=2)
+        if k != k_ref:  # a value below the reference's clipping, or above its blackness, contradicts it
+            g |= (~agrees_with_clipping(j) & still_clipped) | (~agrees_with_darkness(j) & still_dark)
         if grow:
             g = ndimage.binary_opening(g, structure)  # isolated rejections are noise at the bound
             g = ndimage.binary_dilation(g, structure, iterations=grow) & (ref_pos != k)
