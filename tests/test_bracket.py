@@ -494,6 +494,30 @@ def test_align_images_undoes_shifts():
     assert np.percentile(relative_errors(hdr[inner], radiance[inner]), 99) < 0.02
 
 
+def test_align_images_reads_files_and_checks_the_reference(tmp_path):
+    """align_images takes what calibrate and merge take (paths, a folder); a reference index out of range, or
+    not an index, is a one-line ValidationError (an IndexError once escaped)."""
+    pytest.importorskip("cv2")
+    from crfkit.bracket.merge import align_images
+    from crfkit.io.images import write_image
+
+    imgs, _ = textured_bracket()
+    moved = list(imgs)
+    moved[0] = np.roll(imgs[0], (3, -4), axis=(0, 1))
+    paths = []
+    for i, im in enumerate(moved):
+        paths.append(tmp_path / f"e{i}.png")
+        write_image(paths[-1], im)
+    inner = (slice(8, -8), slice(8, -8))
+    for given in (paths, tmp_path):
+        aligned = align_images(given, reference=2)
+        for a, b in zip(aligned, imgs):
+            np.testing.assert_array_equal(a[inner], b[inner])
+    for bad in (99, -1, 1.5, "a", True):
+        with pytest.raises(ValidationError, match=r"reference must be an image index 0\.\.3 or None"):
+            align_images(moved, reference=bad)
+
+
 def test_a_shifted_bracket_warns_that_the_curves_fit_poorly():
     """A hand-held bracket shifted by a few pixels passes the moving-pixel test (its pixels rarely get
     darker in a longer exposure) but not the fit residual: the calibration says so and suggests

@@ -558,9 +558,10 @@ def test_exposure_disagreement_is_a_gap_or_a_crfkit_error(bracket_and_times, inv
     assert isinstance(value, float) and (np.isnan(value) or value >= 0)
 
 
-@given(st.one_of(random_images(), rendered_brackets()))
+@given(st.one_of(random_images(), rendered_brackets()),
+       st.sampled_from([None, None, 0, 1, 3, -1, 9, 1.5, "a", True]))
 @settings(deadline=None)
-def test_align_images_returns_images_or_a_crfkit_error(bracket_and_times):
+def test_align_images_returns_images_or_a_crfkit_error(bracket_and_times, reference):
     pytest.importorskip("cv2")
     from crfkit.bracket import align_images
 
@@ -568,7 +569,7 @@ def test_align_images_returns_images_or_a_crfkit_error(bracket_and_times):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            out = align_images(imgs)
+            out = align_images(imgs, reference=reference)
         except CrfkitError:
             event("CrfkitError")
             return

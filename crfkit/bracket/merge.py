@@ -23,6 +23,8 @@ exposure's value (a lower bound), one that is black in every exposure the
 longest exposure's.
 """
 
+from pathlib import Path
+
 import numpy as np
 
 from .._validation import check_float
@@ -83,6 +85,23 @@ def align_images(images, reference=None):
     in that range (Ward's own remedy), with the same pyramid search.  A pair with no
     such percentile, or whose search ends at its limit, is not shifted, with a
     warning.  Edges are replicated.  Needs ``crfkit[charts]`` (OpenCV).
+
+    Parameters
+    ----------
+    images : sequence of ndarray (H, W, 3), sequence of paths, a folder, or a Bracket
+        Two or more exposures of one scene, all the same size: uint8, uint16 or float in [0, 1].
+    reference : int, optional
+        Index of the image the others are moved onto (default: the middle one in brightness).
+
+    Returns
+    -------
+    list of ndarray
+        The images, translated (same shapes and dtypes as read).
+
+    Raises
+    ------
+    ValidationError
+        Fewer than two images, different sizes, unsupported values or a reference out of range.
     """
     import warnings
 
@@ -91,6 +110,10 @@ def align_images(images, reference=None):
     cv2 = require("cv2", "charts", feature="aligning a bracket (--align)")
     imgs = _check_align_inputs(images)
     n = len(imgs)
+    if reference is not None:
+        if isinstance(reference, (bool, np.bool_)) or not isinstance(reference, (int, np.integer)) \
+                or not 0 <= int(reference) < n:
+            raise ValidationError(f"reference must be an image index 0..{n - 1} or None, got {reference!r}")
 
     def gray8(im):
         if im.dtype != np.uint8:  # 16-bit and float images: their top 8 bits
@@ -165,10 +188,16 @@ def align_images(images, reference=None):
 
 
 def _check_align_inputs(images):
-    """The images as arrays, or a ValidationError naming what is wrong (align_images is public)."""
-    from .inputs import check_same_size, image_arrays
+    """The images as arrays, or a ValidationError naming what is wrong (align_images is public).
+    File paths or a folder are read as calibrate_bracket and merge_bracket read them."""
+    from .inputs import Bracket, check_same_size, image_arrays
 
-    imgs = image_arrays(images, "aligning")
+    if isinstance(images, (str, Path)) or (isinstance(images, (list, tuple)) and images
+                                           and all(isinstance(i, (str, Path)) for i in images)):
+        images = as_bracket(images).images
+    elif isinstance(images, Bracket):
+        images = images.images
+    imgs = image_arrays(images, "aligning", paths=True)
     for i, a in enumerate(imgs):
         floating = np.issubdtype(a.dtype, np.floating)
         if not (a.dtype in (np.uint8, np.uint16) or (floating and a.size and np.all(np.isfinite(a)))):
