@@ -1,6 +1,7 @@
 """Shared argument checks with one-line, specific messages."""
 
 import numbers
+import os
 
 import numpy as np
 
@@ -79,6 +80,29 @@ def check_int(value, name, low=None, high=None):
     if high is not None and value > high:
         raise ValidationError(f"{name} must be <= {high}, got {value}")
     return value
+
+
+def check_bool(value, name):
+    """Check a True/False flag (Python or NumPy bool; not 0/1, strings or None); returns a bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValidationError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_not_path(image, who, hint=""):
+    """Raise when ``image`` is a file name (str, bytes or path-like) where an image array is expected.
+
+    Without this check such an argument becomes a 0-d array and fails with a
+    puzzling "got shape ()".  ``hint`` adds an alternative that takes files.
+    """
+    paths = image if isinstance(image, (list, tuple)) and len(image) > 0 else [image]
+    if all(isinstance(p, (str, bytes, os.PathLike)) for p in paths):
+        what = "a list of file names" if paths is image else "a file name"
+        raise ValidationError(
+            f"{who}: expected an image array, got {what} ({image!r}); to read a file use "
+            f"crfkit.io.images.read_image(path) first{hint}"
+        )
+    return image
 
 
 def as_rgb(image, who, warning, gray_note="the single channel is used for all three"):

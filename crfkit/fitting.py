@@ -9,10 +9,12 @@ import numpy as np
 from ._threads import single_threaded_blas
 from ._validation import as_float_array, check_unit_range
 from .curves import GRID, GRID_SIZE, Curve, CurveSet
+from .curves.curve import KINDS
 from .curves.samples import Samples
 from .errors import FitError, ValidationError
 from .models import get_model
 from .models.base import CRFModel
+from .models.registry import constructor_options
 
 _RANGE_TOL = 1e-6
 
@@ -92,8 +94,10 @@ def _split_options(model_name, options):
         cls = get_model_class(model_name)
     else:
         raise ValidationError(f"model must be a model name (str) or a CRFModel instance, got {type(model_name).__name__}")
-    ctor = set(inspect.signature(cls.__init__).parameters) - {"self", "k", "kind"}
     fit_params = set(inspect.signature(cls.fit_samples).parameters) - {"self", "x", "y", "weights", "monotone"}
+    ctor = constructor_options(cls)
+    if ctor is None:  # a constructor taking **kwargs: the options that are not fit options go to it
+        ctor = set(options) - fit_params
     if isinstance(model_name, CRFModel):
         ctor = set()  # an instance is already built: only fit options apply
     model_opts = {k: v for k, v in options.items() if k in ctor}
@@ -137,9 +141,10 @@ def fit(data, model="emor", k=None, *, kind=None, weights=None, monotone=False, 
         ``'ggcm'``, ``'emor'``, ``'pca'``) or a model instance.
     k : int, optional
         Number of parameters (the model's default when omitted).
-    kind : {'forward', 'inverse'}, optional
+    kind : {'forward', 'inverse'} or None, optional
         For arrays and samples (curves carry their own kind).  Inverse curves
-        use the inverse EMoR basis.
+        use the inverse EMoR basis.  None (default): ``'forward'`` for arrays,
+        the data's own kind otherwise.
     weights : array_like, optional
         Per-sample weights (broadcast to the data's shape).
     monotone : bool
@@ -172,6 +177,8 @@ def fit(data, model="emor", k=None, *, kind=None, weights=None, monotone=False, 
     """
     if not isinstance(monotone, (bool, np.bool_)):
         raise ValidationError(f"monotone must be True or False, got {monotone!r}")
+    if kind is not None and not (isinstance(kind, str) and kind in KINDS):
+        raise ValidationError(f"kind must be 'forward' or 'inverse' (or None: the data's own kind), got {kind!r}")
     if isinstance(data, tuple):
         if len(data) not in (2, 3):
             raise ValidationError(f"sample tuples must be (x, y) or (x, y, weights), got {len(data)} items")

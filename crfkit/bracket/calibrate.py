@@ -348,8 +348,10 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=None, k=N
     >>> cal = crfkit.calibrate_bracket(["a.jpg", "b.jpg", "c.jpg"], times=[1/60, 1/15, 1/4])  # doctest: +SKIP
     >>> hdr = crfkit.merge_bracket(["a.jpg", "b.jpg", "c.jpg"], times=cal.times, crf=cal)  # doctest: +SKIP
     """
-    from .._validation import check_int
+    from .._validation import check_bool, check_int
 
+    shared = check_bool(shared, "shared")
+    align = check_bool(align, "align")
     bracket = as_bracket(images, times)
     bootstrap = check_int(bootstrap, "bootstrap", 0, 1000)
     if bracket.raw:

@@ -254,6 +254,9 @@ def check_same_size(images, names=None):
         if len(s) != 3 or s[2] != 3:
             who = names[i] if names else f"image {i}"
             raise ValidationError(f"{who}: expected an RGB image (H, W, 3), got shape {s}")
+        if 0 in s:
+            who = names[i] if names else f"image {i}"
+            raise ValidationError(f"{who} is empty (shape {s}); a bracket needs images with pixels")
         if s != shapes[0]:
             a = names[0] if names else "image 0"
             b = names[i] if names else f"image {i}"
@@ -318,6 +321,8 @@ def as_bracket(images, times=None):
         return read_bracket(images, times=times)
     arrs = []
     for i, a in enumerate(image_arrays(images, "a bracket", paths=True)):
+        if a.size == 0:
+            raise ValidationError(f"image {i} is empty (shape {a.shape}); a bracket needs images with pixels")
         if a.ndim == 2:
             a = np.repeat(a[:, :, None], 3, axis=2)
         if a.dtype not in (np.uint8, np.uint16):

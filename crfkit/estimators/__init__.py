@@ -208,9 +208,11 @@ def estimate(image, method=DEFAULT_ESTIMATOR, *, per_channel=False, threads=None
         g = est.estimate(img3)
     """
     from .._threads import thread_policy
+    from .._validation import check_not_path
     from ..errors import ValidationError
     from ..plugins import check_threads
 
+    check_not_path(image, "estimate")  # before any model is loaded
     threads = check_threads(threads, "estimate")
     if progress is not None and not isinstance(progress, bool):
         raise ValidationError(f"estimate: progress must be True, False or None (off), got {progress!r}")

@@ -176,8 +176,9 @@ def prepare_image(image, min_size=32, who="estimator", hint=""):
         Wrong shape, dtype, non-finite or out-of-range values, or an image
         smaller than ``min_size`` pixels on a side.
     """
-    from .._validation import as_rgb
+    from .._validation import as_rgb, check_not_path
 
+    check_not_path(image, who)
     img = as_rgb(image, who, UnreliableEstimateWarning, gray_note="the estimate uses its single channel")
     h, w = img.shape[:2]
     if min(h, w) < min_size:

@@ -237,23 +237,101 @@ def compare_models(curves=None, columns=DEFAULT_COLUMNS, pca_from=("dorf",), pca
 
     Parameters
     ----------
-    curves : sequence of (CurveSet or str), optional
-        Curve sets for the rows (names such as ``'dorf'`` or ``.crfs`` paths).
-        Default: DoRF. Each set's inverse is added when ``include_inverse``.
-    columns : sequence of str
-        Model labels (see :func:`parse_column`).
-    pca_from : sequence of (CurveSet or str)
+    curves : CurveSet, str, path, or a sequence of them, optional
+        Curve sets for the rows (names such as ``'dorf'`` or ``.crfs`` paths);
+        a single one (a string is one name, not a sequence of letters) makes
+        one row.  Default: DoRF. Each set's inverse is added when
+        ``include_inverse``.
+    columns : str or sequence of str
+        Model labels (see :func:`parse_column`); at least one.  A single
+        string is one label.
+    pca_from : CurveSet, str, path, a sequence of them, or None
         Curve sets to learn PCA bases from: adds ``PCA(<name>)-k`` columns for
         each ``k`` in ``pca_k``; rows of the inverse kind use the inverse set.
+        None or an empty sequence: no such columns.
+    pca_k : int or sequence of int
+        Numbers of PCA components (each >= 1), one column per value and source.
     cv_folds : int
-        Folds for the held-out PCA scores; 0 disables them.
+        Folds for the held-out PCA scores: 0 disables them, otherwise at least 2
+        (as ``crfkit table --cv-folds``).
+    include_inverse : bool
+        Add the inverse of each curve set as a row.
+    seed : int >= 0
+        Seed of the cross-validation folds' random assignment.
 
     Returns
     -------
     ComparisonTable
+
+    Raises
+    ------
+    ValidationError
+        An argument of the wrong type or out of range (the message names it).
+    UnknownNameError
+        An unknown column label or curve-set name.
     """
+    curves, columns, pca_from, pca_k, cv_folds, include_inverse, seed = _check_arguments(
+        curves, columns, pca_from, pca_k, cv_folds, include_inverse, seed)
     with single_threaded_blas():
         return _compare_models(curves, columns, pca_from, pca_k, cv_folds, include_inverse, seed)
+
+
+def _as_list(value):
+    """A list of the items of ``value`` when it is a non-string iterable (not a CurveSet), else None."""
+    if isinstance(value, (str, bytes, CurveSet, dict)) or not hasattr(value, "__iter__"):
+        return None
+    return list(value)
+
+
+def _curve_specs(value, name):
+    """``value`` as a list of curve-set specs (CurveSet, str or path); one spec alone is a list of one."""
+    import os
+
+    kinds = (CurveSet, str, os.PathLike)
+    if isinstance(value, kinds):
+        return [value]
+    items = _as_list(value)
+    if items is None:
+        raise ValidationError(f"{name} must be a CurveSet, a curve-set name or path, or a list of them, got {value!r}")
+    for i, spec in enumerate(items):
+        if not isinstance(spec, kinds):
+            raise ValidationError(f"{name}[{i}] must be a CurveSet, a curve-set name or a path, got {spec!r}")
+    return items
+
+
+def _check_arguments(curves, columns, pca_from, pca_k, cv_folds, include_inverse, seed):
+    """Check :func:`compare_models`'s arguments before any work; returns them normalised."""
+    import numbers
+
+    from .._validation import check_bool, check_int
+
+    if curves is not None:
+        curves = _curve_specs(curves, "curves")
+    labels = [columns] if isinstance(columns, str) else _as_list(columns)
+    if labels is None:
+        raise ValidationError(f"columns must be a column label (str) or a list of them, got {columns!r}")
+    if not labels:
+        raise ValidationError(f"columns must name at least one column, got {columns!r}")
+    for i, label in enumerate(labels):
+        if not isinstance(label, str):
+            raise ValidationError(f"columns[{i}] must be a column label (str) such as 'Gamma' or 'EMoR-5', got {label!r}")
+    pca_from = [] if pca_from is None else _curve_specs(pca_from, "pca_from")
+    if isinstance(pca_k, numbers.Integral) and not isinstance(pca_k, (bool, np.bool_)):
+        ks = [check_int(pca_k, "pca_k", 1)]
+    else:
+        items = _as_list(pca_k)
+        if items is None:
+            raise ValidationError(f"pca_k must be an integer >= 1 or a list of them, got {pca_k!r}")
+        if not items and pca_from:
+            raise ValidationError("pca_k must hold at least one number of components when pca_from is given, got "
+                                  f"{pca_k!r}")
+        ks = [check_int(k, f"pca_k[{i}]", 1) for i, k in enumerate(items)]
+    cv_folds = check_int(cv_folds, "cv_folds")
+    if cv_folds < 0 or cv_folds == 1:
+        raise ValidationError(f"cv_folds must be 0 (off) or at least 2, got {cv_folds}")
+    include_inverse = check_bool(include_inverse, "include_inverse")
+    seed = check_int(seed, "seed", 0, 2**63 - 1)
+    return curves, labels, pca_from, ks, cv_folds, include_inverse, seed
 
 
 def _compare_models(curves, columns, pca_from, pca_k, cv_folds, include_inverse, seed):

@@ -47,12 +47,15 @@ class HighlightExpansionRestorer(Restorer):
     ----------
     gain : float >= 1
         Largest multiplication (default 4, two photographic stops).
-    scale : float > 0
+    scale : float in (0, 1]
         Depth (as a fraction of the longer image side) over which the boost
         reaches 63% of its range (default 0.02: 10 pixels on a 512 image).
     smooth : float >= 0
         Gaussian smoothing of the ramp in units of ``d0`` (default 0.5; 0 turns
-        it off); removes the ridges of the distance map.
+        it off); removes the ridges of the distance map.  The Gaussian's
+        ``sigma = smooth * scale * max(H, W)`` pixels may not exceed the longer
+        image side: ``smooth * scale <= 1`` (``smooth <= 50`` at the default
+        ``scale``).
     """
 
     name = "highlight-expansion"
@@ -62,12 +65,16 @@ class HighlightExpansionRestorer(Restorer):
         opts = self._check_values(dict(gain=gain, scale=scale, smooth=smooth))
         self.gain, self.scale, self.smooth = opts["gain"], opts["scale"], opts["smooth"]
 
+    #: Largest Gaussian sigma of the ramp's smoothing, as a fraction of the longer image side
+    #: (``smooth * scale``): wider kernels only cost time and memory (scipy builds the whole kernel).
+    MAX_SIGMA_FRACTION = 1.0
+
     @classmethod
     def _check_values(cls, options):
-        """gain >= 1, scale > 0, smooth >= 0, each a finite number."""
+        """gain >= 1, 0 < scale <= 1, smooth >= 0 (each a finite number) and smooth * scale <= 1."""
         import numbers
 
-        for label, ok, rule in (("gain", lambda v: v >= 1, ">= 1"), ("scale", lambda v: v > 0, "> 0"),
+        for label, ok, rule in (("gain", lambda v: v >= 1, ">= 1"), ("scale", lambda v: 0 < v <= 1, "in (0, 1]"),
                                 ("smooth", lambda v: v >= 0, ">= 0")):
             if label not in options:
                 continue
@@ -78,6 +85,19 @@ class HighlightExpansionRestorer(Restorer):
             if not (np.isfinite(v) and ok(v)):
                 raise ValidationError(f"highlight-expansion: invalid {label}={value!r}; expected a finite number {rule}")
             options[label] = v
+        if "smooth" in options or "scale" in options:
+            import inspect
+
+            defaults = inspect.signature(HighlightExpansionRestorer.__init__).parameters
+            smooth = options.get("smooth", defaults["smooth"].default)
+            scale = options.get("scale", defaults["scale"].default)
+            limit = cls.MAX_SIGMA_FRACTION
+            if smooth * scale > limit:
+                raise ValidationError(
+                    f"highlight-expansion: invalid smooth={smooth!r} with scale={scale!r}: the smoothing sigma "
+                    f"(smooth * scale = {smooth * scale:.4g} x the longer image side) may be at most {limit:g} x "
+                    f"the longer image side; expected smooth <= {limit / scale:.4g} at this scale"
+                )
         return options
 
     def expand_map(self, mask_sat):
