@@ -248,26 +248,84 @@ def samples_from_bracket_files(shots, layout, reference=None, name=""):
     return ChartSamples.concat(parts, kind="bracket" if len(parts) > 1 else "single")
 
 
-def as_layout(spec, base=None, name=""):
-    """A layout from a manifest entry: 'detect', a tags.json path, a dict with corners, or a ChartLayout."""
-    if isinstance(spec, ChartLayout) or spec == "detect":
+#: The fields of each form of layout table (a manifest's ``layout = {...}``).
+LAYOUT_FIELDS = {"corners": ("corners", "rows", "cols", "sample_fraction"), "tags": ("tags",),
+                 "grid": ("grid",)}
+GRID_FIELDS = ("rows", "cols", "margin", "sample_fraction")
+_LAYOUT_FORMS = ("'detect', a tags.json path, {corners=[[x,y] x4], rows, cols, sample_fraction}, {tags=PATH} or "
+                 "{grid={rows, cols, margin, sample_fraction}}")
+
+
+def check_layout(spec, name=""):
+    """Check a manifest layout entry without reading any file; raise ValidationError naming the field.
+
+    ``corners`` and ``grid`` tables are built (cheap, no I/O); a tags.json path is only checked
+    to be a string (the file is read when the camera is built).  Returns ``spec``.
+    """
+    where = f"{name}: " if name else ""
+    if isinstance(spec, ChartLayout) or isinstance(spec, Path) or (isinstance(spec, str) and spec.strip()):
         return spec
+    if not isinstance(spec, dict):
+        raise ValidationError(f"{where}layout must be {_LAYOUT_FORMS}, got {spec!r}")
+    forms = [f for f in LAYOUT_FIELDS if f in spec]
+    if len(forms) != 1:
+        got = f"both {forms[0]} and {forms[1]}" if forms else f"fields {', '.join(map(str, spec)) or 'none'}"
+        raise ValidationError(f"{where}layout table must have exactly one of corners, tags or grid, got {got}")
+    form = forms[0]
+    extra = [k for k in spec if k not in LAYOUT_FIELDS[form]]
+    if extra:
+        raise ValidationError(f"{where}layout.{extra[0]} is not a field of a {form} layout "
+                              f"(fields: {', '.join(LAYOUT_FIELDS[form])})")
+    if form == "tags":
+        t = spec["tags"]
+        if not isinstance(t, (str, Path)) or not str(t).strip():
+            raise ValidationError(f"{where}layout.tags must be the path of a tags.json file, got {t!r}")
+        return spec
+    _layout_from_table(spec, name)
+    return spec
+
+
+def _layout_from_table(spec, name):
+    """A ChartLayout from a corners or grid table (no I/O); field errors name ``layout.FIELD``."""
+    from ..charts.layouts import _corner_points, _count, _fraction
+
+    where = f"{name}: " if name else ""
+    if "corners" in spec:
+        c = _corner_points(spec["corners"], f"{where}layout.corners")
+        rows, cols = (_count(spec.get(f, d), f"{where}layout.{f}") for f, d in (("rows", 4), ("cols", 6)))
+        frac = _fraction(spec.get("sample_fraction", 0.5), f"{where}layout.sample_fraction", 0, 1)
+        return ChartLayout.from_corners(c, rows, cols, frac, source=name or "manifest corners")
+    g = spec["grid"]
+    if not isinstance(g, dict):
+        raise ValidationError(f"{where}layout.grid must be a table with rows and cols, got {g!r}")
+    extra = [k for k in g if k not in GRID_FIELDS]
+    if extra:
+        raise ValidationError(f"{where}layout.grid.{extra[0]} is not a field of a grid layout "
+                              f"(fields: {', '.join(GRID_FIELDS)})")
+    rows, cols = (_count(g.get(f, d), f"{where}layout.grid.{f}") for f, d in (("rows", 4), ("cols", 6)))
+    margin = _fraction(g.get("margin", 0.0), f"{where}layout.grid.margin", 0, 0.5, lo_open=False)
+    frac = _fraction(g.get("sample_fraction", 0.5), f"{where}layout.grid.sample_fraction", 0, 1)
+    return ChartLayout.grid(rows, cols, margin, frac)
+
+
+def as_layout(spec, base=None, name=""):
+    """A layout from a manifest entry: 'detect', a tags.json path, a dict with corners, or a ChartLayout.
+
+    Raises
+    ------
+    ValidationError
+        A malformed entry; the message names the field (e.g. ``layout.grid.rows``) and the value.
+    ParseError
+        A tags.json that cannot be read or is not a layout.
+    """
+    if isinstance(spec, ChartLayout) or (isinstance(spec, str) and spec == "detect"):
+        return spec
+    check_layout(spec, name)
+    if isinstance(spec, dict) and "tags" in spec:
+        spec = spec["tags"]
     if isinstance(spec, (str, Path)):
         p = Path(spec)
         if base is not None and not p.is_absolute():
             p = Path(base) / p
         return ChartLayout.from_tags_json(p)
-    if isinstance(spec, dict):
-        if "corners" in spec:
-            return ChartLayout.from_corners(spec["corners"], spec.get("rows", 4), spec.get("cols", 6),
-                                            spec.get("sample_fraction", 0.5), source=name or "manifest corners")
-        if "tags" in spec:
-            return as_layout(str(spec["tags"]), base, name)
-        if "grid" in spec:
-            g = spec["grid"]
-            return ChartLayout.grid(g.get("rows", 4), g.get("cols", 6), g.get("margin", 0.0),
-                                    g.get("sample_fraction", 0.5))
-    raise ValidationError(
-        f"{name}: layout must be 'detect', a tags.json path, {{corners=[[x,y]x4], rows, cols}} or {{tags=PATH}}, "
-        f"got {spec!r}"
-    )
+    return _layout_from_table(spec, name)

@@ -22,6 +22,39 @@ import numpy as np
 from ..errors import ParseError, ValidationError
 
 
+def _count(value, what):
+    """``value`` as a positive int (an integral number; not a bool nor a string), else ValidationError."""
+    ok = isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating)) and float(value).is_integer())
+    if isinstance(value, (bool, np.bool_)) or not ok or value < 1:
+        raise ValidationError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _fraction(value, what, lo, hi, lo_open=True):
+    """``value`` as a float in (lo, hi] (or [lo, hi) when not ``lo_open``), else ValidationError."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    v = float(value) if ok else None
+    if ok and np.isfinite(v) and ((lo < v <= hi) if lo_open else (lo <= v < hi)):
+        return v
+    span = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi})"
+    raise ValidationError(f"{what} must be a number in {span}, got {value!r}")
+
+
+def _corner_points(value, what):
+    """``value`` as a (4, 2) float array of finite pixel positions, else ValidationError."""
+    bad = ValidationError(f"{what} must be 4 [x, y] points in pixels (top-left, top-right, bottom-right, "
+                          f"bottom-left), got {value!r}")
+    if isinstance(value, (str, bytes, dict)):
+        raise bad
+    try:
+        c = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise bad from None
+    if c.shape != (4, 2) or not np.all(np.isfinite(c)):
+        raise bad
+    return c
+
+
 def _homography(src, dst):
     """3x3 homography mapping 4 ``src`` points to 4 ``dst`` points (DLT)."""
     a = []
@@ -109,13 +142,9 @@ class ChartLayout:
     @classmethod
     def from_corners(cls, corners, rows=4, cols=6, sample_fraction=0.5, source="corners"):
         """Four outer corners (pixels, TL, TR, BR, BL) of a ``rows`` x ``cols`` patch grid."""
-        c = np.asarray(corners, dtype=float)
-        if c.shape != (4, 2) or not np.all(np.isfinite(c)):
-            raise ValidationError(f"{source}: corners must be 4 (x, y) points (TL, TR, BR, BL), got shape {c.shape}")
-        if int(rows) < 1 or int(cols) < 1:
-            raise ValidationError(f"{source}: rows and cols must be >= 1, got {rows} x {cols}")
-        if not 0 < sample_fraction <= 1:
-            raise ValidationError(f"{source}: sample_fraction must be in (0, 1], got {sample_fraction}")
+        c = _corner_points(corners, f"{source}: corners")
+        rows, cols = _count(rows, f"{source}: rows"), _count(cols, f"{source}: cols")
+        sample_fraction = _fraction(sample_fraction, f"{source}: sample_fraction", 0, 1)
         area = 0.5 * abs(np.dot(c[:, 0], np.roll(c[:, 1], 1)) - np.dot(c[:, 1], np.roll(c[:, 0], 1)))
         if area < 4.0 * rows * cols:
             raise ValidationError(f"{source}: the corners enclose {area:.0f} px^2, too small for {rows}x{cols} patches")
@@ -123,8 +152,10 @@ class ChartLayout:
 
     @classmethod
     def grid(cls, rows=4, cols=6, margin=0.0, sample_fraction=0.5):
-        """A rectified crop where the patch grid fills the image (minus ``margin``)."""
-        m = float(margin)
+        """A rectified crop where the patch grid fills the image (minus ``margin``, a fraction of its size)."""
+        rows, cols = _count(rows, "grid: rows"), _count(cols, "grid: cols")
+        m = _fraction(margin, "grid: margin", 0, 0.5, lo_open=False)
+        sample_fraction = _fraction(sample_fraction, "grid: sample_fraction", 0, 1)
         boxes = []
         pw, ph = (1 - 2 * m) / cols, (1 - 2 * m) / rows
         for r in range(rows):

@@ -19,7 +19,7 @@ def register(sub):
     p.add_argument("--method", default="smooth", choices=("emor", "pca", "polynomial", "smooth"),
                    help="curve family (default smooth: model-free shape, so model comparisons on the set are fair)")
     p.add_argument("-k", type=int, default=4, help="model parameters (the scale search's EMoR-k for smooth; default 4)")
-    p.add_argument("-j", "--jobs", type=int, default=2, help="cameras in parallel (default 2; -1: one per core)")
+    p.add_argument("-j", "--jobs", type=int, default=2, help="cameras in parallel, >= 1 (default 2; -1: one per core)")
     p.add_argument("--no-resume", action="store_true", help="ignore cached per-camera results")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -29,11 +29,12 @@ def run(args):
     from pathlib import Path
 
     from ..dcrf import build_dataset, load_manifest, middlebury_recipe
-    from ..dcrf.build import check_build_output, check_jobs
+    from ..dcrf.build import check_build_output, check_jobs, check_k
     from ..errors import ValidationError
 
     # Before the build (minutes): an unusable output or -j would otherwise surface only at the end.
     check_jobs(args.jobs)
+    check_k(args.k, "-k")
     check_build_output(args.output, what="-o")
     if args.source == "middlebury":
         if not args.root:

@@ -43,13 +43,13 @@ def _calibrate(spec, method, k):
     missing = [str(p) for p in spec.files() if not Path(p).is_file()]
     if missing:
         raise ValidationError(f"input file not found: {missing[0]}" + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""))
+    method = spec.options.get("method", method)
+    k = check_k(spec.options["k"], "k") if "k" in spec.options else k  # before the images are read
     layout = as_layout(spec.layout, name=spec.name)
     if spec.kind == "raw+jpeg":
         samples = samples_from_pair_files(spec.inputs, layout, name=spec.name)
     else:
         samples = samples_from_bracket_files(spec.inputs, layout, name=spec.name)
-    method = spec.options.get("method", method)
-    k = int(spec.options.get("k", k))
     est = fit_crf(samples, method=method, k=k, name=spec.name)
     colour = None
     if spec.kind == "raw+jpeg":
@@ -116,11 +116,22 @@ def _safe(name):
 
 
 def check_jobs(n_jobs):
-    """Validate a joblib ``n_jobs`` (before anything is created): an int, not 0."""
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
-        raise ValidationError(f"n_jobs (-j) must be a positive number of parallel cameras, or -1 for one per core; "
+    """Validate ``n_jobs`` (before anything is created): an int >= 1, or -1 for one per core.
+
+    joblib's other negative values (-2: all cores but one, ...) are refused: ``-j -5`` is far
+    more likely a typo than a request for "all cores but four".
+    """
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or not (n_jobs >= 1 or n_jobs == -1):
+        raise ValidationError(f"-j (n_jobs) must be >= 1 (cameras built in parallel), or -1 for one per core; "
                               f"got {n_jobs!r}")
     return int(n_jobs)
+
+
+def check_k(k, what="-k (k)"):
+    """Validate a model's parameter count: an int >= 1 (the model checks its own upper bound)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValidationError(f"{what} must be a positive integer, got {k!r}")
+    return int(k)
 
 
 def check_build_output(output, what="output"):
@@ -230,7 +241,7 @@ def build_dataset(cameras, output, method="smooth", k=4, n_jobs=2, resume=True, 
         scale from EMoR-``k``, the shape model-free) so that the built curves do not
         lie in any model's span and the comparison table stays fair.
     n_jobs : int
-        Cameras calibrated in parallel (joblib; -1: one per core).
+        Cameras calibrated in parallel (>= 1; -1: one per core).
     resume : bool
         Reuse finished cameras cached in ``<output>.partial/``.
     progress : bool
@@ -248,7 +259,8 @@ def build_dataset(cameras, output, method="smooth", k=4, n_jobs=2, resume=True, 
     Raises
     ------
     ValidationError
-        No camera was given, ``n_jobs`` is 0, the output cannot be written (checked
+        No camera was given, ``n_jobs`` is neither >= 1 nor -1, ``k`` is not a valid
+        parameter count for ``method``, the output cannot be written (checked
         before any camera is built), another build of the same output is running
         (:class:`BuildLockedError`), or every camera failed (the reasons are in
         the message).
@@ -260,13 +272,16 @@ def build_dataset(cameras, output, method="smooth", k=4, n_jobs=2, resume=True, 
     if len(set(names)) != len(names):
         raise ValidationError("camera names must be unique")
     n_jobs = check_jobs(n_jobs)
+    k = check_k(k)
     output = check_build_output(output)
-    if method in ("emor", "pca", "smooth"):
-        # A missing basis file is one problem for the whole build, not one per camera
+    if method in ("emor", "pca", "smooth", "polynomial"):
+        # A bad k or a missing basis file is one problem for the whole build, not one per camera
         # ('smooth' takes its irradiance scale from an EMoR fit).
         from ..models import get_model
 
-        get_model("emor" if method == "smooth" else method, k=k).basis_arrays()
+        model = get_model("emor" if method == "smooth" else method, k=k)
+        if method != "polynomial":
+            model.basis_arrays()
     cache = output.with_name(output.name + ".partial")
     with _build_lock(output):
         _remove_stale_temporaries(output, cache)

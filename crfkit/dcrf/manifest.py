@@ -80,8 +80,107 @@ def _toml():
     return tomli
 
 
+_TOP_LEVEL = ("dataset", "camera")
+_NEEDS = {"raw+jpeg": "pairs = [[jpeg, raw], ...]", "bracket": "shots = [{jpeg=..., exposure=...}, ...]",
+          "single": "jpeg = PATH"}
+_SHOT_FIELDS = ("jpeg", "exposure")
+
+
+def _kind_of(value):
+    """How a TOML value is called in messages."""
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return repr(value)
+
+
+def _is_file_name(value):
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _json_value(value):
+    """Can ``value`` be stored in the curve set's JSON attrs (no dates, no inf/nan)?"""
+    if isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return value == value and abs(value) != float("inf")
+    if isinstance(value, list):
+        return all(_json_value(v) for v in value)
+    if isinstance(value, dict):
+        return all(_json_value(v) for v in value.values())
+    return False
+
+
+def check_positive_int(value, what):
+    """``value`` as an int >= 1 (a TOML integer; not a bool, float or string), else ParseError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ParseError(f"{what} must be a positive integer, got {value!r}")
+    return value
+
+
+def _check_layout(layout, where):
+    from ..calibration.samples import check_layout
+
+    try:
+        check_layout(layout, where)
+    except ValidationError as exc:
+        raise ParseError(str(exc)) from None
+
+
+def _resolve_layout(layout, base):
+    """Relative tags.json paths (a string or ``{tags = PATH}``) are relative to ``base``."""
+    if isinstance(layout, str) and layout != "detect" and not Path(layout).is_absolute():
+        return str(base / layout)
+    if isinstance(layout, dict) and "tags" in layout and not Path(layout["tags"]).is_absolute():
+        return {**layout, "tags": str(base / layout["tags"])}
+    return layout
+
+
+def _inputs(c, kind, cdir, where):
+    """The camera's input files, each field checked; ParseError names the field."""
+    need = _NEEDS[kind]
+    key = {"raw+jpeg": "pairs", "bracket": "shots", "single": "jpeg"}[kind]
+    if key not in c:
+        raise ParseError(f"{where}: kind {kind!r} needs {need} (missing {key!r})")
+    value = c[key]
+    if kind == "single":
+        if not _is_file_name(value):
+            raise ParseError(f"{where}: jpeg must be a file name (a string), got {_kind_of(value)}")
+        return [(cdir / value, 1.0)]
+    if not isinstance(value, list):
+        raise ParseError(f"{where}: {key} must be an array ({need}), got {_kind_of(value)}")
+    inputs = []
+    for n, item in enumerate(value, 1):
+        if kind == "raw+jpeg":
+            if not (isinstance(item, list) and len(item) == 2 and all(map(_is_file_name, item))):
+                raise ParseError(f"{where}: pairs item {n} must be a [jpeg, raw] pair of file names, got {item!r}")
+            inputs.append((cdir / item[0], cdir / item[1]))
+            continue
+        if not isinstance(item, dict):
+            raise ParseError(f"{where}: shots item {n} must be a table {{jpeg = FILE, exposure = SECONDS}}, "
+                             f"got {item!r}")
+        extra = [k for k in item if k not in _SHOT_FIELDS]
+        if extra:
+            raise ParseError(f"{where}: shots item {n}: {extra[0]!r} is not a field of a shot "
+                             f"(fields: {', '.join(_SHOT_FIELDS)})")
+        if not _is_file_name(item.get("jpeg")):
+            raise ParseError(f"{where}: shots item {n}: jpeg must be a file name (a string), "
+                             f"got {_kind_of(item.get('jpeg')) if 'jpeg' in item else 'nothing'}")
+        t = item.get("exposure")
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < float("inf")):
+            raise ParseError(f"{where}: shots item {n}: exposure must be a positive number of seconds "
+                             f"(or left out to read the EXIF), got {t!r}")
+        inputs.append((cdir / item["jpeg"], None if t is None else float(t)))
+    return inputs
+
+
 def load_manifest(path):
     """Read a TOML manifest.
+
+    Every field is checked here, before any camera is built: its type (a string, an
+    integer, a table...), its range, and the layout's structure (a tags.json file itself
+    is read when its camera is built).
 
     Returns
     -------
@@ -92,9 +191,11 @@ def load_manifest(path):
     Raises
     ------
     DataNotFoundError, ParseError
-        Missing file, invalid TOML or a camera entry that does not follow the
-        format (the message names the file and the camera).
+        Missing file, invalid TOML or a field that does not follow the format (the
+        one-line message names the file, the camera, the field and the value).
     """
+    from ..calibration.fit import METHODS
+
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"manifest not found: {path}")
@@ -102,26 +203,52 @@ def load_manifest(path):
         doc = _toml().loads(path.read_text())
     except Exception as exc:  # tomllib.TOMLDecodeError, UnicodeDecodeError
         raise ParseError(f"{path}: not a valid TOML manifest ({exc})") from None
-    ds = dict(doc.get("dataset", {}))
+    extra = [k for k in doc if k not in _TOP_LEVEL]
+    if extra:
+        raise ParseError(f"{path}: unknown top-level key {extra[0]!r}; a manifest has a [dataset] table and "
+                         "[[camera]] tables (dataset fields go under [dataset])")
+    ds = doc.get("dataset", {})
+    if not isinstance(ds, dict):
+        raise ParseError(f"{path}: [dataset] must be a table, got {_kind_of(ds)}")
+    ds = dict(ds)
+    where = f"{path}: [dataset]"
+    for key in ("name", "description", "root"):
+        if key in ds and not (isinstance(ds[key], str) and (key == "description" or ds[key].strip())):
+            raise ParseError(f"{where}: {key} must be a {'' if key == 'description' else 'non-empty '}string, "
+                             f"got {_kind_of(ds[key])}")
+    for key, value in ds.items():
+        if not _json_value(value):
+            raise ParseError(f"{where}: {key} must be a string, number, boolean, array or table (it is kept in "
+                             f"the curve set's attrs), got {value!r}")
     base = path.parent
     if "root" in ds:
         import os
 
-        root = os.path.expandvars(str(ds["root"]))
+        root = os.path.expandvars(ds["root"])
         if "$" in root:
-            raise ParseError(f"{path}: root {ds['root']!r} names an environment variable that is not set")
+            raise ParseError(f"{where}: root {ds['root']!r} names an environment variable that is not set")
         base = (base / root).resolve() if not Path(root).is_absolute() else Path(root)
     default_layout = ds.get("layout", "detect")
+    _check_layout(default_layout, where)
+    default_layout = _resolve_layout(default_layout, base)
     cams = doc.get("camera", [])
-    if not isinstance(cams, list) or not cams:
+    need = f"{path}: camera must be an array of tables ([[camera]] entries), got"
+    if not isinstance(cams, list):
+        hint = " ([camera] instead of [[camera]]?)" if isinstance(cams, dict) else ""
+        raise ParseError(f"{need} {_kind_of(cams)}{hint}")
+    for n, c in enumerate(cams, 1):
+        if not isinstance(c, dict):
+            raise ParseError(f"{need} item {n} = {c!r}")
+    if not cams:
         raise ParseError(f"{path}: no [[camera]] entries")
     specs, seen = [], set()
     for i, c in enumerate(cams):
         where = f"{path}: camera {i + 1}"
-        try:
-            name = str(c["name"])
-        except (KeyError, TypeError):
-            raise ParseError(f"{where}: missing 'name'") from None
+        if "name" not in c:
+            raise ParseError(f"{where}: missing 'name'")
+        name = c["name"]
+        if not isinstance(name, str):
+            raise ParseError(f"{where}: name must be a string, got {_kind_of(name)}")
         where = f"{path}: camera {name!r}"
         if "/" in name or not name.strip():
             raise ParseError(f"{where}: a camera name must be non-empty and contain no '/'")
@@ -131,27 +258,24 @@ def load_manifest(path):
         kind = c.get("kind", "raw+jpeg")
         if kind not in KINDS:
             raise ParseError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
-        cdir = base / c.get("folder", "")
-        try:
-            if kind == "raw+jpeg":
-                inputs = [(cdir / str(j), cdir / str(r)) for j, r in c["pairs"]]
-            elif kind == "bracket":
-                inputs = [(cdir / str(s["jpeg"]), None if s.get("exposure") is None else float(s["exposure"]))
-                          for s in c["shots"]]
-            else:
-                inputs = [(cdir / str(c["jpeg"]), 1.0)]
-        except (KeyError, TypeError, ValueError) as exc:
-            need = {"raw+jpeg": "pairs = [[jpeg, raw], ...]", "bracket": "shots = [{jpeg=..., exposure=...}, ...]",
-                    "single": "jpeg = PATH"}[kind]
-            raise ParseError(f"{where}: kind {kind!r} needs {need} ({type(exc).__name__}: {exc})") from None
+        folder = c.get("folder", "")
+        if not isinstance(folder, str):
+            raise ParseError(f"{where}: folder must be a string (a folder relative to root), got {_kind_of(folder)}")
+        inputs = _inputs(c, kind, base / folder, where)
         if not inputs:
             raise ParseError(f"{where}: no input files")
-        layout = c.get("layout", default_layout)
-        if isinstance(layout, str) and layout != "detect" and not Path(layout).is_absolute():
-            layout = str(base / layout)
+        if "layout" in c:
+            _check_layout(c["layout"], where)
+            layout = _resolve_layout(c["layout"], base)
+        else:
+            layout = default_layout
         year = c.get("year")
-        if year is not None and not isinstance(year, int):
+        if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
             raise ParseError(f"{where}: year must be an integer, got {year!r}")
+        if "method" in c and c["method"] not in METHODS:
+            raise ParseError(f"{where}: method must be one of {', '.join(METHODS)}, got {c['method']!r}")
+        if "k" in c:
+            check_positive_int(c["k"], f"{where}: k")
         opts = {k: c[k] for k in ("method", "k") if k in c}
         specs.append(CameraSpec(name, kind, inputs, layout, year, opts))
     return ds, specs
