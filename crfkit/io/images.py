@@ -1,5 +1,6 @@
 """Ordinary (display-referred) images: PNG, JPEG, TIFF, 8 or 16 bits per channel."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,11 @@ def read_image(path, mode="rgb"):
         if _is_16bit_colour_png(path):
             img = _read_png16(path)
         else:
-            img = iio.imread(path)
+            with warnings.catch_warnings():
+                # imageio probes its plugins on a file it does not recognise, and some (DICOM) announce
+                # their own deprecation: about imageio, not the user's file.
+                warnings.filterwarnings("ignore", message=r".*legacy .*plugin is deprecated")
+                img = iio.imread(path)
     except (ParseError, MissingDependencyError):
         raise
     except Exception as exc:  # imageio raises many types for corrupt files
