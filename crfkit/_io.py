@@ -8,6 +8,7 @@ the last rename wins and every reader sees a complete file.
 """
 
 import contextlib
+import errno
 import os
 import tempfile
 import threading
@@ -58,10 +59,85 @@ def check_output_path(path, suffixes=None, expected=None, what="output"):
     try:
         fd, probe = tempfile.mkstemp(prefix=".crfkit-probe-", dir=parent)
     except OSError as exc:
-        raise ValidationError(f"{what} {out}: cannot write in folder {parent} ({exc.strerror or exc})") from None
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.ENOENT:  # the folder exists (checked above), yet takes no new files (e.g. /proc)
+            reason = f"folder {parent} takes no new files: {reason}"
+        raise ValidationError(f"{what} {out}: cannot write the file ({reason})") from None
     os.close(fd)
     os.unlink(probe)
     return out
+
+
+def _file_keys(path):
+    """What identifies the file at ``path``: its resolved path and, when it exists, its (device, inode).
+
+    Two paths with a key in common name one file (``os.path.samefile`` when both exist; the
+    resolved paths otherwise), whatever their spelling: relative or absolute, ``..``, symbolic
+    or hard links.
+    """
+    p = Path(path)
+    try:
+        keys = [("path", os.path.normcase(str(p.resolve())))]
+    except (OSError, RuntimeError):  # e.g. a symbolic link loop
+        keys = [("path", os.path.normcase(os.path.abspath(p)))]
+    try:
+        st = os.stat(p)
+    except (OSError, ValueError):
+        return keys
+    return keys + [("inode", st.st_dev, st.st_ino)]
+
+
+class InputFiles:
+    """The files a command reads, to refuse before any work an output that would replace one of them.
+
+    ``inputs`` holds paths (described as "the input") or ``(description, path)`` pairs, e.g.
+    ``("the --curve file", "cam.crfs")``; ``None`` entries are skipped.  Each input is looked
+    at once, so checking every output of a large batch stays linear.
+    """
+
+    def __init__(self, inputs=()):
+        self._index = {}
+        for item in inputs:
+            label, path = item if isinstance(item, tuple) else ("the input", item)
+            if path is None:
+                continue
+            for key in _file_keys(path):
+                self._index.setdefault(key, (label, path))
+
+    def find(self, output):
+        """``(description, path)`` of the input that writing ``output`` would replace, or ``None``."""
+        for key in _file_keys(output):
+            if key in self._index:
+                return self._index[key]
+        return None
+
+    def check(self, output, what="-o"):
+        """Raise :class:`ValidationError` when writing ``output`` would replace one of the inputs."""
+        if output is None or str(output) == "-":
+            return
+        found = self.find(output)
+        if found is not None:
+            label, src = found
+            raise ValidationError(f"{what} {output} would overwrite {label} {src}: choose another name")
+
+
+def check_not_input(output, inputs, what="-o"):
+    """Refuse, before any work, an ``output`` that names one of ``inputs`` (see :class:`InputFiles`)."""
+    InputFiles(inputs).check(output, what)
+
+
+def check_distinct_outputs(*outputs):
+    """Refuse two outputs that name one file: ``(option, path)`` pairs, ``None`` paths skipped."""
+    seen = InputFiles()
+    for what, path in outputs:
+        if path is None or str(path) == "-":
+            continue
+        found = seen.find(path)
+        if found is not None:
+            raise ValidationError(f"{found[0]} {found[1]} and {what} {path} name the same file: choose another "
+                                  f"name for one of them")
+        for key in _file_keys(path):
+            seen._index.setdefault(key, (what, path))
 
 
 @contextlib.contextmanager

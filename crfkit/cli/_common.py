@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from .._io import atomic_write_text, check_output_path
-from ..errors import ValidationError
+from ..errors import DataNotFoundError, ValidationError
 
 
 def check_output(path, suffixes=None, expected=None, what="-o"):
@@ -72,3 +72,37 @@ def check_output_folder(path, what="-o", parents=True):
         raise ValidationError(f"{what} {path}: {base.parent} is a file, not a folder")
     check_output_path(base, what=what)  # probes the folder it will be made in
     return path
+
+
+def spec_file(spec, label):
+    """``(label, path)`` of the file a curve option (``--curve``, ``--crf``, ``--basis``...) reads, or ``None``.
+
+    Accepts the spellings the curve readers take: a path, or ``forward:PATH`` / ``inverse:PATH``;
+    names (``srgb``, ``gamma:2.2``, ``dorf``) read no file of the user's.
+    """
+    if spec is None:
+        return None
+    text = str(spec).strip()
+    for kind in ("forward:", "inverse:"):
+        if text.lower().startswith(kind):
+            text = text[len(kind):]
+    path = Path(text).expanduser()
+    return (label, path) if path.is_file() else None
+
+
+def check_input_file(path, what="--weights", kind="file"):
+    """Check before any work that the file an option names exists, is a file and can be read.
+
+    ``kind`` names the file in the messages (``"weights file"``).  Returns it as a ``Path``.
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DataNotFoundError(f"{what} {path}: {kind} not found")
+    if p.is_dir():
+        raise ValidationError(f"{what} {path} is a folder; give a {kind}")
+    try:
+        with open(p, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise ValidationError(f"{what} {path}: cannot read the {kind} ({exc.strerror or exc})") from None
+    return p

@@ -21,13 +21,24 @@ def run(args):
 
     from ..data import load_curves
     from ..models.pca import PCABasis
-    from .._io import check_output_path
+    from .._io import check_not_input, check_output_path
+    from ..errors import ValidationError
+    from ._common import spec_file
 
     out = check_output_path(args.output, (".npz",), "a .npz file name (a basis file)", what="-o")
+    check_not_input(out, [spec_file(args.source, "the input")], what="-o")
+    if args.components < 1:
+        raise ValidationError(f"-k must be at least 1 (components), got {args.components}")
     cs = load_curves(args.source)
     if args.inverse:
         cs = cs.inverse()
-    basis = PCABasis.from_curves(cs, n_components=args.components, source=Path(args.source).stem)
+    try:
+        basis = PCABasis.from_curves(cs, n_components=args.components, source=Path(args.source).stem)
+    except ValidationError as exc:
+        # the library names its keyword argument (n_components); here it is -k
+        if not str(exc).startswith("n_components "):
+            raise
+        raise ValidationError("-k " + str(exc)[len("n_components "):]) from None
     basis.save(out)
     evr = basis.explained_variance_ratio
     print(f"{basis.kind} basis from {len(cs)} curves of {args.source}: {basis.n_components} components, "

@@ -147,6 +147,32 @@ def check_crfs_output(path):
     return check_output_path(path, (".crfs",), "a .crfs file name (a crfkit curve set)")
 
 
+def bracket_files(args):
+    """The files a bracket command reads: its images (a folder: the images in it), --basis and --times-prior files."""
+    from ..bracket.inputs import expand_inputs
+    from ._common import spec_file
+
+    files = []
+    for item in args.inputs:
+        try:
+            files += expand_inputs([item])
+        except CrfkitError:  # a missing input or an empty folder: said when the bracket is read
+            files.append(item)
+    return files + [spec_file(getattr(args, "basis", None), "the --basis file"),
+                    spec_file(getattr(args, "times_prior", None), "the --times-prior file")]
+
+
+def check_outputs_not_inputs(args, outputs):
+    """Refuse, before any work, an output (``(option, path)`` pairs) that names an input or another output."""
+    from .._io import InputFiles, check_distinct_outputs
+
+    read = InputFiles(bracket_files(args))
+    for what, path in outputs:
+        if path:
+            read.check(path, what)
+    check_distinct_outputs(*outputs)
+
+
 def read_inputs(args):
     import warnings
 
@@ -193,6 +219,7 @@ def run(args):
         check_crfs_output(args.output)
     if args.plot:
         check_plot_path(args.plot)
+    check_outputs_not_inputs(args, [("-o", args.output), ("--plot", args.plot)])
     check_bracket_options(args)
     bracket = read_inputs(args)
     opts = calibration_options(args)

@@ -10,7 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from ._common import check_plot_path, write_output
+from ._common import check_plot_path, spec_file, write_output
 
 #: exit status when some inputs of a batch failed (the others were written)
 EXIT_SOME_FAILED = 1
@@ -55,15 +55,16 @@ def collect_inputs(items, what="image"):
     return paths, batch
 
 
-def plan_outputs(inputs, batch, output, suffixes, fmt, expected=None):
+def plan_outputs(inputs, batch, output, suffixes, fmt, expected=None, also_read=()):
     """Output path of each input (None where nothing is written), checked before any work.
 
     One input: ``output`` is a file whose suffix picks the format.  A batch:
     ``output`` is a folder (made by :func:`make_output_folder` once every check
     has passed, when its parent exists) and each output is named after its
-    input with the ``fmt`` suffix.
+    input with the ``fmt`` suffix.  No output may replace an input, nor a file
+    of ``also_read`` (``(description, path)`` pairs: a --curve file, weights).
     """
-    from .._io import check_output_path
+    from .._io import InputFiles, check_output_path
     from ..errors import ValidationError
 
     if output is None:
@@ -75,7 +76,9 @@ def plan_outputs(inputs, batch, output, suffixes, fmt, expected=None):
         if Path(output).is_dir():
             raise ValidationError(f"-o {output} is a folder; with one input give a file name ({expected or 'a file'}); "
                                   "several inputs write one file each into a folder")
-        return [check_output_path(output, suffixes, expected, what="-o")]
+        out = check_output_path(output, suffixes, expected, what="-o")
+        InputFiles(list(inputs) + [f for f in also_read if f]).check(out, what="-o")
+        return [out]
     suffix = "." + fmt.lower().lstrip(".")
     if suffix not in suffixes:
         raise ValidationError(f"--format {fmt}: use one of {', '.join(s[1:] for s in suffixes)}")
@@ -89,15 +92,16 @@ def plan_outputs(inputs, batch, output, suffixes, fmt, expected=None):
                                   "not a file")
         check_output_path(folder, what="-o")  # its parent exists and takes writes
     outs, seen = [], {}
-    resolved_inputs = {p.resolve() for p in inputs}
+    read = InputFiles(list(inputs) + [f for f in also_read if f])
     for src in inputs:
         out = folder / (src.stem + suffix)
         key = str(out)
         if key in seen:
             raise ValidationError(f"inputs {seen[key]} and {src} would both write {out}; rename one of them")
         seen[key] = src
-        if out.resolve() in resolved_inputs:
-            raise ValidationError(f"the output {out} would overwrite the input {src}; choose another -o folder")
+        found = read.find(out)
+        if found is not None:
+            raise ValidationError(f"the output {out} would overwrite {found[0]} {found[1]}; choose another -o folder")
         if out.is_dir():
             raise ValidationError(f"output {out} is a folder; remove it or choose another -o folder")
         outs.append(out)
@@ -352,9 +356,15 @@ def run(args):
         raise ValidationError("--format names the type of the files written into the -o folder; give -o DIR")
     plot = check_plot_path(args.plot)  # suffix, folder, writes
     inputs, batch = collect_inputs(args.images)
+    weights = [spec_file(args.weights, "the --weights file")]
     outputs = plan_outputs(inputs, batch, args.output, CURVE_SUFFIXES,
                            (args.format or "json") if batch else args.format,
-                           "a .txt, .csv, .json, .crfs, .cube or .spi1d file name")
+                           "a .txt, .csv, .json, .crfs, .cube or .spi1d file name", also_read=weights)
+    if plot is not None:
+        from .._io import check_distinct_outputs, check_not_input
+
+        check_not_input(plot, inputs + weights, what="--plot")
+        check_distinct_outputs(*[("-o", out) for out in outputs], ("--plot", plot))
     if not batch:
         check_photo(inputs[0])  # before loading the model
     args.method = resolve_method(args)

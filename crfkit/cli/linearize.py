@@ -1,6 +1,7 @@
 """``crfkit linearize``: linearise photos with an estimated or given inverse CRF."""
 
 from ..io.linear import LINEAR_SUFFIXES  # .exr, .hdr, .npy, 16-bit .tif/.tiff (0..65535 for [0, 1])
+from ._common import spec_file
 from .estimate import (
     BATCH_EPILOG,
     Batch,
@@ -93,8 +94,9 @@ def run(args):
     if args.half and output_suffix(args, LINEAR_SUFFIXES, ".exr") != ".exr":
         raise ValidationError("--half writes half floats in OpenEXR: it needs a .exr output")
     inputs, batch = collect_inputs(args.images)
+    read = [spec_file(args.curve, "the --curve file"), spec_file(args.weights, "the --weights file")]
     outputs = plan_outputs(inputs, batch, args.output, LINEAR_SUFFIXES,
-                           (args.format or "exr") if batch else args.format, LINEAR_EXPECTED)
+                           (args.format or "exr") if batch else args.format, LINEAR_EXPECTED, also_read=read)
     if not batch:
         check_photo(inputs[0], "linearisation")  # before loading a model
     if args.curve:

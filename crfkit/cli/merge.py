@@ -47,6 +47,8 @@ def run(args):
     from .calibrate import calibration_options, check_bracket_options, read_inputs
 
     out = check_output_path(args.output)
+    if args.half and out.suffix.lower() != ".exr":  # as linearize and restore: not silently ignored
+        raise ValidationError("--half writes half floats in OpenEXR: it needs a .exr output")
     sidecar = _check_path(Path(str(out) + ".json"), what="-o's sidecar")
     crf = None
     if args.crf:

@@ -3,6 +3,7 @@
 import sys
 
 from ..io.linear import LINEAR_SUFFIXES as HDR_OUTPUT_SUFFIXES
+from ._common import check_input_file, spec_file
 from .estimate import (
     BATCH_EPILOG,
     Batch,
@@ -97,8 +98,10 @@ def run(args):
     if not 0.0 < tau < 1.0:
         raise ValidationError(f"--tau must be a number in (0, 1), got {tau:g}")
     inputs, batch = collect_inputs(args.images)
+    read = [spec_file(args.crf, "the --crf file"), spec_file(args.weights, "the --weights file"),
+            spec_file(args.crf_weights, "the --crf-weights file")]
     outputs = plan_outputs(inputs, batch, args.output, HDR_OUTPUT_SUFFIXES,
-                           (args.format or "exr") if batch else args.format, HDR_EXPECTED)
+                           (args.format or "exr") if batch else args.format, HDR_EXPECTED, also_read=read)
     if not batch:
         check_photo(inputs[0], "restoration")  # before loading a model
     # --threads is applied by the command line's thread policy (BLAS, OpenMP and torch), not as a
@@ -106,6 +109,10 @@ def run(args):
     opts = {key: getattr(args, key) for key in ("weights", "device", "tile", "flips")
             if getattr(args, key) is not None}
     opts = _check_method(args.method, opts)  # names and values, before any image is read or network loaded
+    if args.weights is not None:
+        # the network is built at the first photo with clipped pixels: a missing or unreadable weight
+        # file is refused now, before anything is written, as estimate and linearize refuse theirs
+        check_input_file(args.weights, "--weights", "weights file")
     restorer = _LazyRestorer(args.method, opts)
     # the inverse CRF: resolved once (a bad curve fails before any image is read); an estimator is built once
     estimator = None

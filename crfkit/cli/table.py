@@ -2,7 +2,8 @@
 
 import sys
 
-from ._common import check_output, check_plot_path, write_output
+from .._io import InputFiles, check_distinct_outputs
+from ._common import check_output, check_plot_path, spec_file, write_output
 
 
 def register(sub):
@@ -31,10 +32,18 @@ def run(args):
     from ..errors import ValidationError
     from ..evaluation.table import DEFAULT_COLUMNS, DEFAULT_PCA_K, compare_models
 
-    check_output(args.output)  # before the work: the table takes seconds to minutes
+    output = check_output(args.output)  # before the work: the table takes seconds to minutes
     plot = check_plot_path(args.plot)
+    read = InputFiles([spec_file(s, "the --curves file") for s in args.curves or ()]
+                      + [spec_file(s, "the --pca-from file") for s in args.pca_from or ()])
+    read.check(output, "-o")
+    read.check(plot, "--plot")
+    check_distinct_outputs(("-o", output), ("--plot", plot))
     if args.cv_folds < 0 or args.cv_folds == 1:
         raise ValidationError(f"--cv-folds must be 0 (off) or at least 2, got {args.cv_folds}")
+    bad = [k for k in args.pca_k or () if k < 1]
+    if bad:
+        raise ValidationError(f"--pca-k: PCA sizes must be at least 1 (components), got {bad[0]}")
     pca_from = ["dorf"] if args.pca_from is None else args.pca_from
     table = compare_models(
         curves=args.curves,
