@@ -228,6 +228,16 @@ def test_taper_words_in_any_case(capsys, tmp_path, pngs):
     assert not np.array_equal(merged["auto"], merged["none"])  # the words do choose different weights
 
 
+def test_merge_sidecar_never_replaces_the_crf_file(capsys, tmp_path, pngs):
+    """-o m.exr writes m.exr.json: a --crf curve saved under that name was once replaced by the sidecar."""
+    crf = tmp_path / "m.exr.json"
+    crf.write_text('{"name": "camera", "kind": "inverse"}')  # the check needs only the file to exist
+    before = crf.read_bytes()
+    rc, _, err = run(capsys, "merge", *pngs, "--times", *TIMES, "--crf", crf, "-o", tmp_path / "m.exr")
+    assert_one_line_error(rc, err, "merge", "sidecar", "m.exr.json")
+    assert crf.read_bytes() == before and not (tmp_path / "m.exr").exists()
+
+
 def test_merge_deghost(capsys, tmp_path, pngs):
     """--deghost names its reference (chosen, or given by file name) and the share left out, also in the sidecar."""
     common = [*pngs, "--crf", "srgb", "--times", *TIMES]

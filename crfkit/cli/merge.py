@@ -50,6 +50,10 @@ def run(args):
     if args.half and out.suffix.lower() != ".exr":  # as linearize and restore: not silently ignored
         raise ValidationError("--half writes half floats in OpenEXR: it needs a .exr output")
     sidecar = _check_path(Path(str(out) + ".json"), what="-o's sidecar")
+    from .._io import check_not_input
+    from ._common import spec_file
+
+    check_not_input(sidecar, [spec_file(args.crf, "the --crf file")], "-o's sidecar")  # a curve kept as .json
     crf = None
     if args.crf:
         # Calibration options would be silently ignored with a given curve: refuse them.
