@@ -20,13 +20,18 @@ def check_curve_output(path, what="-o", suffixes=None):
 
 
 def save_curves(curves, path):
-    """Save a CurveSet as it is: .crfs natively, the export formats through crfkit.io.export_curves."""
+    """Save a Curve or CurveSet as it is: .crfs natively, the export formats through crfkit.io.export_curves.
+
+    Every format crfkit can read (.crfs, .json, .csv) reads back with the same values (and, where
+    the format stores them, names, kind and metadata); .cube and .spi1d are for other tools.
+    """
     from pathlib import Path
 
+    from ..curves import Curve, CurveSet
     from ..io import export_curves
 
     if Path(path).suffix.lower() == ".crfs":
-        return curves.save(path)
+        return (CurveSet.from_curves([curves]) if isinstance(curves, Curve) else curves).save(path)
     return export_curves(curves, path, direction=None)
 
 
@@ -34,8 +39,9 @@ def register(sub):
     p = sub.add_parser(
         "export",
         help="export a curve or curve set as a 1-D LUT (.cube, .spi1d) or as JSON/CSV",
-        description="Writes CURVE_OR_SET (dorf, invdorf, a .crfs curve set, a .json or .txt/.csv curve of 1024 "
-        "values, gamma:G, srgb) for other tools; the suffix of -o picks the format: .cube (Iridas/Adobe 1-D LUT: "
+        description="Writes CURVE_OR_SET (dorf, invdorf, a .crfs curve set, a .json or .csv file written by crfkit "
+        "(export -o, fit --save, estimate -o), a .txt/.csv curve of 1024 values, gamma:G, srgb) for other tools; "
+        "the suffix of -o picks the format: .cube (Iridas/Adobe 1-D LUT: "
         "Resolve, Photoshop, ffmpeg lut1d), .spi1d (OpenColorIO), .json or .csv. By default the file maps code "
         "values to linear values (the inverse CRF, what linearises an image); --direction forward writes the "
         "camera's encoding. A LUT holds one curve for all channels or three (R, G, B): pick them in a larger "

@@ -91,6 +91,53 @@ def _save_path(path):
     return check_curve_output(path, what="--save")
 
 
+def _check_not_source(args, save, plot):
+    """Refuse, before any work, a --save or --plot that would replace SOURCE or the --basis file, or each other."""
+    from .._io import InputFiles, check_distinct_outputs
+    from ._common import spec_file
+
+    read = InputFiles([spec_file(args.source, "the input"), spec_file(args.basis, "the --basis file")])
+    read.check(save, "--save")
+    read.check(plot, "--plot")
+    check_distinct_outputs(("--save", save), ("--plot", plot))
+
+
+#: fit()'s options and the flags that set them
+_FLAGS = {"pin_zero": "--pin-zero", "basis": "--basis"}
+
+
+def _check_model_flags(model, options):
+    """Refuse a flag the model does not take, naming the flag (the library names its keyword)."""
+    import inspect
+
+    from ..errors import ValidationError
+    from ..models.registry import MODELS, get_model_class
+
+    cls = get_model_class(model)  # an unknown model is named first
+
+    def takes(c, key):
+        params = inspect.signature(c.__init__).parameters
+        return key in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+    for key in options:
+        if not takes(cls, key):
+            users = sorted(name for name, c in MODELS.items() if takes(c, key))
+            raise ValidationError(f"{_FLAGS.get(key, key)} does not apply to model {cls.name}"
+                                  + (f"; it applies to -m {' or '.join(users)}" if users else ""))
+
+
+def _as_cli_error(exc):
+    """The library's error with its keyword arguments worded as this command's options."""
+    text = str(exc)
+    # the command line has no ridge option: a fit with too few distinct samples needs a smaller -k
+    new = text.replace(" or a smaller k, or pass regularization > 0", " or a smaller -k")
+    new = new.replace("or a smaller k", "or a smaller -k")
+    new = new.replace("needs basis=... (a curve set name such as 'dorf', a CurveSet, or a basis file)",
+                      "needs --basis (a curve set such as dorf, a .crfs file, or a basis file .npz)")
+    new = new.replace("needs basis=...", "needs --basis")
+    return exc if new == text else type(exc)(new)
+
+
 def _plot_index(args, result):
     """(index, note) of the curve --plot shows for a fit of several curves."""
     from ..errors import ValidationError
@@ -119,13 +166,14 @@ def _plot_index(args, result):
 
 
 def run(args):
-    from ..errors import ValidationError
+    from ..errors import CrfkitError, ValidationError
     from ..fitting import fit
 
     if args.plot_curve is not None and not args.plot:
         raise ValidationError("--plot-curve picks the curve --plot draws; give --plot FILE")
     plot = check_plot_path(args.plot)  # suffix, folder, writes
     save = _save_path(args.save) if args.save else None
+    _check_not_source(args, save, plot)
     data = _load(args)
     if save and save.suffix.lower() in (".cube", ".spi1d"):
         n = len(data) if hasattr(data, "names") else getattr(data, "n_curves", 1)
@@ -137,8 +185,12 @@ def run(args):
         options["pin_zero"] = True
     if args.basis:
         options["basis"] = args.basis
+    _check_model_flags(args.model, options)
     kind = "inverse" if args.inverse else None
-    result = fit(data, model=args.model, k=args.k, kind=kind, monotone=args.monotone, **options)
+    try:
+        result = fit(data, model=args.model, k=args.k, kind=kind, monotone=args.monotone, **options)
+    except CrfkitError as exc:
+        raise _as_cli_error(exc) from None
     index, note = _plot_index(args, result) if plot else (0, "")
     if args.json:
         write_output(json.dumps(result.to_dict(), indent=2))
@@ -158,9 +210,11 @@ def run(args):
         from ..curves import CurveSet
         from .export import save_curves
 
-        curves = result.curves if isinstance(result.curves, CurveSet) else CurveSet.from_curves([result.curves])
+        # one fitted curve is saved as a curve (a set of one in .crfs); every format crfkit reads reads it back
+        curves = result.curves
+        n = len(curves) if isinstance(curves, CurveSet) else 1
         save_curves(curves, save)
-        print(f"wrote {save} ({len(curves)} fitted curve{'s' if len(curves) != 1 else ''})", file=sys.stderr)
+        print(f"wrote {save} ({n} fitted curve{'s' if n != 1 else ''})", file=sys.stderr)
     if plot:
         from ..plotting import plot_fit
 

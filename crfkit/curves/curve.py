@@ -7,6 +7,9 @@ the grid of DoRF and EMoR, so that curves from any source compare sample by
 sample.
 """
 
+import numbers
+from collections.abc import Mapping
+
 import numpy as np
 
 from .._validation import as_float_array
@@ -23,11 +26,70 @@ KINDS = ("forward", "inverse")
 # Tolerances for checks; values are in normalised units.
 MONOTONE_TOL = 1e-9
 ENDPOINT_TOL = 1e-6
+#: A curve whose values span less than this (max - min) is flat: no camera response.
+FLAT_TOL = 1e-6
+
+
+def plain(value):
+    """``value`` with NumPy scalars turned into Python ones, so that ``repr`` reads ``nan``, not ``np.float64(nan)``."""
+    return value.item() if isinstance(value, np.generic) and not isinstance(value, np.void) else value
+
+
+def check_metadata(metadata, what):
+    """``metadata`` (None or a mapping) as a new dict, or a ValidationError naming ``what``."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise ValidationError(f"{what} must be a dict (JSON object), got {type(metadata).__name__} {short_repr(metadata)}")
+    return dict(metadata)
+
+
+def short_repr(value):
+    """A one-line ``repr`` of at most 40 characters, NumPy scalars shown as plain numbers."""
+    text = " ".join(repr(plain(value)).split())
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def flat_rows(values):
+    """Indices of the rows of ``values`` (1024,) or (N, 1024) that have no range (flat) or non-finite values."""
+    vals = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    with np.errstate(invalid="ignore"):
+        bad = ~np.all(np.isfinite(vals), axis=-1) | ~(np.ptp(vals, axis=-1) > FLAT_TOL)
+    return np.flatnonzero(bad)
+
+
+def check_not_flat(curves, where=None):
+    """Raise :class:`ValidationError` when a curve is flat (max - min ~ 0) or not finite.
+
+    Such a curve is no camera response: it maps every value to one and cannot be
+    inverted.  Monotone curves with flat stretches (clipped tops) pass.
+
+    Parameters
+    ----------
+    curves : Curve, CurveSet or sequence of Curve
+    where : str, optional
+        Where the curves come from (a file name), for the message.
+
+    Returns
+    -------
+    ``curves``
+    """
+    items = [curves] if isinstance(curves, Curve) else list(curves)
+    for i, c in enumerate(items):
+        vals = c.values
+        if flat_rows(vals).size:
+            label = f"curve {c.name!r}" if c.name else f"curve {i}"
+            src = f" in {where}" if where else ""
+            finite = vals[np.isfinite(vals)]
+            how = (f"flat (constant {float(finite[0]):.4g})" if finite.size == vals.size
+                   else "not finite (NaN or inf values)")
+            raise ValidationError(f"{label}{src} is {how}: not a camera response (it cannot be inverted)")
+    return curves
 
 
 def check_kind(kind):
     if kind not in KINDS:
-        raise ValidationError(f"kind must be 'forward' or 'inverse', got {kind!r}")
+        raise ValidationError(f"kind must be 'forward' or 'inverse', got {short_repr(kind)}")
     return kind
 
 
@@ -116,7 +178,7 @@ class Curve:
         self._values = arr
         self.kind = check_kind(kind)
         self.name = str(name)
-        self.metadata = dict(metadata or {})
+        self.metadata = check_metadata(metadata, "curve metadata")
         if validate == "strict":
             self.check()
         elif validate not in ("basic", "none"):
@@ -163,8 +225,9 @@ class Curve:
         ``Curve.gamma(2.2)`` is the usual "gamma 2.2" camera curve; its inverse
         is ``B ** 2.2``.  With ``kind='inverse'`` the inverse curve is returned.
         """
-        if not np.isfinite(gamma) or gamma <= 0:
-            raise ValidationError(f"gamma must be a positive number, got {gamma!r}")
+        if (isinstance(gamma, (bool, np.bool_)) or not isinstance(gamma, numbers.Real)
+                or not np.isfinite(gamma) or gamma <= 0):
+            raise ValidationError(f"gamma must be a positive number, got {short_repr(gamma)}")
         fwd = cls(GRID ** (1.0 / gamma), "forward", name or f"gamma {gamma:g}")
         return fwd.as_kind(kind)
 
@@ -220,7 +283,15 @@ class Curve:
         Inputs outside [0, 1] are clamped to the domain. Returns float64 with the
         shape of ``x``.
         """
-        x = np.asarray(x, dtype=np.float64)
+        try:
+            raw = np.asarray(x)
+            if raw.dtype.kind not in "biufO":  # strings, complex, dates: no points of [0, 1]
+                raise TypeError(f"dtype {raw.dtype}")
+            x = raw.astype(np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise ValidationError(
+                f"curve {self.name!r} is evaluated at numbers in [0, 1], got {type(x).__name__} {short_repr(x)}"
+            ) from None
         return np.interp(x, GRID, self._values)
 
     def inverse(self):
@@ -230,6 +301,8 @@ class Curve:
         ------
         NotMonotoneError
             When the curve decreases anywhere; call :meth:`monotonized` first.
+        ValidationError
+            When the curve is flat (constant): no camera response.
         """
         viol = float(monotone_violation(self._values)[0])
         if viol > MONOTONE_TOL:
@@ -237,6 +310,7 @@ class Curve:
                 f"curve {self.name!r} is not monotone (drops by up to {viol:.3g}) and cannot be "
                 "inverted; use curve.monotonized() first"
             )
+        check_not_flat(self)
         vals = invert_values(np.maximum.accumulate(self._values))
         meta = dict(self.metadata)
         return Curve(vals, other_kind(self.kind), self.name, meta)

@@ -18,6 +18,9 @@ half-written set.  Loading never unpickles anything (``allow_pickle=False``).
 """
 
 import json
+import os
+import zipfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +28,35 @@ import numpy as np
 from .._io import atomic_savez
 from .._validation import as_float_array
 from ..errors import NotMonotoneError, ParseError, UnknownNameError, ValidationError
-from .curve import GRID, GRID_SIZE, Curve, check_kind, invert_values, monotone_violation, other_kind
+from .curve import (
+    GRID,
+    GRID_SIZE,
+    Curve,
+    check_kind,
+    check_metadata,
+    flat_rows,
+    invert_values,
+    monotone_violation,
+    other_kind,
+    short_repr,
+)
 
 FORMAT_NAME = "crfkit-curveset"
 FORMAT_VERSION = 1
+#: First bytes of a zip archive (a ``.crfs``/``.npz`` file; the second form is an empty archive).
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+class CurveIndexError(ValidationError, IndexError):
+    """A curve index out of range for a :class:`CurveSet` (also an ``IndexError``)."""
+
+
+def _as_list(value, what, n, items):
+    """``value`` (a sequence, not a string or mapping) as a list, or a ValidationError."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ValidationError(f"{what} must be a sequence of {n} {items} (one per curve), got "
+                              f"{type(value).__name__} {short_repr(value)}")
+    return list(value)
 
 
 class CurveSet:
@@ -59,17 +87,21 @@ class CurveSet:
         arr = arr.copy()
         arr.setflags(write=False)
         n = arr.shape[0]
-        names = [str(i) for i in range(n)] if names is None else [str(s) for s in names]
+        names = [str(i) for i in range(n)] if names is None else [str(s) for s in _as_list(names, "names", n, "strings")]
         if len(names) != n:
             raise ValidationError(f"got {len(names)} names for {n} curves")
-        metadata = [{} for _ in range(n)] if metadata is None else [dict(m or {}) for m in metadata]
+        if metadata is None:
+            metadata = [{} for _ in range(n)]
+        else:
+            metadata = [check_metadata(m, f"curve set metadata entry {i}")
+                        for i, m in enumerate(_as_list(metadata, "metadata", n, "dicts"))]
         if len(metadata) != n:
             raise ValidationError(f"got {len(metadata)} metadata entries for {n} curves")
         self._values = arr
         self.kind = check_kind(kind)
         self.names = names
         self.metadata = metadata
-        self.attrs = dict(attrs or {})
+        self.attrs = check_metadata(attrs, "curve set attrs")
         self.name = str(name or self.attrs.get("name", ""))
 
     @classmethod
@@ -108,17 +140,36 @@ class CurveSet:
             yield self[i]
 
     def __getitem__(self, index):
+        """A :class:`Curve` for an index or a name; a :class:`CurveSet` for a slice, a list of
+        indices or names, or a boolean mask.
+
+        Raises
+        ------
+        CurveIndexError
+            An index out of range (a :class:`ValidationError` and an ``IndexError``, so
+            iteration protocols keep working).
+        UnknownNameError
+            No curve of that name.
+        ValidationError
+            An index of another type (a float, None, ...) or a selection of no curves.
+        """
+        n = len(self)
         if isinstance(index, str):
             try:
                 index = self.names.index(index)
             except ValueError:
-                raise UnknownNameError(f"no curve named {index!r} in this set") from None
-        if isinstance(index, (int, np.integer)):
+                raise UnknownNameError(f"no curve named {str(index)!r} in this set") from None
+        if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
             i = int(index)
-            if not -len(self) <= i < len(self):
-                raise IndexError(f"curve index {i} out of range for a set of {len(self)}")
+            if not -n <= i < n:
+                raise CurveIndexError(f"curve index {i} out of range for a set of {n} curves")
             return Curve(self._values[i], self.kind, self.names[i], self.metadata[i], validate="none")
-        idx = np.arange(len(self))[index]
+        if isinstance(index, slice):
+            idx = np.arange(n)[index]
+            if idx.size == 0:
+                raise ValidationError(f"slice {index.start}:{index.stop}:{index.step} selects no curves of a set of {n}")
+        else:
+            idx = self._positions(index)
         return CurveSet(
             self._values[idx],
             self.kind,
@@ -127,6 +178,41 @@ class CurveSet:
             self.attrs,
             self.name,
         )
+
+    def _positions(self, index):
+        """Row numbers (1-D int array) for a list/array of indices or names, or a boolean mask."""
+        n = len(self)
+        bad = ValidationError(
+            "a curve set is indexed by an integer, a name, a slice, a list of integers or names, or a boolean "
+            f"mask of {n}; got {type(index).__name__} {short_repr(index)}"
+        )
+        if isinstance(index, (bool, np.bool_)) or not isinstance(index, (list, tuple, np.ndarray)):
+            raise bad
+        if isinstance(index, np.ndarray) and index.ndim != 1:
+            raise bad
+        items = list(index)
+        if not items:
+            raise ValidationError("an empty list of indices selects no curves")
+        if all(isinstance(k, (bool, np.bool_)) for k in items):
+            if len(items) != n:
+                raise ValidationError(f"a boolean mask must have {n} entries (one per curve), got {len(items)}")
+            idx = np.flatnonzero(np.array(items, dtype=bool))
+            if idx.size == 0:
+                raise ValidationError("the boolean mask selects no curves")
+            return idx
+        out = []
+        for k in items:
+            if isinstance(k, str):
+                if k not in self.names:
+                    raise UnknownNameError(f"no curve named {str(k)!r} in this set")
+                out.append(self.names.index(k))
+            elif isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
+                if not -n <= int(k) < n:
+                    raise CurveIndexError(f"curve index {int(k)} out of range for a set of {n} curves")
+                out.append(int(k) % n)
+            else:
+                raise bad
+        return np.array(out)
 
     def __repr__(self):
         label = f"{self.name!r}, " if self.name else ""
@@ -169,6 +255,12 @@ class CurveSet:
         if bad.size:
             raise NotMonotoneError(
                 f"{bad.size} curve(s) are not monotone (first: {self.names[bad[0]]!r}) and cannot be inverted"
+            )
+        flat = flat_rows(self._values)
+        if flat.size:
+            raise ValidationError(
+                f"{flat.size} curve(s) are flat (first: {self.names[flat[0]]!r}, constant "
+                f"{float(self._values[flat[0], 0]):.4g}): not camera responses, they cannot be inverted"
             )
         vals = invert_values(np.maximum.accumulate(self._values, axis=1))
         name = self.name
@@ -249,12 +341,32 @@ class CurveSet:
         ------
         DataNotFoundError
             The file does not exist.
+        ValidationError
+            ``path`` is a folder, or not a path at all.
         ParseError
-            The file is not a readable curve set, or a member or ``meta.json``
+            The file is not a readable curve set (not a zip archive, a damaged
+            one, members holding Python objects), or a member or ``meta.json``
             field has the wrong type or shape; the message names the file and
             the field.
         """
+        if not isinstance(path, (str, os.PathLike)):
+            raise ValidationError(f"CurveSet.load needs the path of a .crfs file, got {type(path).__name__} "
+                                  f"{short_repr(path)}")
         path = Path(path)
+        if path.is_dir():
+            raise ValidationError(f"{path} is a folder, not a curve file (a .crfs curve set)")
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(512)
+        except FileNotFoundError:
+            from ..errors import DataNotFoundError
+
+            raise DataNotFoundError(f"curve set file not found: {path}") from None
+        except OSError as exc:
+            raise ParseError(f"{path}: cannot read curve set ({exc.strerror or exc})") from None
+        if not head.startswith(_ZIP_MAGIC):
+            raise _not_a_set(path, f"this file is {_describe_bytes(head)}")
+        member = None
         try:
             with np.load(path, allow_pickle=False) as z:
                 members = set(z.files)
@@ -262,7 +374,9 @@ class CurveSet:
                     raise ParseError(
                         f"{path}: not a crfkit curve set (members {sorted(members)}, expected values and meta.json)"
                     )
+                member = "values"
                 values = z["values"]
+                member = "meta.json"
                 meta_arr = z["meta.json"]
         except FileNotFoundError:
             from ..errors import DataNotFoundError
@@ -270,8 +384,16 @@ class CurveSet:
             raise DataNotFoundError(f"curve set file not found: {path}") from None
         except ParseError:
             raise
+        except zipfile.BadZipFile as exc:
+            raise _not_a_set(path, f"this one is a damaged or truncated zip archive: {exc}") from None
         except Exception as exc:  # zipfile/zlib/numpy errors on a corrupt file
-            raise ParseError(f"{path}: cannot read curve set ({type(exc).__name__}: {exc})") from None
+            text = str(exc)
+            if member is not None and ("pickle" in text or "Object arrays" in text):
+                # never suggest unpickling: a crfkit curve set holds numbers and text only
+                raise _invalid(path, f"field {member} holds Python objects, not numbers or text "
+                                     "(crfkit writes neither, and never loads them)") from None
+            where = f"member {member}: " if member else ""
+            raise ParseError(f"{path}: cannot read curve set ({where}{type(exc).__name__}: {text[:200]})") from None
         meta = _parse_meta(meta_arr, path)
         # Integers are exact in float64; anything else (complex, strings, bool) is not a curve
         if values.dtype.kind not in "fiu" or values.ndim != 2 or values.shape[0] < 1 or values.shape[1] != GRID_SIZE:
@@ -296,6 +418,32 @@ class CurveSet:
         if kind not in ("forward", "inverse"):
             raise _invalid(path, f"field kind of meta.json must be 'forward' or 'inverse', got {kind!r:.60}")
         return cls(values, kind, names, metadata, attrs, name)
+
+
+def _not_a_set(path, what):
+    """The ParseError of a file that is no zip archive (or a broken one): never hints at unpickling."""
+    suffix = path.suffix.lower() if path.suffix.lower() in (".crfs", ".npz") else ".crfs"
+    return ParseError(f"{path}: cannot read curve set: not a crfkit curve-set file (a {suffix} curve set is a zip "
+                      f"archive written by crfkit's CurveSet.save; {what})")
+
+
+def _describe_bytes(head):
+    """What the first bytes of a file look like, for messages ('a PNG image', 'text', ...)."""
+    if not head:
+        return "empty"
+    from ..data.text import _BINARY_MAGIC
+
+    for magic, what in _BINARY_MAGIC.items():
+        if head.startswith(magic):
+            return what
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the end of the head is still text
+        text = head[: exc.start].decode("utf-8") if exc.start >= len(head) - 3 else None
+    if text is not None and "\x00" not in text:
+        return "a text file"
+    return "binary data, not a zip archive"
 
 
 def _invalid(path, message):

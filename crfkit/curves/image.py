@@ -29,7 +29,7 @@ import re
 import numpy as np
 
 from ..errors import UnknownNameError, ValidationError
-from .curve import GRID, Curve
+from .curve import GRID, Curve, check_not_flat
 from .curveset import CurveSet
 
 #: Curves whose values leave [0, 1] by more than this are refused.
@@ -41,7 +41,7 @@ _SUFFIX = re.compile(r"^(?P<camera>.*?\S)[\s_\-]*(?P<channel>red|green|blue)$", 
 
 # -- which curve for which channel -------------------------------------------------------------
 def _describe(value):
-    text = repr(value)
+    text = repr(value.item() if isinstance(value, np.generic) and not isinstance(value, np.void) else value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -81,10 +81,12 @@ def load_curve_spec(spec):
         if low.startswith(kind + ":"):
             kind_hint, path_text = kind, text.split(":", 1)[1]
     path = Path(path_text).expanduser()
+    if path.is_dir():
+        raise ValidationError(f"{path} is a folder, not a curve file")
     if path.is_file():
         if path.suffix.lower() == ".zip" and kind_hint is None:
             return load_curves(path)  # a DoRF zip
-        return _curve_from_file(path, kind_hint)
+        return _curve_from_file(path, kind_hint)  # flat (constant) curves are refused there
     try:
         return resolve_inverse_crf(text)  # gamma:G, srgb, linear; missing curve files fail here
     except UnknownNameError:
@@ -206,6 +208,10 @@ def _curve_list(curve, n_channels, index=None, name=None, where="curve"):
         raise ValidationError(
             f"{where}: got {len(curves)} curves for an image with {n_channels} channel(s) ({_names(curves)}); {hint}"
         )
+    try:
+        check_not_flat(out[:1] if len(curves) == 1 else out)  # cannot be inverted: no camera response
+    except ValidationError as exc:
+        raise ValidationError(f"{where}: {exc}") from None
     for c in out[:1] if len(curves) == 1 else out:
         lo, hi = float(c.values.min()), float(c.values.max())
         if lo < -RANGE_TOL or hi > 1 + RANGE_TOL:
@@ -257,7 +263,7 @@ def channel_curves(curve, n_channels=3, *, index=None, name=None, where="curve",
         A set that is not one camera's channels (several cameras, other
         channels, a count that is neither 1 nor ``n_channels``) without
         ``index``/``name``; a bad ``index``/``name``; curve values outside
-        [0, 1]; a curve argument of another type.
+        [0, 1]; a flat (constant) curve; a curve argument of another type.
     NotMonotoneError
         A curve that must be inverted to ``kind`` is not monotone.
     UnknownNameError, DataNotFoundError, ParseError

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ..curves import CurveSet
-from ..errors import ParseError, UnknownNameError
+from ..errors import ParseError, UnknownNameError, ValidationError
 from .dorf import parse_dorf_bytes, parse_dorf_text, read_dorf
 from .emor import EmorBasis, parse_emor_text, read_emor
 from .paths import ENV_VAR, cache_dir, data_report, find_data_file, sha256_of, verify
@@ -142,6 +142,8 @@ def load_curves(name_or_path, path=None):
     ------
     UnknownNameError
         Neither a known name nor an existing file of a known kind.
+    ValidationError
+        A folder instead of a file.
     DataNotFoundError
         A named set's source data cannot be found, or a ``.crfs`` file does not exist.
     ParseError
@@ -163,6 +165,8 @@ def load_curves(name_or_path, path=None):
         part.name = low
         return part
     p = Path(key).expanduser()
+    if p.is_dir():
+        raise ValidationError(f"{p} is a folder, not a curve file (a .crfs curve set, or DoRF text or zip)")
     if p.suffix.lower() in (".crfs", ".npz") or (p.exists() and p.is_file() and p.suffix.lower() not in (".txt", ".zip")):
         return CurveSet.load(p)
     if p.suffix.lower() in (".txt", ".zip") and p.is_file():

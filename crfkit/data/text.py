@@ -1,5 +1,7 @@
 """Curves and samples from text files (CSV, TSV or whitespace separated, optional header)."""
 
+import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +57,39 @@ def _column_roles(header, n_cols, path, kind):
     raise ParseError(f"{path}: header {','.join(header)!r} does not name the x and y columns (e.g. x,y,weight)")
 
 
+def _crfkit_csv(text):
+    """``(names, x, values (N, n))`` when ``text`` is crfkit's own curve CSV, else None.
+
+    ``crfkit export -o F.csv`` and ``crfkit fit --save F.csv`` write a header ``x,<name>,...``
+    (names quoted as CSV needs) and one row per sample, the first column being
+    ``linspace(0, 1, n)`` (the curves' grid by default).  A header that names sample columns
+    (``x,y``, ``x,y,weight``, ``x,brightness``, ...) keeps a file x/y samples.
+    """
+    if not text.lstrip().lower().startswith("x"):
+        return None
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    except csv.Error:  # e.g. NUL bytes, unterminated quotes
+        return None
+    if len(rows) < 3 or len(rows[0]) < 2 or rows[0][0].strip().lower() != "x":
+        return None
+    header = rows[0]
+    names = [n.strip().strip("\"'").lower() for n in header[1:]]
+    sample_names = _Y_NAMES | _IRRADIANCE_NAMES | _BRIGHTNESS_NAMES | _W_NAMES
+    if len(names) <= 2 and all(n in sample_names for n in names):
+        return None  # x,y / x,y,weight / x,brightness: samples
+    if any(len(r) != len(header) for r in rows[1:]):
+        return None
+    try:
+        arr = np.array([[float(c) for c in r] for r in rows[1:]])
+    except (ValueError, OverflowError):
+        return None
+    x = arr[:, 0]
+    if not np.all(np.isfinite(x)) or not np.allclose(x, np.linspace(0.0, 1.0, x.size), rtol=0, atol=1e-7):
+        return None
+    return header[1:], x, arr[:, 1:].T
+
+
 def _check_range(values, what, path, brightness, scale_given):
     finite = values[np.isfinite(values)]
     if finite.size != values.size:
@@ -82,6 +117,17 @@ def _check_scaled(codes, path):
                               "drop --scale")
 
 
+def _curve_values(values, kind, scale, p):
+    """Curve values (N, 1024) divided by ``scale`` and checked to lie in [0, 1]."""
+    if scale is not None:
+        if kind == "inverse":
+            raise ValidationError(f"{p}: --scale divides brightness codes; inverse curve values are irradiance")
+        _check_scaled(values, p)
+        values = values / scale
+    _check_range(values, "curve", p, kind == "forward", scale is not None)
+    return values
+
+
 def read_curve_text(path, kind="forward", scale=None):
     """Read a curve, curves or samples from a text file.
 
@@ -101,10 +147,16 @@ def read_curve_text(path, kind="forward", scale=None):
         16-bit): forward curve values, the ``y`` column of forward samples, the ``x``
         column of inverse ones.
 
+    crfkit's own CSV (``crfkit export -o F.csv``, ``crfkit fit --save F.csv``: a header
+    ``x,<name>,...`` over an ``x`` column of ``linspace(0, 1, n)``) reads as curves named by
+    the header, resampled on the grid when ``n`` is not 1024; a header naming only sample
+    columns (``x,y``, ``x,y,weight``, ``x,brightness``) keeps a file samples.
+
     Returns
     -------
     Curve, CurveSet or Samples
         1024 values -> :class:`~crfkit.Curve`; rows of 1024 -> :class:`~crfkit.CurveSet`;
+        crfkit's CSV -> a Curve (one column) or a CurveSet;
         2-3 columns -> :class:`~crfkit.curves.samples.Samples`. Every value lies in [0, 1].
 
     Raises
@@ -117,12 +169,12 @@ def read_curve_text(path, kind="forward", scale=None):
         Values outside [0, 1] (with the ``scale`` that would fix 8-16-bit codes), NaN,
         negative weights, or a ``scale`` that is not a positive number.
     """
-    from ..curves import GRID_SIZE, Curve, CurveSet  # the curve types import crfkit.data
+    from ..curves import GRID, GRID_SIZE, Curve, CurveSet  # the curve types import crfkit.data
     from ..curves.samples import Samples
 
     p = Path(path)
     if p.is_dir():
-        raise ValidationError(f"{p} is a folder; give a curve file (.crfs, .json, CSV/TSV/text) or a set name")
+        raise ValidationError(f"{p} is a folder, not a curve file (give a .crfs, .json or CSV/TSV/text file, or a set name)")
     if not p.is_file():
         raise DataNotFoundError(f"SOURCE {p}: no such file (nor a curve set name: dorf, invdorf, ...)")
     raw = p.read_bytes()
@@ -136,6 +188,17 @@ def read_curve_text(path, kind="forward", scale=None):
         raise ParseError(f"{p}: not a text file (not UTF-8); fit reads CSV/TSV/text values or samples") from None
     if "\x00" in text:
         raise ParseError(f"{p}: binary data, not a text file of curve values or samples")
+    own = _crfkit_csv(text)
+    if own is not None:  # crfkit's own CSV: curves, named by the header
+        names, x, table = own
+        if scale is not None and not (np.isfinite(scale) and scale > 0):
+            raise ValidationError(f"--scale must be a positive number, got {scale:g}")
+        if x.size != GRID_SIZE:  # written with --size: resampled on the grid as it was sampled (linearly)
+            table = np.stack([np.interp(GRID, x, v) for v in table])
+        values = _curve_values(table, kind, scale, p)
+        if len(values) == 1:
+            return Curve(values[0], kind, names[0] or p.stem)
+        return CurveSet(values, kind, names, name=p.stem)
     rows = []
     header = None
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -163,13 +226,7 @@ def read_curve_text(path, kind="forward", scale=None):
     if scale is not None and not (np.isfinite(scale) and scale > 0):
         raise ValidationError(f"--scale must be a positive number, got {scale:g}")
     if arr.size == GRID_SIZE or arr.shape[1] == GRID_SIZE:
-        values = arr.reshape(1, -1) if arr.size == GRID_SIZE else arr
-        if scale is not None:
-            if kind == "inverse":
-                raise ValidationError(f"{p}: --scale divides brightness codes; inverse curve values are irradiance")
-            _check_scaled(values, p)
-            values = values / scale
-        _check_range(values, "curve", p, kind == "forward", scale is not None)
+        values = _curve_values(arr.reshape(1, -1) if arr.size == GRID_SIZE else arr, kind, scale, p)
         if arr.size == GRID_SIZE:
             return Curve(values.ravel(), kind, p.stem)
         return CurveSet(values, kind, [f"{p.stem}[{i}]" for i in range(len(values))], name=p.stem)

@@ -15,6 +15,8 @@ import numpy as np
 from .._io import atomic_path, atomic_write_text
 from .._optional import require
 from ..curves import GRID, Curve, CurveSet
+from ..curves.curve import check_not_flat, short_repr
+from ..curves.curvejson import curves_json_doc
 from ..errors import UnknownNameError, ValidationError
 
 #: Suffixes :func:`export_curves` writes, and the colour-science writer of each LUT format.
@@ -43,18 +45,18 @@ def _pick(cs, curve):
     elif isinstance(curve, (list, tuple, np.ndarray)):
         keys = list(curve)
     else:
-        raise ValidationError(f"curve must be an index, a name or a list of them, got {curve!r}")
+        raise ValidationError(f"curve must be an index, a name or a list of them, got {short_repr(curve)}")
     picked = []
     for key in keys:
         if isinstance(key, (bool, np.bool_)) or not isinstance(key, (str, int, np.integer)):
-            raise ValidationError(f"curve must be an index, a name or a list of them, got {key!r}")
+            raise ValidationError(f"curve must be an index, a name or a list of them, got {short_repr(key)}")
         try:
             picked.append(cs[key])
         except IndexError:
             raise ValidationError(f"curve index {key} out of range for a set of {len(cs)} curves") from None
         except UnknownNameError:
             names = ", ".join(cs.names[:6]) + (", ..." if len(cs) > 6 else "")
-            raise ValidationError(f"no curve named {key!r} in this set (names: {names})") from None
+            raise ValidationError(f"no curve named {str(key)!r} in this set (names: {names})") from None
     return CurveSet.from_curves(picked, attrs=cs.attrs, name=cs.name)
 
 
@@ -109,7 +111,16 @@ def export_curves(curves, path, size=None, direction="inverse", curve=None):
     * JSON: ``{"format": "crfkit-curves", "version": 1, "kind", "direction",
       "x", "name", "names", "values", "metadata", "attrs"}``, where ``values``
       is a list of one list per curve (a single list for a :class:`Curve`);
-    * CSV: a header ``x,<name>,...`` then one row per sample.
+      the layout of :mod:`crfkit.curves.curvejson`, whose reader crfkit's
+      commands use (``--curve``, ``--crf``, ``crfkit export``, ``crfkit fit``):
+      kind, names, metadata and values read back unchanged;
+    * CSV: a header ``x,<name>,...`` then one row per sample; crfkit reads it
+      back as curves (names and values; CSV stores no kind: files without one
+      are read as inverse curves unless written ``forward:FILE``).
+
+    Values are written as exact (``repr``) floats: with the default ``size``
+    they read back bit for bit; with another ``size`` they are put back on the
+    grid by linear interpolation.
 
     Examples
     --------
@@ -127,17 +138,19 @@ def export_curves(curves, path, size=None, direction="inverse", curve=None):
         got = suffix or "(no suffix)"
         raise ValidationError(f"{path}: unknown export format {got!r}; use {', '.join(EXPORT_SUFFIXES)}")
     if direction is not None and direction not in DIRECTIONS:
-        raise ValidationError(f"direction must be 'inverse', 'forward' or None, got {direction!r}")
+        raise ValidationError(f"direction must be 'inverse', 'forward' or None, got {short_repr(direction)}")
     single = isinstance(curves, Curve) and curve is None
     cs = _pick(_as_set(curves), curve)
     if direction is not None:
+        if cs.kind != direction:
+            check_not_flat(cs)  # a flat curve cannot be inverted
         cs = cs.as_kind(direction)
     lut = suffix in _LUT_METHODS
     if size is None:
         size = LUT_SIZE if lut else None
     elif (isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer))
           or not 2 <= size <= MAX_LUT_SIZE):
-        raise ValidationError(f"size must be an integer in 2..{MAX_LUT_SIZE}, got {size!r}")
+        raise ValidationError(f"size must be an integer in 2..{MAX_LUT_SIZE}, got {short_repr(size)}")
     if lut and len(cs) not in (1, 3):
         raise ValidationError(
             f"{path}: a LUT holds 1 curve (all channels) or 3 (R, G, B), got a set of {len(cs)}; "
@@ -174,18 +187,8 @@ def _write_lut(path, suffix, cs, table, x):
 
 
 def _write_json(path, cs, table, x, single):
-    doc = {
-        "format": "crfkit-curves",
-        "version": 1,
-        "kind": cs.kind,
-        "direction": "code -> linear" if cs.kind == "inverse" else "linear -> code",
-        "name": cs.names[0] if single else cs.name,
-        "names": cs.names,
-        "x": x.tolist(),
-        "values": table[0].tolist() if single else table.tolist(),
-        "metadata": cs.metadata,
-        "attrs": cs.attrs,
-    }
+    # the layout crfkit's readers take (crfkit.curves.curvejson); one place defines it
+    doc = curves_json_doc(cs, x, table, single)
     try:
         text = json.dumps(doc, allow_nan=False)
     except (TypeError, ValueError) as exc:

@@ -11,7 +11,6 @@ Memory: besides the input, the pipeline holds three float32 (H, W, 3) arrays
 method tiles the network itself.
 """
 
-import json
 import os
 import time
 import warnings
@@ -59,9 +58,24 @@ def _srgb_inverse():
 
 
 def _curve_from_file(path, kind_hint):
-    """Read a saved curve; ``kind_hint`` ('forward'/'inverse'/None) applies to files without a kind."""
+    """Read a saved curve; ``kind_hint`` ('forward'/'inverse'/None) applies to files without a kind.
+
+    Every curve file crfkit resolves into a curve to apply or invert comes through here: a
+    flat (constant) curve is refused with the file and curve named.
+    """
+    from ..curves.curve import check_not_flat
+
+    got = _read_curve_file(path, kind_hint)
+    return check_not_flat(got, str(path))
+
+
+def _read_curve_file(path, kind_hint):
+    from ..curves.curvejson import read_curves_json
+    from ..curves.samples import Samples
     from ..data import read_curve_text
 
+    if path.is_dir():
+        raise ValidationError(f"{path} is a folder, not a curve file")
     suffix = path.suffix.lower()
     if suffix in (".crfs", ".npz"):
         cs = CurveSet.load(path)
@@ -69,21 +83,17 @@ def _curve_from_file(path, kind_hint):
             raise ValidationError(f"crf {path}: the file holds {cs.kind} curves, not {kind_hint} ones")
         return cs
     if suffix == ".json":
-        try:
-            obj = json.loads(path.read_text())
-            values, kind = obj["values"], obj.get("kind", kind_hint or "inverse")
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-            raise ParseError(f"{path}: expected JSON with 'values' (1024 numbers) and 'kind' ({exc})") from None
-        try:
-            return Curve(values, kind=kind, name=path.stem)
-        except ValidationError as exc:
-            raise ParseError(f"{path}: {exc}") from None
+        # crfkit's JSON layout (`crfkit export`, `fit --save`) and the older one of `crfkit estimate -o`
+        return read_curves_json(path, kind_hint)
     # text: 1024 numbers carry no kind; crfkit's convention (`crfkit estimate -o`, `crfkit linearize
     # --curve`) is an inverse curve, and `forward:FILE` says otherwise
     try:
         got = read_curve_text(path, kind_hint or "inverse")
     except ValidationError as exc:  # e.g. x/y samples outside [0, 1]
         raise ParseError(f"{path}: not a curve of 1024 values ({exc})") from None
+    if isinstance(got, Samples) and got.weights is None and got.y.ndim == 1 and got.x.size == GRID.size \
+            and np.allclose(got.x, GRID, rtol=0, atol=1e-7):
+        got = Curve(got.y, got.kind, got.name)  # x/y samples on the curves' own grid: a curve (e.g. `x,linear`)
     if not isinstance(got, (Curve, CurveSet)):
         raise ParseError(f"{path}: expected 1024 curve values (or rows of 1024), got x/y samples")
     if kind_hint is None:
@@ -93,13 +103,15 @@ def _curve_from_file(path, kind_hint):
                 f"crf {path}: read as an inverse CRF (the convention for .txt files) but it looks like a forward "
                 f"one (value {first(0.5):.2f} at 0.5); write forward:{path} if it is one",
                 RestorationWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
     return got
 
 
 def _as_inverse(curve, where):
-    """An inverse Curve, or a CurveSet of three (one per channel)."""
+    """An inverse Curve, or a CurveSet of three (one per channel); flat curves are refused."""
+    from ..curves.curve import check_not_flat
+
     if isinstance(curve, CurveSet):
         if len(curve) == 1:
             curve = curve[0]
@@ -111,6 +123,10 @@ def _as_inverse(curve, where):
             # one camera's R, G, B (in that order), as crfkit.linearize and `crfkit linearize --curve` take them
             curve = channel_curves(curve, 3, where=f"crf {where}", kind=None)
     curves = [curve] if isinstance(curve, Curve) else list(curve)
+    try:
+        check_not_flat(curves)  # files were checked when read, with the file named
+    except ValidationError as exc:
+        raise ValidationError(f"crf {where}: {exc}") from None
     for c in curves:
         if not c.is_monotone(1e-6):
             raise NotMonotoneError(f"crf {where}: curve {c.name!r} is not monotone; it cannot linearise an image")
@@ -191,7 +207,10 @@ def resolve_inverse_crf(crf, image=None, **estimator_options):
         if low.startswith(kind + ":"):
             kind_hint, path_text = kind, spec.split(":", 1)[1]
     path = Path(path_text).expanduser()
-    if kind_hint is not None or path.is_file() or path.suffix.lower() in _CURVE_FILE_SUFFIXES:
+    folder = path.is_dir() and spec not in _estimators()
+    if kind_hint is not None or path.is_file() or folder or path.suffix.lower() in _CURVE_FILE_SUFFIXES:
+        if path.is_dir():
+            raise ValidationError(f"crf {path} is a folder, not a curve file")
         if not path.is_file():
             raise DataNotFoundError(f"crf file not found: {path}")
         if estimator_options:
@@ -225,8 +244,9 @@ def _prepare(image, who="restore"):
     Grayscale is repeated over three channels and alpha dropped, with a warning.
     Float input with values above 1 is taken for already-linear / HDR data and refused.
     """
-    from .._validation import as_rgb
+    from .._validation import as_rgb, check_not_path
 
+    check_not_path(image, who, hint=" (or use crfkit.restoration.pipeline.restore_file(input, output))")
     img = as_rgb(image, who, RestorationWarning, gray_note="restored as gray RGB")
     if img.shape[0] < 1 or img.shape[1] < 1:
         raise ValidationError(f"{who}: empty image of shape {img.shape}")
