@@ -236,3 +236,21 @@ def test_api_output_check_names_the_file(tmp_path, monkeypatch):
     text = str(info.value)
     assert f"--save {tmp_path / 'x.crfs'}: cannot write" in text and "No such file or directory" in text
     assert f"folder {tmp_path} takes no new files" in text
+
+
+def test_export_never_replaces_its_source(tmp_path):
+    """`crfkit export ex.json -o ex.json` once rewrote its own source."""
+    import contextlib
+    import io
+
+    from crfkit.cli import main
+
+    src = tmp_path / "ex.json"
+    assert main(["export", "srgb", "-o", str(src)]) == 0
+    before = src.read_bytes()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = main(["export", str(src), "-o", str(src)])
+    lines = err.getvalue().strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and "would overwrite the input" in lines[0], err.getvalue()
+    assert src.read_bytes() == before

@@ -65,7 +65,11 @@ def run(args):
     from ..errors import ValidationError
     from ..io.export import EXPORT_SUFFIXES, export_curves
 
+    from .._io import check_not_input
+    from ._common import spec_file
+
     out = check_curve_output(args.output, suffixes=tuple(EXPORT_SUFFIXES))
+    check_not_input(out, [spec_file(args.source, "the input")], "-o")  # export ex.json -o ex.json
     curves = load_curve_spec(args.source)
     keys = args.index if args.index is not None else args.name
     pick = None if keys is None else (keys[0] if len(keys) == 1 else list(keys))
