@@ -95,7 +95,7 @@ def check_times(times, n, names=None):
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         who = f" ({names[i]})" if names else ""
-        raise ValidationError(f"exposure time {t[i]!r} of image {i}{who} must be positive and finite")
+        raise ValidationError(f"exposure time {float(t[i])!r} of image {i}{who} must be positive and finite")
     order = np.sort(t)
     dup = np.flatnonzero(np.diff(order) <= 1e-6 * order[1:])
     if dup.size:
