@@ -18,16 +18,9 @@ import pytest
 import crfkit
 from crfkit.cli import main
 from crfkit.io.images import write_image
+from test_cli_bad_input import run
 
 
-def run(capsys, argv):
-    capsys.readouterr()
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as exc:  # argparse's own usage errors
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def refused(rc, err, command, *fragments):
@@ -242,8 +235,6 @@ def test_export_never_replaces_its_source(tmp_path):
     """`crfkit export ex.json -o ex.json` once rewrote its own source."""
     import contextlib
     import io
-
-    from crfkit.cli import main
 
     src = tmp_path / "ex.json"
     assert main(["export", "srgb", "-o", str(src)]) == 0

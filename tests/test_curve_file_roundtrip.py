@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 import crfkit
-from crfkit.cli import main
 from crfkit.cli.export import curve_output_suffixes, save_curves
 from crfkit.curves import GRID, Curve, CurveSet
 from crfkit.curves.curveset import CurveIndexError
@@ -28,25 +27,12 @@ from crfkit.curves.samples import Samples
 from crfkit.data import read_curve_text
 from crfkit.io import export_curves
 from crfkit.restoration.pipeline import resolve_inverse_crf
+from test_cli_commands import one_line_error, run
 
 #: Formats crfkit writes and reads back (the LUTs have no reader).
 READABLE = (".crfs", ".json", ".csv")
 
 
-def run(capsys, *args):
-    status = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def one_line_error(capsys, *args, fragments=()):
-    status, _, err = run(capsys, *args)
-    lines = err.strip().splitlines()
-    assert status == 2, err
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for frag in fragments:
-        assert frag in lines[0], lines[0]
-    return lines[0]
 
 
 def rgb(kind="forward"):
