@@ -46,10 +46,15 @@ def code_variance(inv, levels, noise, code_noise, relative_error=0.0):
     return noise[0] * g + noise[1] + slope ** 2 * (q * q / 12.0 + code_noise ** 2) + (relative_error * g) ** 2
 
 
-def _usable(imgs, j, levels, clip):
-    """(H, W) bool: image j's pixel has its brightest channel lit and no channel clipped."""
-    top = imgs[j][..., :3].max(axis=2)
-    return (top < clip * (levels - 1)) & (top > LIT * (levels - 1))
+def _brightest(image):
+    """(H, W): the largest of the three channels (channel by channel: a reduction over the last axis
+    of a 12-megapixel image is several times slower)."""
+    return np.maximum(np.maximum(image[..., 0], image[..., 1]), image[..., 2])
+
+
+def _some_channel(mask):
+    """(H, W) bool: ``mask`` (H, W, 3) is true in some channel."""
+    return mask[..., 0] | mask[..., 1] | mask[..., 2]
 
 
 def ghost_masks(imgs, t, inv, levels, clip, noise, code_noise, relative_error=GHOST_RELATIVE_ERROR,
@@ -88,10 +93,12 @@ def ghost_masks(imgs, t, inv, levels, clip, noise, code_noise, relative_error=GH
     n = len(imgs)
     h, w = imgs[0].shape[:2]
     order = np.argsort(t, kind="stable")
-    usable = [_usable(imgs, j, levels, clip) for j in order]
     top_code = clip * (levels - 1)
+    brightest = [_brightest(imgs[j]) for j in order]
+    # Usable: the brightest channel lit and none clipped.
+    usable = [(b < top_code) & (b > LIT * (levels - 1)) for b in brightest]
     if reference is None:
-        clipped = np.array([np.mean(imgs[j][..., :3].max(axis=2) >= top_code) for j in order])
+        clipped = np.array([np.mean(b >= top_code) for b in brightest])
         few = np.flatnonzero(clipped <= REFERENCE_CLIPPED)
         k_ref = int(few[-1]) if few.size else int(np.argmin(clipped))  # position in `order`
     else:
@@ -104,21 +111,29 @@ def ghost_masks(imgs, t, inv, levels, clip, noise, code_noise, relative_error=GH
     # Where the reference is clipped, the irradiance is at least g(clip) / t_ref in the clipped channels: a
     # shorter exposure stands in for it only if it agrees (else it shows something that moved there).
     j_ref = order[k_ref]
-    ref_clipped = imgs[j_ref][..., :3] >= top_code
+    ref_clipped_any = brightest[k_ref] >= top_code
+    clipped_at = np.flatnonzero(ref_clipped_any)  # the tests below run on these pixels only
+    ref_clipped = imgs[j_ref][..., :3].reshape(-1, 3)[clipped_at] >= top_code
     at_least = lin[:, top_level] / np.float32(t[j_ref])
 
     def agrees_with_clipping(j):
-        codes = imgs[j][..., :3]
+        codes = imgs[j][..., :3].reshape(-1, 3)[clipped_at]
         below = (codes < top_code) & (lin[np.arange(3), codes] / np.float32(t[j]) < floor * at_least)
-        return ~np.any(ref_clipped & below, axis=2)
+        out = np.ones(h * w, bool)
+        out[clipped_at] = ~np.any(ref_clipped & below, axis=1)
+        return out.reshape(h, w)
 
     # Likewise where the reference is black (its brightest channel at most LIT): a longer exposure stands in
     # only if it is not clearly brighter than twice that level seen in the reference.
-    ref_dark = imgs[j_ref][..., :3].max(axis=2) <= LIT * (levels - 1)
+    ref_dark = brightest[k_ref] <= LIT * (levels - 1)
+    dark_at = np.flatnonzero(ref_dark)
     at_most = lin[:, int(round(2 * LIT * (levels - 1)))] / np.float32(t[j_ref]) / floor
 
     def agrees_with_darkness(j):
-        return ~(ref_dark & np.any(lin[np.arange(3), imgs[j][..., :3]] / np.float32(t[j]) > at_most, axis=2))
+        codes = imgs[j][..., :3].reshape(-1, 3)[dark_at]
+        out = np.ones(h * w, bool)
+        out[dark_at] = ~np.any(lin[np.arange(3), codes] / np.float32(t[j]) > at_most, axis=1)
+        return out.reshape(h, w)
 
     # Per pixel, the reference's position: the nominal one where usable, else the nearest usable (and, in
     # place of a clipped reference, agreeing) exposure; the nominal one where there is none.
@@ -130,7 +145,7 @@ def ghost_masks(imgs, t, inv, levels, clip, noise, code_noise, relative_error=GH
                 take = usable[k] & ~found
                 # Too bright in the reference: only a shorter exposure can stand in; too dark: a longer one.
                 take &= (agrees_with_clipping(order[k]) if k < k_ref
-                         else ~ref_clipped.any(axis=2) & agrees_with_darkness(order[k]))
+                         else ~ref_clipped_any & agrees_with_darkness(order[k]))
                 ref_pos[take] = k
                 found |= take
     # The reference's estimates and variances, gathered per pixel from its exposure.
@@ -147,7 +162,7 @@ def ghost_masks(imgs, t, inv, levels, clip, noise, code_noise, relative_error=GH
             ref_v[c][here] = var[c][code] / np.float32(t[j] * t[j])
             ref_ok[c][here] = (code > 0) & (code < top_code)
     # Pixels left with the nominal reference clipped (black): other exposures must reach (keep below) its bound.
-    still_clipped = (ref_clipped & (ref_pos == k_ref)[..., None]).any(axis=2)
+    still_clipped = ref_clipped_any & (ref_pos == k_ref)
     still_dark = ref_dark & (ref_pos == k_ref)
     bounds = chi2.isf(p, np.arange(1, 4)).astype(np.float32)
     structure = np.ones((3, 3), bool)
