@@ -8,6 +8,13 @@ import numpy as np
 from .errors import ValidationError
 
 
+def _shown(value):
+    """``value`` for a one-line message, NumPy scalars as plain numbers (``nan``, not ``np.float64(nan)``)."""
+    from .curves.curve import short_repr  # imported when needed: crfkit.curves imports this module
+
+    return short_repr(value)
+
+
 #: dtype kinds that do not convert to real numbers meaningfully: complex (the
 #: imaginary part would be dropped), datetimes, timedeltas and structured records.
 _NOT_REAL_KINDS = {"c": "complex", "M": "datetime", "m": "timedelta", "V": "structured"}
@@ -59,7 +66,7 @@ def check_unit_range(arr, name, tol=1e-9):
 def check_float(value, name, low=None, high=None):
     """Check a finite real scalar against inclusive bounds; returns a float."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValidationError(f"{name} must be a real number, got {value!r}")
+        raise ValidationError(f"{name} must be a real number, got {_shown(value)}")
     value = float(value)
     if not np.isfinite(value):
         raise ValidationError(f"{name} must be finite, got {value!r}")
@@ -73,7 +80,7 @@ def check_float(value, name, low=None, high=None):
 def check_int(value, name, low=None, high=None):
     """Check an integer parameter against inclusive bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValidationError(f"{name} must be an integer, got {value!r}")
+        raise ValidationError(f"{name} must be an integer, got {_shown(value)}")
     value = int(value)
     if low is not None and value < low:
         raise ValidationError(f"{name} must be >= {low}, got {value}")
@@ -85,7 +92,7 @@ def check_int(value, name, low=None, high=None):
 def check_bool(value, name):
     """Check a True/False flag (Python or NumPy bool; not 0/1, strings or None); returns a bool."""
     if not isinstance(value, (bool, np.bool_)):
-        raise ValidationError(f"{name} must be True or False, got {value!r}")
+        raise ValidationError(f"{name} must be True or False, got {_shown(value)}")
     return bool(value)
 
 
@@ -98,9 +105,10 @@ def check_not_path(image, who, hint=""):
     paths = image if isinstance(image, (list, tuple)) and len(image) > 0 else [image]
     if all(isinstance(p, (str, bytes, os.PathLike)) for p in paths):
         what = "a list of file names" if paths is image else "a file name"
+        names = [str(os.fsdecode(p)) for p in paths]  # str(): np.str_ would show as np.str_('...')
         raise ValidationError(
-            f"{who}: expected an image array, got {what} ({image!r}); to read a file use "
-            f"crfkit.io.images.read_image(path) first{hint}"
+            f"{who}: expected an image array, got {what} ({names if paths is image else names[0]!r}); "
+            f"to read a file use crfkit.io.images.read_image(path) first{hint}"
         )
     return image
 

@@ -46,6 +46,11 @@ CASES = [
     ("k-negative", ONE + "k = -5\n", [], "k must be a positive integer, got -5"),
     ("k-float", ONE + "k = 4.5\n", [], "k must be a positive integer, got 4.5"),
     ("method", ONE + 'method = "foo"\n', [], "method must be one of"),
+    ("camera-key-typo", PAIR + 'layuot = "detect"\n', [], "camera 'a': unknown key 'layuot'"),
+    ("camera-key-typo-unnamed", '[[camera]]\nnmae = "a"\npairs = [["a.jpg", "a.png"]]\n', [],
+     "camera 1: unknown key 'nmae'"),
+    ("camera-key-of-another-kind", ONE + 'pairs = [["a.jpg", "a.png"]]\n', [],
+     "camera 'a': pairs is for kind 'raw+jpeg' cameras, and this one's kind is 'single'"),
     ("pairs-string", '[[camera]]\nname = "a"\npairs = "abc"\n', [], "pairs must be an array"),
     ("pairs-short", '[[camera]]\nname = "a"\npairs = [["a.jpg"]]\n', [], "pairs item 1 must be a [jpeg, raw]"),
     ("pairs-int", '[[camera]]\nname = "a"\npairs = [["a.jpg", 5]]\n', [], "pairs item 1 must be a [jpeg, raw]"),
@@ -109,6 +114,12 @@ def test_bad_field_is_one_line_naming_the_field(tmp_path, capsys, text, extra, e
     if not expected.startswith("-"):  # a manifest problem (not an option's) names the manifest
         assert "bad.toml" in lines[0], lines
     assert not list(tmp_path.glob("out.crfs*")), "nothing is written for a refused manifest"
+
+
+def test_unknown_camera_key_lists_the_accepted_keys(tmp_path, capsys):
+    rc, err = _run(tmp_path, capsys, PAIR + "yaer = 2004\n", [])
+    assert rc == 2 and "bad.toml: camera 'a': unknown key 'yaer'" in err, err
+    assert "name, kind, year, folder, layout, pairs, shots, jpeg, method, k" in err, err
 
 
 def test_camera_errors_name_the_camera(tmp_path, capsys):

@@ -295,8 +295,6 @@ def register(sub):
 
 def write_curve(g, path):
     """Write an inverse curve to ``path``; the suffix picks the format (.txt, .csv, .json, .crfs, .cube, .spi1d)."""
-    import json
-
     from .._io import atomic_write_text
     from ..curves import CurveSet
     from ..errors import ValidationError
@@ -305,16 +303,12 @@ def write_curve(g, path):
     suffix = path.suffix.lower()
     if suffix == ".crfs":
         (g if isinstance(g, CurveSet) else CurveSet.from_curves([g])).save(path)
-    elif suffix in (".cube", ".spi1d"):
+    elif suffix in (".cube", ".spi1d", ".json"):
         from ..io import export_curves
 
-        export_curves(g, path)  # code -> linear, to linearise in an editor or OpenColorIO
-    elif suffix == ".json":
-        if isinstance(g, CurveSet):
-            obj = {"kind": g.kind, "names": list(g.names), "values": [[float(v) for v in row] for row in g.values]}
-        else:
-            obj = {"kind": g.kind, "name": g.name, "values": [float(v) for v in g.values]}
-        atomic_write_text(path, json.dumps(obj) + "\n")
+        # LUTs: code -> linear, to linearise in an editor or OpenColorIO; JSON: the one layout
+        # (crfkit.curves.curvejson) that fit --save and export write too
+        export_curves(g, path)
     elif suffix in (".txt", ".csv"):
         rows = g.values if isinstance(g, CurveSet) else [g.values]
         sep = "," if suffix == ".csv" else " "

@@ -1,7 +1,7 @@
 """Curves as JSON: the one layout crfkit writes, and the reader of every layout it ever wrote.
 
 Layout (``"crfkit-curves"``, version 1), written by :func:`crfkit.io.export_curves`,
-``crfkit export -o F.json`` and ``crfkit fit --save F.json``::
+``crfkit export -o F.json``, ``crfkit fit --save F.json`` and ``crfkit estimate -o F.json``::
 
     {"format": "crfkit-curves", "version": 1,
      "kind": "forward" | "inverse", "direction": "linear -> code" | "code -> linear",
@@ -13,7 +13,7 @@ Layout (``"crfkit-curves"``, version 1), written by :func:`crfkit.io.export_curv
 asked for, in which case :func:`read_curves_json` puts the values back on the grid by
 linear interpolation (as they were sampled).
 
-Older layouts read as well: ``crfkit estimate -o F.json`` writes
+Older layouts read as well: ``crfkit estimate -o F.json`` used to write
 ``{"kind", "name", "values": [1024 numbers]}`` or ``{"kind", "names", "values": [[1024
 numbers], ...]}``; hand-written files may give ``values`` alone (the kind then comes
 from the caller, crfkit's convention being an inverse curve).

@@ -84,6 +84,9 @@ _TOP_LEVEL = ("dataset", "camera")
 _NEEDS = {"raw+jpeg": "pairs = [[jpeg, raw], ...]", "bracket": "shots = [{jpeg=..., exposure=...}, ...]",
           "single": "jpeg = PATH"}
 _SHOT_FIELDS = ("jpeg", "exposure")
+_INPUT_KEY = {"raw+jpeg": "pairs", "bracket": "shots", "single": "jpeg"}
+#: The keys of a [[camera]] table; the input key (pairs, shots, jpeg) is the one of its kind.
+_CAMERA_FIELDS = ("name", "kind", "year", "folder", "layout", *_INPUT_KEY.values(), "method", "k")
 
 
 def _kind_of(value):
@@ -140,7 +143,7 @@ def _resolve_layout(layout, base):
 def _inputs(c, kind, cdir, where):
     """The camera's input files, each field checked; ParseError names the field."""
     need = _NEEDS[kind]
-    key = {"raw+jpeg": "pairs", "bracket": "shots", "single": "jpeg"}[kind]
+    key = _INPUT_KEY[kind]
     if key not in c:
         raise ParseError(f"{where}: kind {kind!r} needs {need} (missing {key!r})")
     value = c[key]
@@ -243,7 +246,11 @@ def load_manifest(path):
         raise ParseError(f"{path}: no [[camera]] entries")
     specs, seen = [], set()
     for i, c in enumerate(cams):
-        where = f"{path}: camera {i + 1}"
+        where = f"{path}: camera {c['name']!r}" if isinstance(c.get("name"), str) else f"{path}: camera {i + 1}"
+        unknown = [k for k in c if k not in _CAMERA_FIELDS]
+        if unknown:  # a typo (layuot = ...) would otherwise be ignored silently
+            raise ParseError(f"{where}: unknown key {unknown[0]!r}; a [[camera]] table takes "
+                             f"{', '.join(_CAMERA_FIELDS)}")
         if "name" not in c:
             raise ParseError(f"{where}: missing 'name'")
         name = c["name"]
@@ -261,6 +268,11 @@ def load_manifest(path):
         folder = c.get("folder", "")
         if not isinstance(folder, str):
             raise ParseError(f"{where}: folder must be a string (a folder relative to root), got {_kind_of(folder)}")
+        stray = [k for k in _INPUT_KEY.values() if k in c and k != _INPUT_KEY[kind]]
+        if stray:  # the inputs of another kind would be ignored
+            of = {k: kd for kd, k in _INPUT_KEY.items()}[stray[0]]
+            raise ParseError(f"{where}: {stray[0]} is for kind {of!r} cameras, and this one's kind is "
+                             f"{kind!r}{'' if 'kind' in c else ' (the default; give kind)'}")
         inputs = _inputs(c, kind, base / folder, where)
         if not inputs:
             raise ParseError(f"{where}: no input files")

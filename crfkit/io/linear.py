@@ -6,6 +6,7 @@ import numpy as np
 
 from .._io import atomic_path
 from .._optional import require
+from .._validation import check_float
 from ..errors import ValidationError
 
 #: Suffixes :func:`write_linear_image` writes.
@@ -79,8 +80,8 @@ def write_linear_image(path, image, half=False, scale=None):
         raise ValidationError(f"{path}: half applies to .exr files only")
     if scale is not None and suffix not in (".tif", ".tiff"):
         raise ValidationError(f"{path}: scale applies to 16-bit .tif/.tiff files only")
-    if scale is not None and (isinstance(scale, bool) or not np.isfinite(scale) or not scale > 0):
-        raise ValidationError(f"scale must be a positive number, got {scale!r}")
+    if scale is not None and check_float(scale, "scale") <= 0:
+        raise ValidationError(f"scale must be a positive number, got {float(scale)!r}")
     img = _check_image(image, path)
     if suffix == ".exr":
         from .hdr import write_exr

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .._optional import require
+from .._validation import check_float
+from ..curves.curve import short_repr
 from ..errors import DataNotFoundError, ParseError, ValidationError
 
 #: File suffixes treated as camera RAW.
@@ -53,22 +55,25 @@ def read_raw_linear(path, white_balance=None, half_size=False):
     ------
     DataNotFoundError, ParseError
         Missing or undecodable file (the message names it).
+    ValidationError
+        ``white_balance`` is none of the above (4 finite multipliers >= 0).
     """
+    # the argument is checked before the file is opened: a mistake in it is not the file's
+    if white_balance is None:
+        wb = {"user_wb": [1.0, 1.0, 1.0, 1.0]}
+    elif isinstance(white_balance, str) and white_balance == "camera":
+        wb = {"use_camera_wb": True}
+    elif isinstance(white_balance, (list, tuple, np.ndarray)) and np.ndim(white_balance) == 1:
+        if len(white_balance) != 4:
+            raise ValidationError(f"white_balance needs 4 multipliers, got {len(white_balance)}")
+        wb = {"user_wb": [check_float(v, f"white_balance[{i}]", low=0.0) for i, v in enumerate(white_balance)]}
+    else:
+        raise ValidationError("white_balance must be None, 'camera' or 4 multipliers, "
+                              f"got {short_repr(white_balance)}")
     rawpy, raw = _open(path)
     with raw:
         kw = dict(gamma=(1, 1), no_auto_bright=True, output_bps=16, adjust_maximum_thr=0.0,
-                  output_color=rawpy.ColorSpace.raw, half_size=bool(half_size), user_flip=0)
-        if white_balance is None:
-            kw["user_wb"] = [1.0, 1.0, 1.0, 1.0]
-        elif isinstance(white_balance, str):
-            if white_balance != "camera":
-                raise ValidationError(f"white_balance must be None, 'camera' or 4 multipliers, got {white_balance!r}")
-            kw["use_camera_wb"] = True
-        else:
-            wb = [float(v) for v in white_balance]
-            if len(wb) != 4:
-                raise ValidationError(f"white_balance needs 4 multipliers, got {len(wb)}")
-            kw["user_wb"] = wb
+                  output_color=rawpy.ColorSpace.raw, half_size=bool(half_size), user_flip=0, **wb)
         try:
             rgb = raw.postprocess(**kw)
         except Exception as exc:

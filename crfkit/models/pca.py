@@ -9,6 +9,7 @@ file (``.npz``) so it can be shared; ``PCAModel`` fits with it like EMoR.
 import json
 import os
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,11 +17,14 @@ import numpy as np
 
 from .._io import atomic_savez
 from ..curves import GRID_SIZE, CurveSet
+from ..curves.curve import short_repr
 from ..errors import ParseError, ValidationError
 from .emor import BasisModel
 from .registry import register_model
 
 FORMAT = "crfkit-pcabasis"
+#: The members of a basis file, as :meth:`PCABasis.save` writes them.
+_MEMBERS = ("mean", "components", "explained_variance_ratio", "meta.json")
 
 
 @dataclass
@@ -131,32 +135,77 @@ class PCABasis:
 
     @classmethod
     def load(cls, path):
+        """Read a basis written by :meth:`save`; anything else is a one-line ParseError naming the file."""
+        from ..curves.curveset import _ZIP_MAGIC, _describe_bytes
+        from ..errors import DataNotFoundError
+
         path = Path(path)
+        if path.is_dir():
+            raise ValidationError(f"{path} is a folder, not a PCA basis file (.npz)")
+
+        def not_a_basis(what):
+            return ParseError(f"{path}: cannot read PCA basis: not a crfkit PCA basis file (a .npz zip "
+                              f"archive written by PCABasis.save or `crfkit basis`, members "
+                              f"{', '.join(_MEMBERS)}; {what})")
+
+        def invalid(what):
+            return ParseError(f"{path}: invalid PCA basis: {what}")
+
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(512)
+        except FileNotFoundError:
+            raise DataNotFoundError(f"PCA basis file not found: {path}") from None
+        except OSError as exc:
+            raise ParseError(f"{path}: cannot read PCA basis ({exc.strerror or exc})") from None
+        # np.load would take any other file for a pickle and suggest allow_pickle
+        if not head.startswith(_ZIP_MAGIC):
+            raise not_a_basis(f"this file is {_describe_bytes(head)}")
+        member, arrays = None, {}
         try:
             with np.load(path, allow_pickle=False) as z:
-                missing = [k for k in ("meta.json", "mean", "components", "explained_variance_ratio") if k not in z.files]
-                if missing:
-                    raise ParseError(f"{path}: not a crfkit PCA basis (missing {', '.join(missing)})")
-                meta = json.loads(str(z["meta.json"]))
-                if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-                    fmt = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-                    raise ParseError(f"{path}: not a crfkit PCA basis (format {fmt!r})")
-                for key in ("kind", "source"):
-                    if key not in meta:
-                        raise ParseError(f"{path}: PCA basis meta.json lacks {key!r}")
-                arrays = {k: z[k] for k in ("mean", "components", "explained_variance_ratio")}
-            try:
-                return cls(**arrays, kind=meta["kind"], source=meta["source"], attrs=meta.get("attrs", {}))
-            except ValidationError as exc:
-                raise ParseError(f"{path}: invalid PCA basis: {exc}") from None
+                members = set(z.files)
+                if not set(_MEMBERS) <= members:
+                    held = f"its members are {', '.join(sorted(members))}" if members else "it has no members"
+                    if {"values", "meta.json"} <= members:
+                        held += ", a crfkit curve set: `crfkit basis` learns a basis from it"
+                    raise not_a_basis(held)
+                for member in _MEMBERS:
+                    arrays[member] = z[member]
         except ParseError:
             raise
-        except FileNotFoundError:
-            from ..errors import DataNotFoundError
-
-            raise DataNotFoundError(f"PCA basis file not found: {path}") from None
-        except Exception as exc:
-            raise ParseError(f"{path}: cannot read PCA basis ({type(exc).__name__}: {exc})") from None
+        except zipfile.BadZipFile as exc:
+            raise not_a_basis(f"this one is a damaged or truncated zip archive: {exc}") from None
+        except Exception as exc:  # zipfile/zlib/numpy errors on a corrupt file
+            text = str(exc)
+            if member is not None and ("pickle" in text or "Object arrays" in text):
+                # never suggest unpickling: a basis holds numbers and JSON text only
+                raise invalid(f"member {member} holds Python objects, not numbers or text "
+                              "(crfkit writes none, and never loads them)") from None
+            where = f"member {member}: " if member else ""
+            raise ParseError(f"{path}: cannot read PCA basis ({where}{type(exc).__name__}: {text[:200]})") from None
+        for key, arr in arrays.items():
+            if not isinstance(arr, np.ndarray):  # np.load gives the raw bytes of a member that is no .npy
+                raise invalid(f"member {key} is not a NumPy array (.npy)")
+        meta = arrays.pop("meta.json")
+        if meta.ndim != 0 or meta.dtype.kind != "U":
+            raise invalid(f"member meta.json must be JSON text (a NumPy string), got a {meta.dtype} array of "
+                          f"shape {meta.shape}")
+        try:
+            meta = json.loads(str(meta))
+        except ValueError as exc:
+            raise invalid(f"member meta.json is not valid JSON ({exc})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            fmt = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+            raise ParseError(f"{path}: not a crfkit PCA basis (meta.json format {short_repr(fmt)}, "
+                             f"expected {FORMAT!r})")
+        for key in ("kind", "source"):
+            if key not in meta:
+                raise invalid(f"meta.json lacks {key!r}")
+        try:
+            return cls(**arrays, kind=meta["kind"], source=meta["source"], attrs=meta.get("attrs", {}))
+        except ValidationError as exc:
+            raise invalid(str(exc)) from None
 
 
 _LEARNED = {}  # (curve digest, curve kind, basis kind, source) -> PCABasis; a few entries at most
