@@ -258,14 +258,16 @@ class LinearModel(CRFModel):
         # (high-degree monomials).  Re-solve those rows with every step at least a
         # few times that rounding level, so the evaluated curve is monotone too.
         ag, Bg = self.design(GRID)
-        for _ in range(3):
+        for attempt in range(3):
             vals = ag + params @ Bg.T
             bad = np.flatnonzero(monotone_violation(vals) > 0.5 * MONOTONE_TOL)
             if bad.size == 0:
                 break
-            # Per row: rounding of a + B c on the grid, and a margin of a few times that.
+            # Per row: a bound on the rounding of a + B c on the grid, and a margin of
+            # 4, 16, then 64 times that.  The bound is pessimistic and the result is
+            # evaluated again, so the smallest margin that works is tried first.
             rounding = np.finfo(float).eps * (np.abs(ag) + np.abs(params[bad]) @ np.abs(Bg).T).max(axis=1)
-            margin = np.maximum(16.0 * rounding, MONOTONE_TOL)
+            margin = np.maximum(4.0 ** (attempt + 1) * rounding, MONOTONE_TOL)
             too_big = margin * (GRID.size - 1) > 1e-3
             if too_big.any():
                 # The forced rise would visibly distort the fit: report it instead.
