@@ -143,16 +143,23 @@ class BracketCalibration:
     stats: dict = field(default_factory=dict)
     points: list = field(default_factory=list, repr=False)  # per channel (irradiance, code) samples, for plots
     raw: bool = False
+    mixing: object = None  # (3, 3) code matrix A: x = g(A I); None: per-channel curves alone
 
     def inverse(self):
-        """Inverse CRFs (brightness -> linear), one per channel: a CurveSet."""
+        """Inverse CRFs (brightness -> linear), one per channel: a CurveSet.
+
+        With ``mixing`` they apply to the mixed codes ``A I``; the set's
+        ``attrs['bracket']['mixing']`` carries ``A``, and :func:`crfkit.linearize`
+        and :func:`crfkit.merge_bracket` apply it.
+        """
         return self.curves.inverse()
 
-    def linearize(self, image):
-        """Linearise an image of this camera (float32, same shape)."""
+    def linearize(self, image, dtype=np.float32):
+        """Linearise an image of this camera (same shape; float32 unless ``dtype``)."""
         from ..curves import linearize
 
-        return linearize(image, self.inverse())
+        # With mixing, the curves' attrs carry the matrix and linearize applies it first.
+        return linearize(image, self.inverse(), dtype=dtype)
 
     @property
     def band_width(self):
@@ -170,6 +177,7 @@ class BracketCalibration:
             "band_width": [None if not np.isfinite(v) else round(float(v), 6) for v in self.band_width],
             "stats": self.stats,
             "raw": self.raw,
+            "mixing": None if self.mixing is None else np.round(np.asarray(self.mixing), 6).tolist(),
         }
 
     def save(self, path):
@@ -277,7 +285,7 @@ def _fit_residual(inverse, z, valid, log_times):
 
 def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=None, k=None, *, shared=False,
                       n_samples=3000, seed=0, bootstrap=20, align=False, clip=CLIP, floor=None,
-                      times_prior=DEFAULT_TIMES_PRIOR, **options):
+                      times_prior=DEFAULT_TIMES_PRIOR, mixing=False, **options):
     """Recover a camera's response curves from an exposure bracket of any scene.
 
     Parameters
@@ -328,6 +336,11 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=None, k=N
         data), or a curve set (``'dorf-train'``, a ``.crfs`` built with
         ``crfkit build-dataset`` from cameras like yours).  The curve itself is then fitted with
         ``method``/``model`` at the estimated ratios.
+    mixing : bool
+        Also estimate a 3x3 matrix ``A`` mixing the channels' codes before the
+        per-channel inverse curves, ``x = g(A I)``: the colour processing JPEG
+        engines apply after the tone curve (:mod:`crfkit.bracket.mixing`).
+        Three channels, not ``shared``, not RAW.  The result's ``mixing``.
     **options
         Solver options (``prior``, ``noise``, ``basis`` for the model solver;
         ``smoothness`` for Debevec; ...).
@@ -352,6 +365,9 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=None, k=N
 
     shared = check_bool(shared, "shared")
     align = check_bool(align, "align")
+    mixing = check_bool(mixing, "mixing")
+    if mixing and shared:
+        raise ValidationError("mixing=True needs one curve per channel; it cannot be combined with shared=True")
     bracket = as_bracket(images, times)
     bootstrap = check_int(bootstrap, "bootstrap", 0, 1000)
     if bracket.raw:
@@ -421,6 +437,26 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=None, k=N
             lt = mn.log_times.mean(axis=0)
             log_times = np.tile(lt - lt[0], (n, 1))
             times_source = "estimated by Mitsunaga-Nayar, range from the times prior"
+    code_matrix = None
+    if mixing and z.shape[0] == 3:
+        from .mixing import LEAK, estimate_code_matrix
+
+        code_matrix, mixing_rms = estimate_code_matrix(s.z, s.valid, log_times[0], seed=seed)
+        # Code error of the free-curve fit without and with the matrix (fractions of full scale).
+        s.stats["mixing_code_rms"] = [round(v, 6) for v in mixing_rms]
+    if code_matrix is not None and np.array_equal(code_matrix, np.eye(3)):
+        code_matrix = None  # not kept: it did not lower the code error enough
+    if code_matrix is not None:
+        mixed = s.z @ code_matrix.T
+        # A mixed code is unusable where its own channel is, or where a channel mixed into it
+        # with a weight that matters is clipped (its true value is unknown); noisy dark codes
+        # of the other channels are unbiased and stay.
+        clipped = s.z >= clip
+        leaks = np.abs(code_matrix - np.diag(np.diag(code_matrix))) > LEAK
+        bad = np.einsum("pjd,cd->pjc", clipped.astype(np.int8), leaks.astype(np.int8)) > 0
+        ok = s.valid & ~bad & (mixed >= 0) & (mixed <= 1)
+        z = np.clip(mixed, 0.0, 1.0).transpose(2, 0, 1)
+        valid = ok.transpose(2, 0, 1).copy()
     draws = None
     if bootstrap:
         rng = np.random.default_rng(seed + 1)
@@ -467,6 +503,8 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=None, k=N
                       [{"channel": c, "method": label} for c in CHANNELS],
                       {"source": "bracket calibration", "method": label, "images": bracket.names},
                       name="bracket calibration")
+    if code_matrix is not None:
+        curves.attrs["bracket"] = {"mixing": code_matrix.tolist()}
     # Times back in the order the images were given.
     sorted_times = np.exp(log_times[0])
     times_out = np.empty(len(bracket))
@@ -480,4 +518,7 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=None, k=N
     if s.stats.get("usable_share", 1.0) < 0.05:
         warnings.warn(f"only {s.stats['usable_share']:.1%} of the pixels are usable (unclipped and above the noise "
                       "floor in two exposures): the curve is poorly determined", stacklevel=2)
-    return BracketCalibration(curves, times_out, times_source, rmse, band, label, s.stats, points)
+    if code_matrix is not None:
+        label += ", with colour mixing"
+    return BracketCalibration(curves, times_out, times_source, rmse, band, label, s.stats, points,
+                              mixing=code_matrix)

@@ -456,6 +456,18 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
             cal = crf
         inv = _inverse_curves(crf)
         info["crf"] = cal.method if cal is not None else str(getattr(crf, "name", crf))
+    if not bracket.raw:
+        from .mixing import code_matrix_of, mix_codes
+
+        matrix = code_matrix_of(cal if cal is not None else crf)
+        if matrix is not None:
+            # The curves apply to mixed codes: merge those (16-bit, so mixing adds no rounding).
+            import dataclasses
+
+            bracket = dataclasses.replace(bracket, images=[mix_codes(img, matrix, clip) for img in bracket.images])
+            info["mixing"] = np.round(matrix, 6).tolist()
+            if code_noise is None and bracket.bits == 8:
+                code_noise = NOISE_CODE  # the 8-bit codes' rounding noise stays in the mixed codes
     t = bracket.times
     source = bracket.times_source
     if t is None and cal is not None and len(cal.times) == len(bracket):

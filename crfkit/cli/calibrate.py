@@ -13,7 +13,7 @@ DEFAULT_TIMES_PRIOR = "modern"
 TOP_RULES = ("straight", "clipping", "learned", "model")
 #: The options of :func:`add_bracket_arguments` that only steer a calibration (``merge --crf``,
 #: which gives the curve, refuses them rather than ignore them).
-CALIBRATION_ONLY = ("method", "model", "k", "basis", "shared", "samples", "seed", "times_prior", "floor", "top_rule")
+CALIBRATION_ONLY = ("method", "model", "k", "basis", "shared", "mixing", "samples", "seed", "times_prior", "floor", "top_rule")
 
 
 def add_bracket_arguments(p):
@@ -43,6 +43,9 @@ def add_bracket_arguments(p):
                    "its scale: straight (default; log-linear extrapolation) or clipping (up to the clipping level "
                    "measured from the saturated pixels: better for a camera with a highlight shoulder)")
     p.add_argument("--shared", action="store_true", help="one curve for the three channels")
+    p.add_argument("--mixing", action="store_true",
+                   help="also estimate the 3x3 colour mixing JPEG engines apply after the tone curve (kept "
+                   "only where it lowers the fit error; on real cameras' JPEGs it lowers the linearisation error)")
     p.add_argument("--samples", type=int, default=3000, help="pixels sampled (default 3000)")
     p.add_argument("--seed", type=int, default=0, help="sampling and bootstrap seed (default 0)")
     p.add_argument("--align", action="store_true", help="align the images first (OpenCV median-threshold bitmaps)")
@@ -127,8 +130,8 @@ def check_bracket_options(args):
 
 
 def calibration_options(args):
-    opts = dict(method=args.method, model=args.model, k=args.k, shared=args.shared, n_samples=args.samples,
-                seed=args.seed, align=args.align)
+    opts = dict(method=args.method, model=args.model, k=args.k, shared=args.shared, mixing=args.mixing,
+                n_samples=args.samples, seed=args.seed, align=args.align)
     if args.basis:
         opts["basis"] = args.basis
     if args.floor is not None:

@@ -381,8 +381,28 @@ def linearize(image, curve, dtype=np.float32, *, index=None, name=None):
         Bad image, dtype or curve argument (see :func:`channel_curves`).
     """
     dt = _check_dtype(dtype, "linearize", bits_hint=False)
+    matrix = _mixing_matrix(curve) if index is None and name is None else None
+    if matrix is not None:
+        image, n = _channels(image)
+        if n == 3:
+            # A bracket calibration with colour mixing: its curves apply to the mixed codes.
+            image = np.clip(_as_unit_float(image) @ matrix.T, 0.0, 1.0)
     out = _map(image, lambda n: _curve_list(curve, n, index, name), "inverse")
     return out.astype(dt, copy=False)
+
+
+def _mixing_matrix(curve):
+    """The colour mixing matrix a bracket calibration's curve set carries (``attrs['bracket']['mixing']``)."""
+    attrs = getattr(curve, "attrs", None)
+    if not isinstance(attrs, dict) or not isinstance(attrs.get("bracket"), dict):
+        return None
+    m = attrs["bracket"].get("mixing")
+    if m is None:
+        return None
+    m = np.asarray(m, dtype=np.float64)
+    if m.shape != (3, 3) or not np.all(np.isfinite(m)):
+        raise ValidationError(f"the curve set's colour mixing matrix must be 3x3 and finite, got shape {m.shape}")
+    return m
 
 
 def apply_curve(image, curve, dtype=np.float32, bits=None, *, index=None, name=None):

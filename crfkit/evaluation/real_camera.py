@@ -139,6 +139,9 @@ def _linearise(inverse_curves, jpeg):
         if isinstance(inverse_curves, CurveSet) and len(inverse_curves) not in (1, 3):
             raise ValidationError(f"got a CurveSet of {len(inverse_curves)} curves; give 1 or 3 (R, G, B)")
         return linearize(jpeg, inverse_curves, dtype=np.float64)
+    if hasattr(inverse_curves, "mixing") and hasattr(inverse_curves, "linearize"):
+        # A bracket calibration: its linearisation may mix the channels first.
+        return np.asarray(inverse_curves.linearize(jpeg, dtype=np.float64), dtype=np.float64)
     if callable(inverse_curves):
         raise ValidationError("inverse_curves must be a Curve, a CurveSet or a sequence of 3 "
                               "curves/callables, not a single callable")
