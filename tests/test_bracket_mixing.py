@@ -60,7 +60,7 @@ def mixed_bracket():
 
 def test_mixing_recovers_the_inverse_saturation_and_linearises_better(mixed_bracket):
     scene, images = mixed_bracket
-    plain = calibrate_bracket(images, times=TIMES, bootstrap=0)
+    plain = calibrate_bracket(images, times=TIMES, bootstrap=0, mixing=False)
     mixed = calibrate_bracket(images, times=TIMES, bootstrap=0, mixing=True)
     assert plain.mixing is None
     assert mixed.mixing is not None and "colour mixing" in mixed.method
@@ -106,6 +106,14 @@ def test_saved_calibration_carries_the_matrix_to_linearize_and_merge(mixed_brack
     assert rel(hdr_cal) < rel(hdr_bare)
 
 
+def test_mixing_is_on_by_default_except_for_a_shared_curve(mixed_bracket):
+    _, images = mixed_bracket
+    default = calibrate_bracket(images, times=TIMES, bootstrap=0)
+    explicit = calibrate_bracket(images, times=TIMES, bootstrap=0, mixing=True)
+    np.testing.assert_array_equal(default.mixing, explicit.mixing)
+    assert calibrate_bracket(images, times=TIMES, bootstrap=0, shared=True).mixing is None
+
+
 def test_mixing_argument_errors(mixed_bracket):
     _, images = mixed_bracket
     with pytest.raises(ValidationError, match="shared"):
@@ -123,16 +131,24 @@ def test_cli_calibrate_and_merge_with_mixing(mixed_bracket, tmp_path, capsys):
         files.append(tmp_path / f"e{i}.png")
         write_image(files[-1], img)
     times = [str(t) for t in TIMES]
-    status, out, err = run(capsys, "calibrate", *files, "--times", *times, "--mixing", "-o", tmp_path / "cam.crfs")
+    status, out, err = run(capsys, "calibrate", *files, "--times", *times, "--mixing", "on", "-o",
+                           tmp_path / "cam.crfs")
     assert status == 0, err
     assert "colour mixing" in out
     assert CurveSet.load(tmp_path / "cam.crfs").attrs["bracket"]["mixing"] is not None
     status, out, err = run(capsys, "merge", *files, "--times", *times, "--crf", tmp_path / "cam.crfs",
                            "-o", tmp_path / "a.exr")
     assert status == 0, err
+    # `crfkit linearize --curve` applies the saved matrix too.
+    status, out, err = run(capsys, "linearize", files[2], "--curve", tmp_path / "cam.crfs", "-o", tmp_path / "lin.npy")
+    assert status == 0, err
+    cal_curves = CurveSet.load(tmp_path / "cam.crfs")
+    np.testing.assert_allclose(np.load(tmp_path / "lin.npy"), crfkit.linearize(images[2], cal_curves), atol=1e-6)
+    assert np.abs(np.load(tmp_path / "lin.npy")
+                  - crfkit.linearize(images[2], CurveSet(cal_curves.values, "forward"))).max() > 0.01
     # --mixing is a calibration option: with a curve given it is refused, in one line.
     status, out, err = run(capsys, "merge", *files, "--times", *times, "--crf", tmp_path / "cam.crfs",
-                           "--mixing", "-o", tmp_path / "b.exr")
+                           "--mixing", "off", "-o", tmp_path / "b.exr")
     assert status == 2 and len(err.strip().splitlines()) == 1 and "--mixing" in err
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import FitError
 
 #: Knots of the free inverse curves used while estimating the matrix.
-KNOTS = 12
+KNOTS = 24
 #: Most exposure pairs used (deterministic subsample).
 MAX_PAIRS = 2000
 #: Weight of the curves' second differences (per knot, against relative residuals).

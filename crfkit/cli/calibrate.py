@@ -43,9 +43,9 @@ def add_bracket_arguments(p):
                    "its scale: straight (default; log-linear extrapolation) or clipping (up to the clipping level "
                    "measured from the saturated pixels: better for a camera with a highlight shoulder)")
     p.add_argument("--shared", action="store_true", help="one curve for the three channels")
-    p.add_argument("--mixing", action="store_true",
-                   help="also estimate the 3x3 colour mixing JPEG engines apply after the tone curve (kept "
-                   "only where it lowers the fit error; on real cameras' JPEGs it lowers the linearisation error)")
+    p.add_argument("--mixing", default="auto", choices=["auto", "on", "off"],
+                   help="also estimate the 3x3 colour mixing JPEG engines apply after the tone curve, kept only "
+                   "where it lowers the fit error (auto, the default: on unless --shared)")
     p.add_argument("--samples", type=int, default=3000, help="pixels sampled (default 3000)")
     p.add_argument("--seed", type=int, default=0, help="sampling and bootstrap seed (default 0)")
     p.add_argument("--align", action="store_true", help="align the images first (OpenCV median-threshold bitmaps)")
@@ -130,7 +130,8 @@ def check_bracket_options(args):
 
 
 def calibration_options(args):
-    opts = dict(method=args.method, model=args.model, k=args.k, shared=args.shared, mixing=args.mixing,
+    opts = dict(method=args.method, model=args.model, k=args.k, shared=args.shared,
+                mixing={"auto": None, "on": True, "off": False}[args.mixing],
                 n_samples=args.samples, seed=args.seed, align=args.align)
     if args.basis:
         opts["basis"] = args.basis

@@ -287,7 +287,11 @@ def channel_curves(curve, n_channels=3, *, index=None, name=None, where="curve",
         return curves[0]
     if len({c.kind for c in curves}) > 1:  # mixed kinds only with kind=None: a set holds one kind
         curves = [c.as_kind(curves[0].kind) for c in curves]
-    return CurveSet.from_curves(curves, name=getattr(curve, "name", "") if isinstance(curve, CurveSet) else "")
+    out = CurveSet.from_curves(curves, name=getattr(curve, "name", "") if isinstance(curve, CurveSet) else "")
+    matrix = _mixing_matrix(curve) if index is None and name is None and n_channels == 3 else None
+    if matrix is not None:
+        out.attrs["bracket"] = {"mixing": matrix.tolist()}  # a bracket calibration's colour mixing stays with it
+    return out
 
 
 # -- images ---------------------------------------------------------------------------------
