@@ -43,8 +43,10 @@ SMOOTHNESS = 0.01
 PRIOR = 1.0
 #: A clipped channel spoils the mixed codes it enters with more than this weight.
 LEAK = 0.02
-#: The matrix is kept only when it lowers the code error by at least this share.
-MIN_GAIN = 0.03
+#: The matrix is used when it lowers the code error by more than MIN_GAIN (a share), in full
+#: from FULL_GAIN on, in part in between.
+MIN_GAIN = 0.02
+FULL_GAIN = 0.08
 
 _OFF = ((0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1))
 
@@ -231,9 +233,13 @@ def estimate_code_matrix(z, valid, log_times, seed=0):
                         args=(zi, zk, r, True, PRIOR * rms0), max_nfev=150, tr_solver="lsmr")
     A = matrix_from_params(sol.x[3 * KNOTS:])
     rms1 = float(np.sqrt(np.sum(sol.fun[:n] ** 2)))
-    if not (np.isfinite(rms1) and rms1 < (1.0 - MIN_GAIN) * rms0) or abs(np.linalg.det(A)) < 0.05:
+    gain = 1.0 - rms1 / rms0 if rms0 > 0 else 0.0
+    # Phased in with the gain, not switched at a threshold: a calibration should not jump when a
+    # subset of the same data lands on the other side of it.
+    weight = float(np.clip((gain - MIN_GAIN) / (FULL_GAIN - MIN_GAIN), 0.0, 1.0)) if np.isfinite(gain) else 0.0
+    if weight == 0.0 or abs(np.linalg.det(A)) < 0.05:
         return np.eye(3), (rms0, rms0)
-    return A, (rms0, rms1)
+    return np.eye(3) + weight * (A - np.eye(3)), (rms0, rms1)
 
 
 def code_matrix_of(crf):
