@@ -344,7 +344,7 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=None, k=N
         ``mixing``; None when not kept).  None (default): on, except with
         ``shared`` (one curve cannot be mixed) and for RAW brackets.  On the
         20 Middlebury brackets it lowers the linearisation error against the
-        RAW from 0.050 to 0.038 (``analysis/results/bracket/mixing.md``).
+        RAW from 0.050 to 0.039 (``analysis/results/bracket/mixing.md``).
     **options
         Solver options (``prior``, ``noise``, ``basis`` for the model solver;
         ``smoothness`` for Debevec; ...).
