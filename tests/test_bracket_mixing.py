@@ -146,6 +146,10 @@ def test_cli_calibrate_and_merge_with_mixing(mixed_bracket, tmp_path, capsys):
     np.testing.assert_allclose(np.load(tmp_path / "lin.npy"), crfkit.linearize(images[2], cal_curves), atol=1e-6)
     assert np.abs(np.load(tmp_path / "lin.npy")
                   - crfkit.linearize(images[2], CurveSet(cal_curves.values, "forward"))).max() > 0.01
+    status, out, err = run(capsys, "calibrate", *files, "--times", *times, "--shared", "--mixing", "on",
+                           "-o", tmp_path / "shared.crfs")
+    assert status == 2 and err.strip().count("\n") == 0 and "--shared" in err and "--mixing on" in err
+    assert not (tmp_path / "shared.crfs").exists()
     # --mixing is a calibration option: with a curve given it is refused, in one line.
     status, out, err = run(capsys, "merge", *files, "--times", *times, "--crf", tmp_path / "cam.crfs",
                            "--mixing", "off", "-o", tmp_path / "b.exr")

@@ -130,6 +130,8 @@ def check_bracket_options(args):
 
 
 def calibration_options(args):
+    if args.shared and args.mixing == "on":
+        raise ValidationError("--mixing on needs one curve per channel; it cannot be combined with --shared")
     opts = dict(method=args.method, model=args.model, k=args.k, shared=args.shared,
                 mixing={"auto": None, "on": True, "off": False}[args.mixing],
                 n_samples=args.samples, seed=args.seed, align=args.align)
