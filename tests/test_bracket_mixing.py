@@ -93,6 +93,8 @@ def test_saved_calibration_carries_the_matrix_to_linearize_and_merge(mixed_brack
     hdr_cal, info_cal = merge_bracket(images, times=TIMES, crf=cal, return_info=True)
     hdr_file, info_file = merge_bracket(images, times=TIMES, crf=str(path), return_info=True)
     assert info_cal["mixing"] is not None and info_file["mixing"] is not None
+    # The merge's check of a given curve sees the mixed codes (it once sampled them as 8-bit: all clipped).
+    assert info_file["exposure_disagreement"] is not None and info_file["exposure_disagreement"] < 0.1
     np.testing.assert_allclose(hdr_file, hdr_cal, rtol=1e-4, atol=1e-6)
     # The merge with the matrix is closer to the scene than the same curves without it.
     hdr_bare = merge_bracket(images, times=TIMES, crf=bare)
@@ -112,6 +114,17 @@ def test_mixing_is_on_by_default_except_for_a_shared_curve(mixed_bracket):
     explicit = calibrate_bracket(images, times=TIMES, bootstrap=0, mixing=True)
     np.testing.assert_array_equal(default.mixing, explicit.mixing)
     assert calibrate_bracket(images, times=TIMES, bootstrap=0, shared=True).mixing is None
+
+
+def test_exposure_disagreement_applies_the_matrix(mixed_bracket):
+    from crfkit.bracket import exposure_disagreement
+
+    _, images = mixed_bracket
+    cal = calibrate_bracket(images, times=TIMES, bootstrap=0, mixing=True)
+    bare = CurveSet(cal.curves.values, "forward")  # the same curves without the matrix
+    with_matrix = exposure_disagreement(images, cal, times=TIMES)
+    without = exposure_disagreement(images, bare, times=TIMES)
+    assert with_matrix < without
 
 
 def test_mixing_argument_errors(mixed_bracket):

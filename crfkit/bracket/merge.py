@@ -464,10 +464,11 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
             # The curves apply to mixed codes: merge those (16-bit, so mixing adds no rounding).
             import dataclasses
 
-            bracket = dataclasses.replace(bracket, images=[mix_codes(img, matrix, clip) for img in bracket.images])
-            info["mixing"] = np.round(matrix, 6).tolist()
             if code_noise is None and bracket.bits == 8:
                 code_noise = NOISE_CODE  # the 8-bit codes' rounding noise stays in the mixed codes
+            bracket = dataclasses.replace(bracket, images=[mix_codes(img, matrix, clip) for img in bracket.images],
+                                          bits=16)
+            info["mixing"] = np.round(matrix, 6).tolist()
     t = bracket.times
     source = bracket.times_source
     if t is None and cal is not None and len(cal.times) == len(bracket):
@@ -595,7 +596,17 @@ def exposure_disagreement(images, crf, times=None, n_samples=3000, seed=0):
     bracket = as_bracket(images, times)
     if bracket.times is None:
         raise ValidationError("exposure_disagreement needs the exposure times: give times= (one per image)")
-    return _median_gap(_sampled_log_g(bracket, _inverse_values(crf), n_samples, seed), bracket.times)
+    inverse = _inverse_values(crf)
+    if not bracket.raw:
+        import dataclasses
+
+        from .mixing import code_matrix_of, mix_codes
+
+        matrix = code_matrix_of(crf) if not isinstance(crf, np.ndarray) else None
+        if matrix is not None:  # the curves apply to the mixed codes, as in the merge
+            bracket = dataclasses.replace(bracket, images=[mix_codes(img, matrix, CLIP) for img in bracket.images],
+                                          bits=16)
+    return _median_gap(_sampled_log_g(bracket, inverse, n_samples, seed), bracket.times)
 
 
 def _sampled_log_g(bracket, inverse, n_samples=3000, seed=0):
