@@ -443,7 +443,7 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=None, k=N
             times_source = "estimated by Mitsunaga-Nayar, range from the times prior"
     code_matrix = None
     if mixing and z.shape[0] == 3:
-        from .mixing import LEAK, estimate_code_matrix
+        from .mixing import estimate_code_matrix, leaked_clipping
 
         code_matrix, mixing_rms = estimate_code_matrix(s.z, s.valid, log_times[0], seed=seed)
         # Code error of the free-curve fit without and with the matrix (fractions of full scale).
@@ -455,10 +455,7 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=None, k=N
         # A mixed code is unusable where its own channel is, or where a channel mixed into it
         # with a weight that matters is clipped (its true value is unknown); noisy dark codes
         # of the other channels are unbiased and stay.
-        clipped = s.z >= clip
-        leaks = np.abs(code_matrix - np.diag(np.diag(code_matrix))) > LEAK
-        bad = np.einsum("pjd,cd->pjc", clipped.astype(np.int8), leaks.astype(np.int8)) > 0
-        ok = s.valid & ~bad & (mixed >= 0) & (mixed <= 1)
+        ok = s.valid & ~leaked_clipping(s.z >= clip, code_matrix) & (mixed >= 0) & (mixed <= 1)
         z = np.clip(mixed, 0.0, 1.0).transpose(2, 0, 1)
         valid = ok.transpose(2, 0, 1).copy()
     draws = None

@@ -457,17 +457,14 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
         inv = _inverse_curves(crf)
         info["crf"] = cal.method if cal is not None else str(getattr(crf, "name", crf))
     if not bracket.raw:
-        from .mixing import code_matrix_of, mix_codes
+        from .mixing import code_matrix_of, mix_bracket
 
         matrix = code_matrix_of(cal if cal is not None else crf)
         if matrix is not None:
             # The curves apply to mixed codes: merge those (16-bit, so mixing adds no rounding).
-            import dataclasses
-
             if code_noise is None and bracket.bits == 8:
                 code_noise = NOISE_CODE  # the 8-bit codes' rounding noise stays in the mixed codes
-            bracket = dataclasses.replace(bracket, images=[mix_codes(img, matrix, clip) for img in bracket.images],
-                                          bits=16)
+            bracket = mix_bracket(bracket, matrix, clip)
             info["mixing"] = np.round(matrix, 6).tolist()
     t = bracket.times
     source = bracket.times_source
@@ -598,14 +595,11 @@ def exposure_disagreement(images, crf, times=None, n_samples=3000, seed=0):
         raise ValidationError("exposure_disagreement needs the exposure times: give times= (one per image)")
     inverse = _inverse_values(crf)
     if not bracket.raw:
-        import dataclasses
-
-        from .mixing import code_matrix_of, mix_codes
+        from .mixing import code_matrix_of, mix_bracket
 
         matrix = code_matrix_of(crf) if not isinstance(crf, np.ndarray) else None
         if matrix is not None:  # the curves apply to the mixed codes, as in the merge
-            bracket = dataclasses.replace(bracket, images=[mix_codes(img, matrix, CLIP) for img in bracket.images],
-                                          bits=16)
+            bracket = mix_bracket(bracket, matrix, CLIP)
     return _median_gap(_sampled_log_g(bracket, inverse, n_samples, seed), bracket.times)
 
 

@@ -251,13 +251,12 @@ def code_matrix_of(crf):
         from ..restoration.pipeline import resolve_inverse_crf
 
         crf = resolve_inverse_crf(crf)
-    m = getattr(crf, "mixing", None)
-    if m is None:
-        attrs = getattr(crf, "attrs", None) or {}
-        m = (attrs.get("bracket") or {}).get("mixing") if isinstance(attrs.get("bracket"), dict) else None
+    from ..curves.image import _mixing_matrix
+
+    m = getattr(crf, "mixing", None)  # a BracketCalibration's; else its curve set's attrs
+    m = _mixing_matrix(crf) if m is None else np.asarray(m, dtype=np.float64)
     if m is None:
         return None
-    m = np.asarray(m, dtype=np.float64)
     if m.shape != (3, 3) or not np.all(np.isfinite(m)) or abs(np.linalg.det(m)) < 1e-6:
         from ..errors import ValidationError
 
@@ -270,7 +269,7 @@ def mix_codes(image, matrix, clip):
     """An image's codes mixed by ``matrix`` as uint16 (H, W, 3).
 
     A mixed code into which a clipped channel enters with a weight above
-    ``leak`` is set to the top code: its true value is unknown, so the merge
+    ``LEAK`` (or whose own channel is clipped) is set to the top code: its true value is unknown, so the merge
     treats it as clipped.
     """
     from ..curves.image import _as_unit_float
@@ -278,8 +277,21 @@ def mix_codes(image, matrix, clip):
     unit = _as_unit_float(np.asarray(image))
     mixed = np.clip(unit @ matrix.T, 0.0, 1.0)
     clipped = unit >= clip
-    leaks = np.abs(matrix - np.diag(np.diag(matrix))) > LEAK
-    for c in range(3):
-        spoiled = (clipped & leaks[c][None, None, :]).any(axis=2) | clipped[..., c]
-        mixed[..., c][spoiled] = 1.0
+    mixed[leaked_clipping(clipped, matrix) | clipped] = 1.0
     return np.round(mixed * 65535.0).astype(np.uint16)
+
+
+def leaked_clipping(clipped, matrix):
+    """(..., 3) True where a channel mixed into the code with a weight above ``LEAK`` is clipped.
+
+    ``clipped`` (..., 3): the unmixed codes at or above the clipping level.
+    """
+    leaks = np.abs(matrix - np.diag(np.diag(matrix))) > LEAK
+    return np.stack([clipped[..., leaks[c]].any(axis=-1) for c in range(3)], axis=-1)
+
+
+def mix_bracket(bracket, matrix, clip):
+    """A copy of a bracket whose images are its codes mixed by ``matrix`` (:func:`mix_codes`, 16 bits)."""
+    import dataclasses
+
+    return dataclasses.replace(bracket, images=[mix_codes(img, matrix, clip) for img in bracket.images], bits=16)

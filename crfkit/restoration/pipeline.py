@@ -112,7 +112,6 @@ def _as_inverse(curve, where):
     """An inverse Curve, or a CurveSet of three (one per channel); flat curves are refused."""
     from ..curves.curve import check_not_flat
 
-    bracket = curve.attrs.get("bracket") if isinstance(curve, CurveSet) and len(curve) == 3 else None
     if isinstance(curve, CurveSet):
         if len(curve) == 1:
             curve = curve[0]
@@ -134,10 +133,7 @@ def _as_inverse(curve, where):
         lo, hi = float(c.values.min()), float(c.values.max())
         if lo < -1e-6 or hi > 1 + 1e-6:
             raise ValidationError(f"crf {where}: curve {c.name!r} has values outside [0, 1] ({lo:.4g} .. {hi:.4g})")
-    out = curve.as_kind("inverse")
-    if isinstance(bracket, dict) and bracket.get("mixing") is not None and isinstance(out, CurveSet):
-        out.attrs["bracket"] = {"mixing": bracket["mixing"]}  # a calibration's colour mixing travels with it
-    return out
+    return curve.as_kind("inverse")  # channel_curves keeps a calibration's colour mixing in attrs
 
 
 def resolve_inverse_crf(crf, image=None, **estimator_options):
