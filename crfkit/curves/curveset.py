@@ -355,15 +355,7 @@ class CurveSet:
         path = Path(path)
         if path.is_dir():
             raise ValidationError(f"{path} is a folder, not a curve file (a .crfs curve set)")
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(512)
-        except FileNotFoundError:
-            from ..errors import DataNotFoundError
-
-            raise DataNotFoundError(f"curve set file not found: {path}") from None
-        except OSError as exc:
-            raise ParseError(f"{path}: cannot read curve set ({exc.strerror or exc})") from None
+        head = _read_head(path, "curve set")
         if not head.startswith(_ZIP_MAGIC):
             raise _not_a_set(path, f"this file is {_describe_bytes(head)}")
         member = None
@@ -425,6 +417,19 @@ def _not_a_set(path, what):
     suffix = path.suffix.lower() if path.suffix.lower() in (".crfs", ".npz") else ".crfs"
     return ParseError(f"{path}: cannot read curve set: not a crfkit curve-set file (a {suffix} curve set is a zip "
                       f"archive written by crfkit's CurveSet.save; {what})")
+
+
+def _read_head(path, what):
+    """The first 512 bytes of a file that should be a ``what`` (a name for messages)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(512)
+    except FileNotFoundError:
+        from ..errors import DataNotFoundError
+
+        raise DataNotFoundError(f"{what} file not found: {path}") from None
+    except OSError as exc:
+        raise ParseError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
 
 
 def _describe_bytes(head):

@@ -136,8 +136,7 @@ class PCABasis:
     @classmethod
     def load(cls, path):
         """Read a basis written by :meth:`save`; anything else is a one-line ParseError naming the file."""
-        from ..curves.curveset import _ZIP_MAGIC, _describe_bytes
-        from ..errors import DataNotFoundError
+        from ..curves.curveset import _ZIP_MAGIC, _describe_bytes, _read_head
 
         path = Path(path)
         if path.is_dir():
@@ -151,13 +150,7 @@ class PCABasis:
         def invalid(what):
             return ParseError(f"{path}: invalid PCA basis: {what}")
 
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(512)
-        except FileNotFoundError:
-            raise DataNotFoundError(f"PCA basis file not found: {path}") from None
-        except OSError as exc:
-            raise ParseError(f"{path}: cannot read PCA basis ({exc.strerror or exc})") from None
+        head = _read_head(path, "PCA basis")
         # np.load would take any other file for a pickle and suggest allow_pickle
         if not head.startswith(_ZIP_MAGIC):
             raise not_a_basis(f"this file is {_describe_bytes(head)}")
