@@ -10,13 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from test_cli_commands import run
 
 import crfkit
 from crfkit import CrfkitError, CurveSet, ValidationError
 from crfkit.bracket import calibrate_bracket, merge_bracket
 from crfkit.bracket.mixing import estimate_code_matrix, matrix_from_params
-
-from test_cli_commands import run
 
 TIMES = 2.0 ** np.arange(5)
 #: A JPEG-like saturation boost in the encoded domain: rows sum to 1 (greys stay grey).

@@ -62,7 +62,7 @@ def matrix_from_params(p):
 
 def _pairs(z, valid, log_times, seed):
     """Codes of pixel pairs in two exposures (all channels valid in both) and the exposure ratios."""
-    P, J, _ = z.shape
+    J = z.shape[1]
     ok = valid.all(axis=2)  # a mixed channel is only as good as the worst channel in it
     zi, zk, r = [], [], []
     for j in range(J):
