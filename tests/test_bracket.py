@@ -1037,9 +1037,8 @@ def test_memorial_calibrates_and_merges():
     assert np.all(np.isfinite(hdr)) and np.all(hdr > 0)
     assert hdr.max() / hdr.min() > 1e4  # a high dynamic range scene
     # read as inverse times (1/32 s first), the brightest shot would be the shortest: every pixel "moves"
-    with pytest.warns(UserWarning, match="get darker in a longer exposure"):
-        s = sample_bracket(crfkit.bracket.inputs.as_bracket(imgs, [1 / t for t in times]))
-    assert s.stats["moving_share"] > 0.9
+    with pytest.raises(FitError, match="100% of pixels get darker in a longer exposure"):
+        sample_bracket(crfkit.bracket.inputs.as_bracket(imgs, [1 / t for t in times]))
 
 
 @pytest.mark.realdata("dorfCurves.txt")
@@ -1273,3 +1272,22 @@ def test_debevec_continues_straight_above_the_highest_valid_code():
         assert g[-1] == pytest.approx(1.0)
         below = (np.log(g[ic]) - np.log(g[il])) / (ic - il)  # mean log-slope of the last 5 % per grid step
         np.testing.assert_allclose(np.diff(np.log(g[ic:])), below, rtol=2e-3)
+
+
+def test_a_pixel_darker_than_any_shorter_exposure_is_rejected_as_moving():
+    """The ordering test compares each exposure with the brightest shorter one, not only its neighbour, and
+    a clipped code followed by a dark one is a change, not highlight desaturation (a film scan's frame reads
+    255, 16, 136, 255, 16 across Memorial's exposures)."""
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0.05, 1.0, (40, 60, 3))
+    times = [1.0, 2.0, 4.0, 8.0, 16.0]
+    imgs = [np.round(np.clip(base * t / 16.0, 0, 1) ** (1 / 2.2) * 255).astype(np.uint8) for t in times]
+    imgs[1][:10] = 136  # a frame that flashes bright in one exposure ...
+    imgs[2][:10] = 255  # ... clips in the next ...
+    for im in imgs[3:]:
+        im[:10] = 16  # ... and is dark after
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = sample_bracket(crfkit.bracket.inputs.as_bracket(imgs, times), n_samples=500, edge_tol=None)
+    assert s.stats["samples"] > 0 and not np.any(s.positions[:, 0] < 10)
+    assert 0.1 < s.stats["moving_share"] < 0.3  # the 10 rows of 40, and only they

@@ -191,3 +191,19 @@ def test_estimate_code_matrix_valid_or_crfkit_error(z, valid_p, log_times):
     assert A.shape == (3, 3) and np.all(np.isfinite(A))
     np.testing.assert_allclose(A.sum(axis=1), 1.0, atol=1e-9)
     assert rms1 <= rms0 or not np.isfinite(rms0)
+
+
+def test_clipped_channel_spoils_a_mixed_code_by_its_possible_bias_not_its_weight():
+    """A clipped channel may lie anywhere between the clipping level and the largest code the camera's mixing
+    can make: a small weight times that small range leaves the mixed code usable; a large weight does not."""
+    from crfkit.bracket.mixing import leaked_clipping
+
+    clipped = np.array([[False, True, False]])  # green clipped
+    nearly_diagonal = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [-0.02, 0.03, 0.99]])
+    # blue takes 3 % of a clipped green: green's range above 0.98 is ~0.02 here, a bias of ~0.0006 < LEAK
+    assert not leaked_clipping(clipped, nearly_diagonal, 0.98)[0, 2]
+    assert leaked_clipping(clipped, nearly_diagonal, 0.98)[0, 1] == np.False_  # own clipping is the caller's
+    strong = matrix_from_params([0.12, 0.08, 0.1, 0.1, 0.05, 0.12])
+    assert leaked_clipping(clipped, strong, 0.98)[0, [0, 2]].all()
+    # the bound grows with the weight: a lower clipping level widens the unknown range
+    assert leaked_clipping(clipped, nearly_diagonal, 0.5)[0, 2]

@@ -455,7 +455,7 @@ def calibrate_bracket(images, times=None, method=DEFAULT_METHOD, model=None, k=N
         # A mixed code is unusable where its own channel is, or where a channel mixed into it
         # with a weight that matters is clipped (its true value is unknown); noisy dark codes
         # of the other channels are unbiased and stay.
-        ok = s.valid & ~leaked_clipping(s.z >= clip, code_matrix) & (mixed >= 0) & (mixed <= 1)
+        ok = s.valid & ~leaked_clipping(s.z >= clip, code_matrix, clip) & (mixed >= 0) & (mixed <= 1)
         z = np.clip(mixed, 0.0, 1.0).transpose(2, 0, 1)
         valid = ok.transpose(2, 0, 1).copy()
     draws = None

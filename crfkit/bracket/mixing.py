@@ -42,8 +42,9 @@ SMOOTHNESS = 0.01
 #: mixing: a matrix must lower the error clearly to move far from the identity (a scene with
 #: few colours, or a camera that does not mix, leaves the error flat in A).
 PRIOR = 1.0
-#: A clipped channel spoils the mixed codes it enters with more than this weight.
-LEAK = 0.02
+#: A clipped channel spoils a mixed code it enters when it may bias that code by more than this
+#: (half an 8-bit code step): see :func:`leaked_clipping`.
+LEAK = 0.5 / 255
 #: The matrix is used when it lowers the code error by more than MIN_GAIN (a share), in full
 #: from FULL_GAIN on, in part in between.
 MIN_GAIN = 0.02
@@ -268,25 +269,33 @@ def code_matrix_of(crf):
 def mix_codes(image, matrix, clip):
     """An image's codes mixed by ``matrix`` as uint16 (H, W, 3).
 
-    A mixed code into which a clipped channel enters with a weight above
-    ``LEAK`` (or whose own channel is clipped) is set to the top code: its true value is unknown, so the merge
-    treats it as clipped.
+    A mixed code spoilt by a clipped channel (:func:`leaked_clipping`), or whose own channel is
+    clipped, is set to the top code: its true value is unknown, so the merge treats it as clipped.
     """
     from ..curves.image import _as_unit_float
 
     unit = _as_unit_float(np.asarray(image))
     mixed = np.clip(unit @ matrix.T, 0.0, 1.0)
     clipped = unit >= clip
-    mixed[leaked_clipping(clipped, matrix) | clipped] = 1.0
+    mixed[leaked_clipping(clipped, matrix, clip) | clipped] = 1.0
     return np.round(mixed * 65535.0).astype(np.uint16)
 
 
-def leaked_clipping(clipped, matrix):
-    """(..., 3) True where a channel mixed into the code with a weight above ``LEAK`` is clipped.
+def leaked_clipping(clipped, matrix, clip):
+    """(..., 3) True where a clipped channel may bias a mixed code by more than ``LEAK``.
 
-    ``clipped`` (..., 3): the unmixed codes at or above the clipping level.
+    ``clipped`` (..., 3): the unmixed codes at or above the clipping level ``clip``.  A clipped
+    code is known only to lie between ``clip`` and the largest code the camera's mixing
+    ``S = matrix^-1`` can produce from per-channel values in [0, 1] (the sum of the positive
+    entries of its row, at least 1); entering mixed code ``i`` with weight ``matrix[i, c]``, it
+    biases that code by at most ``|matrix[i, c]|`` times that range.  The bound grows with the
+    square of small off-diagonal weights, so a nearly diagonal matrix keeps its samples: a fixed
+    threshold on the weight alone made a weight of 0.019 keep and one of 0.021 drop every
+    sample where another channel clips, and the curve's top moved with it.
     """
-    leaks = np.abs(matrix - np.diag(np.diag(matrix))) > LEAK
+    headroom = np.maximum(np.clip(np.linalg.inv(matrix), 0.0, None).sum(axis=1), 1.0) - clip
+    bias = np.abs(matrix - np.diag(np.diag(matrix))) * np.maximum(headroom, 0.0)[None, :]
+    leaks = bias > LEAK
     return np.stack([clipped[..., leaks[c]].any(axis=-1) for c in range(3)], axis=-1)
 
 

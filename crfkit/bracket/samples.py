@@ -262,9 +262,15 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=None, order
 
     z = gather(flat)
     n_cand = z.shape[0]
-    # Ordering: a longer exposure may not be darker (beyond noise) unless already clipped.
-    # Dark codes are dominated by noise (steep curves amplify it): only codes above 0.1 are judged.
-    drop = (z[:, :-1] - z[:, 1:] > order_tol) & (z[:, :-1] < clip) & (z[:, :-1] > 0.1)
+    # Ordering: a longer exposure may not be darker (beyond noise) than any shorter one.  Dark
+    # codes are dominated by noise (steep curves amplify it): only codes above 0.1 are judged.
+    # Clipped codes are left out of the comparison (a JPEG engine's highlight desaturation can
+    # lower one channel a little once the others clip), but a clipped code followed by one below
+    # half scale is no desaturation: the pixel changed (a film scan's frame, a moving object).
+    judged = np.where((z > 0.1) & (z < clip), z, 0.0)
+    brightest_before = np.maximum.accumulate(judged, axis=1)[:, :-1]
+    clipped_before = np.logical_or.accumulate(z >= clip, axis=1)[:, :-1]
+    drop = (brightest_before - z[:, 1:] > order_tol) | (clipped_before & (z[:, 1:] < 0.5))
     moving = _any_per_pixel(drop)
     valid = (z > floor) & (z < clip)
     if clip_margin:
@@ -306,7 +312,8 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=None, order
         elif stats["all_dark_share"] > 0.5:
             why = f"{stats['all_dark_share']:.0%} of pixels are black in every exposure"
         elif stats["moving_share"] > 0.5:
-            why = f"{stats['moving_share']:.0%} of pixels change order between exposures (moving scene?)"
+            why = (f"{stats['moving_share']:.0%} of pixels get darker in a longer exposure (a moving scene, or "
+                   "exposure times that do not match the images' order?)")
         elif otherwise_usable.any():
             why = (f"the {otherwise_usable.mean():.0%} of pixels unclipped in two exposures all differ from "
                    f"a neighbour by more than {edge_tol:g} of full scale (noise or fine texture everywhere; "
