@@ -39,6 +39,7 @@ OUT = Path(__file__).parent / "results" / "bracket"
 
 CRFKIT = {
     "crfkit default": {},
+    "crfkit default without colour mixing (the default before)": {"mixing": False},
     "crfkit default, unknown times": {"times": None},
     "crfkit default, unknown times, EMoR times prior": {"times": None, "times_prior": "emor"},
     "crfkit PCA(dorf-train)-15 (the default before)": {"model": "pca", "k": 15},

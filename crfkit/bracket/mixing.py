@@ -146,8 +146,9 @@ def _inverse_terms(m, g):
     return dFdm, D
 
 
-def _jacobian(p, zi, zk, r, free, prior=0.0):
-    """Jacobian of :func:`_residuals`: analytic in the curves, finite differences in A."""
+def _jacobian(p, zi, zk, r, free, prior=0.0, base=None):
+    """Jacobian of :func:`_residuals`: analytic in the curves, finite differences in A (``base``: the
+    residuals at ``p`` when already known)."""
     q = p[: 3 * KNOTS]
     g = _curves(q)
     dgdq = _dg_dq(q)
@@ -172,7 +173,7 @@ def _jacobian(p, zi, zk, r, free, prior=0.0):
     for c in range(3):
         J[6 * n + c * (KNOTS - 2): 6 * n + (c + 1) * (KNOTS - 2), c * KNOTS:(c + 1) * KNOTS] = D2
     if free:
-        base = _residuals(p, zi, zk, r, True, prior)
+        base = _residuals(p, zi, zk, r, True, prior) if base is None else base
         for j in range(3 * KNOTS, len(p)):
             step = np.zeros_like(p)
             step[j] = 1e-6
@@ -228,10 +229,21 @@ def estimate_code_matrix(z, valid, log_times, seed=0):
                                "the colour mixing needs at least 50 (pass mixing=False)")
     # Per-channel curves first (A = I), then the curves and A together.
     q0 = np.tile(np.log(np.diff(_KNOTS ** 2.2) + 1e-4), 3)
-    first = least_squares(_residuals, q0, jac=_jacobian, args=(zi, zk, r, False), max_nfev=100, tr_solver="lsmr")
+    last = {}
+
+    def residuals(p, *args):
+        last["p"], last["f"] = p.copy(), _residuals(p, *args)
+        return last["f"]
+
+    def jacobian(p, *args):
+        # least_squares asks for the Jacobian where it has just evaluated the residuals: reuse them.
+        known = last["f"] if "p" in last and np.array_equal(last["p"], p) else None
+        return _jacobian(p, *args, base=known)
+
+    first = least_squares(residuals, q0, jac=jacobian, args=(zi, zk, r, False), max_nfev=100, tr_solver="lsmr")
     n = 6 * len(r)
     rms0 = float(np.sqrt(np.sum(first.fun[:n] ** 2)))
-    sol = least_squares(_residuals, np.concatenate([first.x, np.zeros(6)]), jac=_jacobian,
+    sol = least_squares(residuals, np.concatenate([first.x, np.zeros(6)]), jac=jacobian,
                         args=(zi, zk, r, True, PRIOR * rms0), max_nfev=150, tr_solver="lsmr")
     A = matrix_from_params(sol.x[3 * KNOTS:])
     rms1 = float(np.sqrt(np.sum(sol.fun[:n] ** 2)))
