@@ -170,6 +170,22 @@ def _any_per_pixel(flags):
     return np.ascontiguousarray(flags).reshape(n, -1).any(axis=1) if n else np.zeros(0, bool)
 
 
+def _darker_than_before(z, clip, order_tol):
+    """(n,) True where a pixel of ``z`` (n, J, C) gets darker than in a shorter exposure (see sample_bracket)."""
+    n, n_exp, n_ch = z.shape
+    # Exposure-major and flat: a running maximum over a few exposures, each a contiguous vector.
+    zt = np.ascontiguousarray(z.transpose(1, 0, 2)).reshape(n_exp, n * n_ch)
+    judged = np.where((zt > 0.1) & (zt < clip), zt, 0.0)
+    clipped_t = zt >= clip
+    brightest, clipped = judged[0].copy(), clipped_t[0].copy()
+    drop = np.zeros(n * n_ch, bool)
+    for j in range(1, n_exp):
+        drop |= (brightest - zt[j] > order_tol) | (clipped & (zt[j] < 0.5))
+        np.maximum(brightest, judged[j], out=brightest)
+        clipped |= clipped_t[j]
+    return drop.reshape(n, n_ch).any(axis=1) if n else np.zeros(0, bool)
+
+
 def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=None, order_tol=ORDER_TOL,
                    n_candidates=None, brightness_bins=32, regions=(4, 4), edge_tol=EDGE_TOL,
                    clip_margin=CLIP_MARGIN):
@@ -267,11 +283,7 @@ def sample_bracket(bracket, n_samples=3000, seed=0, clip=CLIP, floor=None, order
     # Clipped codes are left out of the comparison (a JPEG engine's highlight desaturation can
     # lower one channel a little once the others clip), but a clipped code followed by one below
     # half scale is no desaturation: the pixel changed (a film scan's frame, a moving object).
-    judged = np.where((z > 0.1) & (z < clip), z, 0.0)
-    brightest_before = np.maximum.accumulate(judged, axis=1)[:, :-1]
-    clipped_before = np.logical_or.accumulate(z >= clip, axis=1)[:, :-1]
-    drop = (brightest_before - z[:, 1:] > order_tol) | (clipped_before & (z[:, 1:] < 0.5))
-    moving = _any_per_pixel(drop)
+    moving = _darker_than_before(z, clip, order_tol)
     valid = (z > floor) & (z < clip)
     if clip_margin:
         # JPEG ringing and chroma subsampling spread clipped areas into codes just below
