@@ -16,6 +16,9 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import crfkit
 from crfkit import GRID, Curve, CurveSet
@@ -509,8 +512,8 @@ def test_align_images_reads_files_and_checks_the_reference(tmp_path):
         paths.append(tmp_path / f"e{i}.png")
         write_image(paths[-1], im)
     inner = (slice(8, -8), slice(8, -8))
-    for given in (paths, tmp_path):
-        aligned = align_images(given, reference=2)
+    for source in (paths, tmp_path):
+        aligned = align_images(source, reference=2)
         for a, b in zip(aligned, imgs):
             np.testing.assert_array_equal(a[inner], b[inner])
     for bad in (99, -1, 1.5, "a", True):
@@ -1291,3 +1294,24 @@ def test_a_pixel_darker_than_any_shorter_exposure_is_rejected_as_moving():
         s = sample_bracket(crfkit.bracket.inputs.as_bracket(imgs, times), n_samples=500, edge_tol=None)
     assert s.stats["samples"] > 0 and not np.any(s.positions[:, 0] < 10)
     assert 0.1 < s.stats["moving_share"] < 0.3  # the 10 rows of 40, and only they
+
+
+@settings(deadline=None, max_examples=60)
+@given(z=hnp.arrays(np.float64, st.tuples(st.integers(0, 30), st.integers(2, 6), st.integers(1, 3)),
+                    elements=st.floats(0, 1)),
+       tol=st.floats(0, 0.2))
+def test_ordering_test_matches_its_definition(z, tol):
+    """The vectorised ordering test flags exactly the pixels with a judged code (0.1 < z < clip) in some
+    exposure above a later code by more than the tolerance, or a clipped code followed by one below 0.5."""
+    from crfkit.bracket.samples import _darker_than_before
+
+    clip = 0.98
+    n, n_exp, _ = z.shape
+    expected = np.zeros(n, bool)
+    for p in range(n):
+        for j in range(n_exp):
+            for k in range(j + 1, n_exp):
+                judged = (z[p, j] > 0.1) & (z[p, j] < clip)
+                expected[p] |= np.any(judged & (z[p, j] - z[p, k] > tol))
+                expected[p] |= np.any((z[p, j] >= clip) & (z[p, k] < 0.5))
+    np.testing.assert_array_equal(_darker_than_before(z, clip, tol), expected)

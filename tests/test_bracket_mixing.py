@@ -207,3 +207,23 @@ def test_clipped_channel_spoils_a_mixed_code_by_its_possible_bias_not_its_weight
     assert leaked_clipping(clipped, strong, 0.98)[0, [0, 2]].all()
     # the bound grows with the weight: a lower clipping level widens the unknown range
     assert leaked_clipping(clipped, nearly_diagonal, 0.5)[0, 2]
+
+
+@settings(deadline=None)
+@given(params=st.lists(st.floats(-0.3, 0.3), min_size=6, max_size=6),
+       clipped=arrays(bool, st.tuples(st.integers(0, 20), st.just(3))),
+       clip=st.floats(0.5, 1.0))
+def test_leaked_clipping_is_a_mask_that_grows_as_the_clipping_level_falls(params, clipped, clip):
+    """Whatever the matrix and clipping level: a bool mask of the same shape, never set where no channel is
+    clipped or for the identity, and a lower clipping level (a wider range of values a clipped code may
+    hide) spoils at least the codes a higher one does."""
+    from crfkit.bracket.mixing import leaked_clipping
+
+    A = matrix_from_params(params)
+    if abs(np.linalg.det(A)) < 0.05:
+        return
+    spoilt = leaked_clipping(clipped, A, clip)
+    assert spoilt.shape == clipped.shape and spoilt.dtype == bool
+    assert not spoilt[~clipped.any(axis=1)].any()
+    assert not leaked_clipping(clipped, np.eye(3), clip).any()
+    assert np.all(leaked_clipping(clipped, A, clip - 0.2)[spoilt])
