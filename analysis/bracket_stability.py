@@ -119,6 +119,20 @@ def worst_pair(curves):
     return pair[worst], worst
 
 
+def run_variants(fn, images, times, subsets=None, errors=(crfkit.CrfkitError,)):
+    """``fn(images, times, crfkit samples, OpenCV samples)`` for each of :func:`variants`, warnings silenced:
+    {variant label: result} and the failures (``errors`` raised) as "label: message"."""
+    results, failed = {}, []
+    for _, label, im, t, n, m in variants(images, times, subsets):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                results[label] = fn(im, t, n, m)
+            except errors as exc:
+                failed.append(f"{label}: {exc}")
+    return results, failed
+
+
 def middlebury_stability(tools):
     """Per Middlebury bracket: each tool's largest pairwise RMSE over :func:`variants` with :data:`MIDDLEBURY_SUBSETS`."""
     import bracket_peers
@@ -129,14 +143,8 @@ def middlebury_stability(tools):
         row = {"camera": b.camera, "illumination": b.illumination}
         times = np.asarray(b.raw_ratios, float)
         for name, fn in tools.items():
-            curves, failed = {}, []
-            for _, label, im, t, n, m in variants(list(b.jpegs), times, MIDDLEBURY_SUBSETS):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    try:
-                        curves[label] = fn(im, t, n, m)
-                    except (crfkit.CrfkitError, bracket_peers.PeerFailed) as exc:
-                        failed.append(f"{label}: {exc}")
+            curves, failed = run_variants(fn, list(b.jpegs), times, MIDDLEBURY_SUBSETS,
+                                          errors=(crfkit.CrfkitError, bracket_peers.PeerFailed))
             value, pair = worst_pair(curves)
             # The exposure changes alone (all 4 = the default, first 3, last 3), to set beside the reference.
             exposures = {label: curves[label] for label in ("default", *list(MIDDLEBURY_SUBSETS)[1:]) if label in curves}

@@ -14,14 +14,13 @@ Usage: CRFKIT_DATA=../shared/data python analysis/bracket_stability_tradeoff.py
 
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bracket_stability import MIDDLEBURY_SUBSETS, forward, load_memorial, variants, worst_pair  # noqa: E402
+from bracket_stability import MIDDLEBURY_SUBSETS, forward, load_memorial, run_variants, worst_pair  # noqa: E402
 
 import crfkit  # noqa: E402
 from crfkit._io import atomic_write_text  # noqa: E402
@@ -40,16 +39,9 @@ SETTINGS = {
 
 
 def calibrations(images, times, subsets, opts):
-    """{variant label: forward curves (3, 1024)} and failures over :func:`bracket_stability.variants`."""
-    curves, failed = {}, []
-    for _, label, im, t, n, _m in variants(images, times, subsets):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                curves[label] = calibrate_bracket(im, times=t, n_samples=n, bootstrap=0, **opts)
-            except crfkit.CrfkitError as exc:
-                failed.append(f"{label}: {exc}")
-    return curves, failed
+    """{variant label: BracketCalibration} and failures over :func:`bracket_stability.variants`."""
+    return run_variants(lambda im, t, n, _m: calibrate_bracket(im, times=t, n_samples=n, bootstrap=0, **opts),
+                        images, times, subsets)
 
 
 def main():
