@@ -2,7 +2,8 @@
 
 Brackets are rendered (``bracket_synth``) from real HDR photographs through the
 10 DoRF test curves of Liu et al.'s split (noise, 8 bits, JPEG quality 90-100),
-with 3, 5 and 7 exposures one stop apart.  Every method gets the same images
+with 3, 5 and 7 exposures one stop apart (``--stop 2``: 3 and 5 exposures two stops apart, the
+common -2/0/+2 EV auto-bracket).  Every method gets the same images
 and the true times; crfkit also runs with unknown times.  Score: RMSE of the
 recovered inverse CRF against the true one on the 1024 grid, mean over R, G, B
 (all curves normalised to g(1) = 1 at the clipping level).
@@ -15,8 +16,8 @@ Robertson, pfstools' Robertson and Mitsunaga-Nayar (Debian ``pfstools``) and
 colour-hdri's Debevec 1997 (``pip install colour-hdri``), when installed (see
 ``analysis/README_peers.md``); a peer that is missing is listed as such.
 
-Writes analysis/results/bracket/synthetic.{md,json}.
-Usage: CRFKIT_DATA=../shared/data python analysis/bracket_synthetic.py [--images N]
+Writes analysis/results/bracket/synthetic.{md,json} (``--stop 2``: synthetic_stop2.{md,json}).
+Usage: CRFKIT_DATA=../shared/data python analysis/bracket_synthetic.py [--images N] [--stop 2]
 """
 
 import argparse
@@ -40,6 +41,7 @@ OUT = Path(__file__).parent / "results" / "bracket"
 CRFKIT = {
     "crfkit default": {},
     "crfkit default without colour mixing (the default before)": {"mixing": False},
+    "crfkit default, prior weight 0.003 (the default before)": {"prior": 0.003},
     "crfkit default, unknown times": {"times": None},
     "crfkit default, unknown times, EMoR times prior": {"times": None, "times_prior": "emor"},
     "crfkit PCA(dorf-train)-15 (the default before)": {"model": "pca", "k": 15},
@@ -87,10 +89,11 @@ def score_case(images, times, truth, methods, peers, timing):
 def summarise(rows, methods, peers, timing):
     """Per method: mean, median, failures, means by bracket size, seconds; and the best peer (or None)."""
     summary = {}
+    sizes = sorted({r["n"] for r in rows})
     for m in methods:
         v = np.array([r[m] for r in rows])
         summary[m] = {"mean": float(np.nanmean(v)), "median": float(np.nanmedian(v)), "failed": int(np.isnan(v).sum()),
-                      "by_n": {str(n): float(np.nanmean([r[m] for r in rows if r["n"] == n])) for n in (3, 5, 7)},
+                      "by_n": {str(n): float(np.nanmean([r[m] for r in rows if r["n"] == n])) for n in sizes},
                       "seconds": float(np.mean(timing[m]))}
     peer_means = {m: summary[m]["mean"] for m in peers if summary[m]["failed"] < len(rows)}
     best_peer = min(peer_means, key=peer_means.get) if peer_means else None
@@ -99,14 +102,15 @@ def summarise(rows, methods, peers, timing):
 
 def method_table(summary, best_peer, n_rows, seconds=True):
     """The markdown table of :func:`summarise`'s figures (a seconds column when ``seconds``)."""
-    lines = ["| method | mean RMSE | median | 3 exp. | 5 exp. | 7 exp. | ratio to best peer | failed |"
-             + (" s per bracket |" if seconds else ""),
-             "|---|---|---|---|---|---|---|---|" + ("---|" if seconds else "")]
+    sizes = list(next(iter(summary.values()))["by_n"]) if summary else []
+    lines = ["| method | mean RMSE | median | " + " | ".join(f"{n} exp." for n in sizes) + " | ratio to best peer | "
+             "failed |" + (" s per bracket |" if seconds else ""),
+             "|---|---|---|" + "---|" * len(sizes) + "---|---|" + ("---|" if seconds else "")]
     for m, s in summary.items():
         ratio = s["mean"] / summary[best_peer]["mean"] if best_peer else float("nan")
-        lines.append(f"| {m} | {s['mean']:.4f} | {s['median']:.4f} | {s['by_n']['3']:.4f} | {s['by_n']['5']:.4f} | "
-                     f"{s['by_n']['7']:.4f} | {ratio:.2f} | {s['failed']}/{n_rows} |"
-                     + (f" {s['seconds']:.2f} |" if seconds else ""))
+        lines.append(f"| {m} | {s['mean']:.4f} | {s['median']:.4f} | "
+                     + " | ".join(f"{s['by_n'][n]:.4f}" for n in sizes)
+                     + f" | {ratio:.2f} | {s['failed']}/{n_rows} |" + (f" {s['seconds']:.2f} |" if seconds else ""))
     return lines
 
 
@@ -116,12 +120,16 @@ def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=2)
+    ap.add_argument("--stop", type=float, default=1.0, choices=(1.0, 2.0),
+                    help="exposure spacing in stops (2: 3 and 5 exposures)")
     args = ap.parse_args()
+    sizes = (3, 5, 7) if args.stop == 1 else (3, 5)
+    stem = "synthetic" if args.stop == 1 else "synthetic_stop2"
     peers = bracket_peers.available_peers()
     missing = {name: bracket_peers._missing_note(name) for name in bracket_peers.PEERS if name not in peers}
     rows = []
     timing = {}
-    for case in bracket_synth.synthetic_cases(n_images=args.images):
+    for case in bracket_synth.synthetic_cases(n_images=args.images, n_exposures=sizes, stop=args.stop):
         row = {"image": case["image_name"], "curve": case["curve_name"], "n": case["n_exposures"]}
         row.update(score_case(case["images"], case["times"], case["inverse_curve"], CRFKIT, peers, timing))
         rows.append(row)
@@ -130,10 +138,12 @@ def main():
     methods = list(CRFKIT) + list(peers)
     summary, best_peer = summarise(rows, methods, peers, timing)
     lines = ["# Bracket calibration on synthetic brackets with known curves", "",
-             f"{len(rows)} brackets: the 10 DoRF test curves x {args.images} HDR scenes x 3/5/7 exposures one stop "
+             f"{len(rows)} brackets: the 10 DoRF test curves x {args.images} HDR scenes x "
+             f"{'/'.join(map(str, sizes))} exposures {args.stop:g} stop{'s' if args.stop != 1 else ''} "
              "apart, noise, 8 bits, JPEG 90-100 (`analysis/bracket_synth.py`). Score: inverse-CRF RMSE on the 1024 "
              "grid (mean over R, G, B); every method gets the true times unless marked. Lower is better.", "",
-             f"Generated by `python analysis/bracket_synthetic.py --images {args.images}` (crfkit {crfkit.__version__}).",
+             f"Generated by `python analysis/bracket_synthetic.py --images {args.images}"
+             f"{' --stop 2' if args.stop != 1 else ''}` (crfkit {crfkit.__version__}).",
              ""] + method_table(summary, best_peer, len(rows))
     if best_peer:
         d = np.array([r["crfkit default"] - r[best_peer] for r in rows])
@@ -155,8 +165,8 @@ def main():
               "the DoRF curves rendered here); the EMoR-3 prior (`times_prior='emor'`, from all of DoRF, test "
               "curves included) was the default before."]
     OUT.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(OUT / "synthetic.md", "\n".join(lines) + "\n")
-    atomic_write_text(OUT / "synthetic.json", json.dumps({"summary": summary, "rows": rows, "missing": missing},
+    atomic_write_text(OUT / f"{stem}.md", "\n".join(lines) + "\n")
+    atomic_write_text(OUT / f"{stem}.json", json.dumps({"summary": summary, "rows": rows, "missing": missing},
                                                          indent=1))
     print("\n".join(lines))
 
