@@ -34,7 +34,7 @@ PRIOR_WEIGHT = 0.003
 #: Models whose default weight differs.  The polynomial has no mean curve and is pulled towards
 #: sRGB's inverse, a shape unrelated to the camera: with exposures two stops apart the data tie
 #: the top of the curve loosely and 0.003 pulled it towards sRGB's (synthetic DoRF brackets at
-#: 2 stops: 0.043 RMSE at 0.003, 0.032 at 0.001; see the bracket results' "Prior weight").
+#: 2 stops: 0.043 RMSE at 0.003, 0.032 at 0.001; analysis/results/bracket/prior_weight.md).
 MODEL_PRIOR_WEIGHTS = {"polynomial": 0.001}
 
 
