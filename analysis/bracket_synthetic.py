@@ -137,7 +137,8 @@ def main():
               + "  ".join(f"{k.split(' ')[0]} {row[k]:.4f}" for k in peers), flush=True)
     methods = list(CRFKIT) + list(peers)
     summary, best_peer = summarise(rows, methods, peers, timing)
-    lines = ["# Bracket calibration on synthetic brackets with known curves", "",
+    lines = ["# Bracket calibration on synthetic brackets with known curves"
+             + ("" if args.stop == 1 else ", two stops apart"), "",
              f"{len(rows)} brackets: the 10 DoRF test curves x {args.images} HDR scenes x "
              f"{'/'.join(map(str, sizes))} exposures {args.stop:g} stop{'s' if args.stop != 1 else ''} "
              "apart, noise, 8 bits, JPEG 90-100 (`analysis/bracket_synth.py`). Score: inverse-CRF RMSE on the 1024 "
