@@ -68,10 +68,10 @@ def memorial_stability():
     images, times = bs.load_memorial()
     out = {}
     for w in WEIGHTS:
-        curves = {label: bs.forward(calibrate(im, t, w, n_samples=n).inverse())
-                  for _, label, im, t, n, _ in bs.variants(images, times)}
+        curves, failed = bs.run_variants(
+            lambda im, t, n, m: bs.forward(calibrate(im, t, w, n_samples=n).inverse()), images, times)
         value, pair = bs.worst_pair(curves)
-        out[w] = {"max_pairwise_rmse": value, "worst_pair": list(pair)}
+        out[w] = {"max_pairwise_rmse": value, "worst_pair": list(pair), "failed": failed}
     return out
 
 

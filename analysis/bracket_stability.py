@@ -109,10 +109,14 @@ def measured_steps(images, times, inverse):
 MIDDLEBURY_SUBSETS = {"all 4": slice(None), "first 3": slice(0, 3), "last 3": slice(1, 4)}
 
 
+def curves_rmse(a, b):
+    """RMSE of two sets of forward curves (3, 1024), mean over R, G, B."""
+    return float(np.mean(np.sqrt(np.mean((a - b) ** 2, axis=1))))
+
+
 def pairwise_rmse(curves):
     """{(label a, label b): RMSE (mean over R, G, B)} for every pair of a {label: forward curves (3, 1024)} dict."""
-    return {(a, b): float(np.mean(np.sqrt(np.mean((curves[a] - curves[b]) ** 2, axis=1))))
-            for a, b in itertools.combinations(curves, 2)}
+    return {(a, b): curves_rmse(curves[a], curves[b]) for a, b in itertools.combinations(curves, 2)}
 
 
 def worst_pair(curves):
@@ -178,7 +182,7 @@ def synthetic_stability(tools, n_images=2):
             curves, failed = run_variants(fn, list(case["images"]), np.asarray(case["times"], float),
                                           SYNTHETIC_SUBSETS, errors=(crfkit.CrfkitError, bracket_peers.PeerFailed))
             value, pair = worst_pair(curves)
-            error = {label: float(np.mean(np.sqrt(np.mean((c - truth) ** 2, axis=1)))) for label, c in curves.items()}
+            error = {label: curves_rmse(c, truth) for label, c in curves.items()}
             row[name] = {"max_pairwise_rmse": value, "worst_pair": list(pair), "failed": failed, "error": error}
         rows.append(row)
         print(row["image"], row["curve"], {k: round(v["max_pairwise_rmse"], 4) for k, v in row.items()
