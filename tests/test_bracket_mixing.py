@@ -227,3 +227,23 @@ def test_leaked_clipping_is_a_mask_that_grows_as_the_clipping_level_falls(params
     assert not spoilt[~clipped.any(axis=1)].any()
     assert not leaked_clipping(clipped, np.eye(3), clip).any()
     assert np.all(leaked_clipping(clipped, A, clip - 0.2)[spoilt])
+
+
+def test_merge_keeps_a_channel_whose_mixed_code_a_clipped_channel_spoils_in_every_exposure(mixed_bracket):
+    """A red patch clipped in every exposure spoils the mixed green and blue codes of all of them; the
+    merge mixes the codes as observed there instead of taking the top code (the clipping level)."""
+    scene = _scene()
+    scene[:24, :24] = [6.0, 0.5, 0.3]  # red clips even in the shortest exposure (x = 1.5)
+    images = _render(scene, SATURATION)
+    cal = calibrate_bracket(images, times=TIMES, bootstrap=0, mixing=True)
+    assert cal.mixing is not None and np.abs(cal.mixing - np.eye(3)).max() > 0.05
+    hdr, info = merge_bracket(images, times=TIMES, crf=cal, return_info=True)
+    ordinary = (scene.max(axis=2) < 0.3) & (scene.min(axis=2) > 0.02)
+    patch = np.zeros(scene.shape[:2], bool)
+    patch[4:20, 4:20] = True  # away from the patch's edge (the render has no blur, but be safe)
+    for c in (1, 2):
+        scale = np.median(hdr[..., c][ordinary] / scene[..., c][ordinary])
+        rel = np.abs(hdr[..., c][patch] / scale - scene[..., c][patch]) / scene[..., c][patch]
+        assert np.median(rel) < 0.15, (c, np.median(rel))
+    # Red is clipped there in every exposure: counted as such, the green and blue of the patch are not.
+    assert info["clipped_in_all_share"] == pytest.approx(24 * 24 / (3 * patch.size), rel=0.05)

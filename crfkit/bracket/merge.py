@@ -456,6 +456,7 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
             cal = crf
         inv = _inverse_curves(crf)
         info["crf"] = cal.method if cal is not None else str(getattr(crf, "name", crf))
+    matrix = None
     if not bracket.raw:
         from .mixing import code_matrix_of, mix_bracket
 
@@ -464,6 +465,7 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
             # The curves apply to mixed codes: merge those (16-bit, so mixing adds no rounding).
             if code_noise is None and bracket.bits == 8:
                 code_noise = NOISE_CODE  # the 8-bit codes' rounding noise stays in the mixed codes
+            unmixed = bracket.images
             bracket = mix_bracket(bracket, matrix, clip)
             info["mixing"] = np.round(matrix, 6).tolist()
     t = bracket.times
@@ -502,7 +504,7 @@ def merge_bracket(images, times=None, crf=None, weighting="noise", align=False, 
         # Share of the non-reference exposures' pixel estimates left out as inconsistent.
         info["ghost_share"] = float(ghosts.sum() / max((len(imgs) - 1) * ghosts[0].size, 1))
     hdr, clipped = _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_taper, curve_error,
-                          ghosts, reference_map)
+                          ghosts, reference_map, None if matrix is None else (unmixed, matrix))
     info["clipped_in_all_share"] = clipped
     return (hdr, info) if return_info else hdr
 
@@ -518,10 +520,12 @@ def _check_deghost(deghost, n):
 
 
 def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_taper=None, curve_error=0.0,
-           ghosts=None, reference_map=None):
+           ghosts=None, reference_map=None, leaked=None):
     """(HDR, share of values clipped in every exposure).  ``ghosts`` (J, H, W): estimates left out;
     ``reference_map`` (H, W): the image whose value a pixel left with no estimate takes (else the
-    shortest exposure where clipped, the longest where black)."""
+    shortest exposure where clipped, the longest where black).  ``leaked``: (unmixed images, code
+    matrix) when ``imgs`` are mixed codes, for the values that clipping spoils in every exposure
+    (:func:`_leaked_fallback`)."""
     h, w, _ = imgs[0].shape
     order = np.argsort(t)
     out = np.empty((h, w, 3), np.float32)
@@ -532,9 +536,10 @@ def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_t
         lin = np.interp(z, GRID, inv[c]).astype(np.float32)
         num = np.zeros((h, w), np.float32)
         den = np.zeros((h, w), np.float32)
+        luts = {}
         for j in order:
-            wl = _weight_lut(inv[c], levels, t[j] / t[long_], weighting, clip, noise, code_noise,
-                             highlight_taper, curve_error)
+            wl = luts[j] = _weight_lut(inv[c], levels, t[j] / t[long_], weighting, clip, noise, code_noise,
+                                       highlight_taper, curve_error)
             code = np.ascontiguousarray(imgs[j][:, :, c])
             wj = wl[code]
             if ghosts is not None:
@@ -548,7 +553,6 @@ def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_t
             cs = imgs[short][:, :, c][empty]
             cl = imgs[long_][:, :, c][empty]
             bright = cs.astype(np.float64) / (levels - 1) >= clip
-            clipped_all += int(bright.sum())
             res[empty] = np.where(bright, lin[cs] / np.float32(t[short]), lin[cl] / np.float32(t[long_]))
             if reference_map is not None:
                 # Deghosted: the other exposures may show something else there; the reference's
@@ -556,8 +560,43 @@ def _merge(imgs, t, inv, levels, weighting, clip, noise, code_noise, highlight_t
                 for j in np.unique(reference_map[empty]):
                     at = empty & (reference_map == j)
                     res[at] = lin[imgs[j][:, :, c][at]] / np.float32(t[j])
+            if leaked is not None and bright.any():
+                at = np.zeros((h, w), bool)
+                at[empty] = bright
+                value, found = _leaked_fallback(*leaked, c, at, order, t, luts, lin, clip, levels, ghosts)
+                res[at] = np.where(found, value, res[at])
+                bright[bright] = ~found
+            clipped_all += int(bright.sum())
         out[:, :, c] = res
     return out, clipped_all / float(3 * h * w)
+
+
+def _leaked_fallback(unmixed, matrix, c, at, order, t, luts, lin, clip, levels, ghosts=None):
+    """Channel ``c``'s merged value at the pixels ``at`` whose mixed code is spoilt in every exposure.
+
+    :func:`~crfkit.bracket.mixing.mix_codes` marks a mixed code clipped when another channel's
+    clipped code enters it with a possible bias above the leak bound; where that happens in every
+    exposure while the channel itself is unclipped in some, the top code would stand for a value
+    the channel saw.  Here the codes are mixed as observed instead (the clipped channel at its
+    clipped code: the bias that the bound describes, not the whole range up to clipping) and
+    merged with the same weights.  Returns (values, found): found where some exposure counts.
+    """
+    from ..curves.image import _as_unit_float
+
+    num = np.zeros(int(at.sum()), np.float64)
+    den = np.zeros_like(num)
+    for j in order:
+        unit = _as_unit_float(np.asarray(unmixed[j])[at][:, :3])
+        mixed = np.clip(unit @ matrix[c], 0.0, 1.0)
+        code = np.rint(mixed * (levels - 1)).astype(np.intp)
+        wj = luts[j][code].astype(np.float64)
+        wj[unit[:, c] >= clip] = 0.0  # the channel's own code clipped: no value here
+        if ghosts is not None:
+            wj[ghosts[j][at]] = 0.0
+        num += wj * lin[code] / t[j]
+        den += wj
+    found = den > 0
+    return np.where(found, num / np.where(found, den, 1.0), 0.0).astype(np.float32), found
 
 
 def exposure_disagreement(images, crf, times=None, n_samples=3000, seed=0):
