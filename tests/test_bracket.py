@@ -1260,8 +1260,28 @@ def test_clipping_top_rule_is_the_straight_one_when_nothing_saturates():
     images = render(scene(peak=0.05), CURVES["srgb"])  # brightest pixel 0.8 in the longest exposure
     assert max(im.max() for im in images) < 250
     cals = [calibrate_bracket(images, times=TIMES, model="polynomial", top_rule=rule, bootstrap=0)
-            for rule in ("straight", "clipping")]
+            for rule in ("straight", "clipping", "combined")]
     np.testing.assert_array_equal(cals[0].curves.values, cals[1].curves.values)
+    np.testing.assert_array_equal(cals[0].curves.values, cals[2].curves.values)
+
+
+def test_combined_top_rule_rises_to_the_mean_log_level_of_the_straight_and_measured_ones():
+    from crfkit.bracket.solvers.base import normalise_top
+
+    inverse = np.tile(GRID ** 2.2 * 0.8, (3, 1))  # any scale: normalise_top sets g(1) = 1
+    z_top = np.full(3, 0.9)
+    straight = normalise_top(inverse, z_top, rule="straight")
+    ic = int(np.rint(0.9 * (GRID.size - 1)))
+    straight_level = np.log(inverse[0, ic] / straight[0, ic])  # log g(1) in the input's units
+    measured = np.array([straight_level + 0.2, straight_level - 0.1, np.nan])
+    clipping = normalise_top(inverse, z_top, rule="clipping", clip_level=measured)
+    combined = normalise_top(inverse, z_top, rule="combined", clip_level=measured)
+    levels = {name: np.log(inverse[:, ic] / c[:, ic]) for name, c in (("clipping", clipping), ("combined", combined))}
+    np.testing.assert_allclose(levels["clipping"][0], measured[0], atol=1e-9)
+    np.testing.assert_allclose(levels["combined"][0], straight_level + 0.1, atol=1e-9)
+    np.testing.assert_allclose(levels["combined"][1], straight_level - 0.05, atol=1e-9)
+    np.testing.assert_allclose(combined[2], straight[2])  # nothing measured: straight
+    assert np.all(combined[:, -1] == 1.0) and np.all(np.diff(combined, axis=1) >= 0)
 
 
 def test_clipping_log_level_sees_through_pixels_of_saturated_areas_read_below_the_top():

@@ -372,7 +372,7 @@ CALIBRATE_ERRORS = [
     ("negative floor", lambda t, p: p, ["--times", *TIMES, "--floor", "-0.1"], ["--floor must be in [0, 1)", "-0.1"]),
     ("floor above the clip", lambda t, p: p, ["--times", *TIMES, "--floor", "0.99"], ["--floor (0.99) must be below --clip (0.98, the default)"]),
     ("unknown top rule", lambda t, p: p, ["--times", *TIMES, "--top-rule", "high"],
-     ["--top-rule must be straight or clipping", "'high'"]),
+     ["--top-rule must be straight, clipping or combined", "'high'"]),
 ]
 
 MERGE_ERRORS = [

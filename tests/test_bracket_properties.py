@@ -132,7 +132,7 @@ def calibration_options(draw):
         opts["k"] = pick(draw, [None, 1, 2, 3], [0, 25, 1.5, "3"], p_bad=0.3) if method != "debevec" else None
     opts["times_prior"] = pick(draw, [GAMMA_PRIOR], [3, "no-such-set", CurveSet(GRID[None] ** 0.5)])
     if draw(st.integers(0, 3)) == 0:
-        opts["top_rule"] = pick(draw, ["straight", "clipping"], ["bogus", 1, None], p_bad=0.2)
+        opts["top_rule"] = pick(draw, ["straight", "clipping", "combined"], ["bogus", 1, None], p_bad=0.2)
     if draw(st.integers(0, 9)) == 0:
         opts.update(draw(st.sampled_from([{"smoothness": "x"}, {"levels": 0}, {"prior": -1}, {"noise": None},
                                           {"max_iter": 0}, {"degree": 2}, {"foo": 1}, {"edge_tol": None},

@@ -10,7 +10,7 @@ DEFAULT_TIMES_PRIOR = "modern"
 
 
 #: --top-rule's values (the model solver's; straight and clipping are the documented ones).
-TOP_RULES = ("straight", "clipping", "learned", "model")
+TOP_RULES = ("straight", "clipping", "combined", "learned", "model")
 #: The options of :func:`add_bracket_arguments` that only steer a calibration (``merge --crf``,
 #: which gives the curve, refuses them rather than ignore them).
 CALIBRATION_ONLY = ("method", "model", "k", "basis", "shared", "mixing", "samples", "seed", "times_prior", "floor", "top_rule")
@@ -41,7 +41,8 @@ def add_bracket_arguments(p):
     p.add_argument("--top-rule", default=None, metavar="RULE",
                    help="--method model: how the curve continues above the highest unclipped sample, which sets "
                    "its scale: straight (default; log-linear extrapolation) or clipping (up to the clipping level "
-                   "measured from the saturated pixels: better for a camera with a highlight shoulder)")
+                   "measured from the saturated pixels: better for a camera with a highlight shoulder) or combined "
+                   "(up to the mean, in log, of the two levels)")
     p.add_argument("--shared", action="store_true", help="one curve for the three channels")
     p.add_argument("--mixing", default="auto", choices=["auto", "on", "off"],
                    help="also estimate the 3x3 colour mixing JPEG engines apply after the tone curve, kept only "
@@ -103,7 +104,7 @@ def check_bracket_options(args):
         raise ValidationError(f"--floor ({floor:g}{'' if args.floor is not None else ', the default'}) must be below "
                               f"--clip ({clip:g}{'' if args.clip is not None else ', the default'})")
     if args.top_rule is not None and args.top_rule.lower() not in TOP_RULES:
-        raise ValidationError(f"--top-rule must be straight or clipping (or learned, model), got {args.top_rule!r}")
+        raise ValidationError(f"--top-rule must be straight, clipping or combined (or learned, model), got {args.top_rule!r}")
     from ..bracket.solvers import get_solver_class
 
     method = get_solver_class(args.method).name  # an unknown method is named first

@@ -295,7 +295,7 @@ def normalise_top(inverse, z_top, width=0.05, rule="straight", clip_level=None):
     inverse : ndarray (N, 1024)
     z_top : ndarray (N,)
         Highest valid code of each problem.
-    rule : {'straight', 'learned', 'model', 'clipping'}
+    rule : {'straight', 'learned', 'model', 'clipping', 'combined'}
         ``'straight'``: continue the log-slope of the last ``width`` of the
         curve up to code 1.  ``'learned'``: predict ``log g(1) - log g(z_top)``
         from the curve's log-slopes below ``z_top`` by a linear regression learned
@@ -304,8 +304,11 @@ def normalise_top(inverse, z_top, width=0.05, rule="straight", clip_level=None):
         top 40 % up to a free scale (straight when that continuation is not monotone).
         ``'clipping'``: rise log-linearly from ``z_top`` to the measured clipping level
         ``clip_level`` (:func:`clipping_log_level`; straight where it is NaN).
+        ``'combined'``: rise to the mean, in log, of the straight extrapolation's
+        level and the measured one (straight where that is NaN): two estimates
+        of the one scale, from the unsaturated and from the saturated samples.
     clip_level : ndarray (N,), optional
-        Log clipping irradiance in the curves' units, for ``rule='clipping'``.
+        Log clipping irradiance in the curves' units, for ``rule='clipping'`` or ``'combined'``.
 
     Returns
     -------
@@ -320,9 +323,10 @@ def normalise_top(inverse, z_top, width=0.05, rule="straight", clip_level=None):
         if not (gc > 0 and gl > 0 and gc > gl):
             continue
         log_rise = (np.log(gc) - np.log(gl)) / (GRID[ic] - GRID[il]) * (1.0 - GRID[ic])
-        if rule == "clipping" and clip_level is not None and np.isfinite(clip_level[i]) \
+        if rule in ("clipping", "combined") and clip_level is not None and np.isfinite(clip_level[i]) \
                 and clip_level[i] > np.log(gc):
-            log_rise = float(clip_level[i] - np.log(gc))
+            measured = float(clip_level[i] - np.log(gc))
+            log_rise = measured if rule == "clipping" else 0.5 * (log_rise + measured)
         if rule == "model":
             ratio = _model_top(out[i], ic)
             if ratio is not None:

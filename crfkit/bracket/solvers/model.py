@@ -25,7 +25,7 @@ from ...errors import FitError, ValidationError
 from .base import (BracketSolver, SolverResult, check_option, clipping_log_level, highest_valid_code,
                    median_log_steps, normalise_top, register_solver)
 
-TOP_RULES = ("straight", "learned", "model", "clipping")
+TOP_RULES = ("straight", "learned", "model", "clipping", "combined")
 _PRIOR_STRIDE = 8  # prior rows on every 8th grid point: 128 rows carry the curve shape
 _GRID_PRIOR = GRID[::_PRIOR_STRIDE]
 #: Default weight of the pull towards the prior curve (``prior=None``).  Basis models are pulled
@@ -107,14 +107,15 @@ class ModelSolver(BracketSolver):
         Set the scale by a straight extrapolation above the highest valid code
         (:func:`~crfkit.bracket.solvers.base.normalise_top`), as the level-based
         methods do, instead of by the model's own shape there.
-    top_rule : {'straight', 'learned', 'model', 'clipping'}
+    top_rule : {'straight', 'learned', 'model', 'clipping', 'combined'}
         How the curve continues above the highest valid code (it sets the
         scale): a straight log-domain extrapolation (default), predicted from
         the curve's shape by a regression learned on the DoRF training curves,
-        continued with the best-matching EMoR-5 curve, or up to the clipping
+        continued with the best-matching EMoR-5 curve, up to the clipping
         level measured from the saturated samples
         (:func:`~crfkit.bracket.solvers.base.clipping_log_level`; straight where
-        too few samples saturate) (:func:`~crfkit.bracket.solvers.base.normalise_top`).
+        too few samples saturate), or up to the mean (in log) of that level and
+        the straight extrapolation's (:func:`~crfkit.bracket.solvers.base.normalise_top`).
     noise : float
         Standard deviation of a code's noise (fraction of full scale) besides
         quantisation: JPEG compression, sensor noise.
@@ -449,7 +450,7 @@ class ModelSolver(BracketSolver):
         inverse = np.maximum.accumulate(np.clip(inverse, 0.0, 1.0), axis=1)
         z_top = highest_valid_code(z, valid)
         level = None
-        if self.normalise and self.top_rule == "clipping":
+        if self.normalise and self.top_rule in ("clipping", "combined"):
             level = clipping_log_level(inverse, z, valid, logt, code_max)
             # log g at the highest valid code before normalising: the draws keep the level's rise above it
             level_rise = level - np.log(np.maximum([np.interp(zt, GRID, v) for zt, v in zip(z_top, inverse)], 1e-12))
