@@ -229,7 +229,7 @@ def test_leaked_clipping_is_a_mask_that_grows_as_the_clipping_level_falls(params
     assert np.all(leaked_clipping(clipped, A, clip - 0.2)[spoilt])
 
 
-def test_merge_keeps_a_channel_whose_mixed_code_a_clipped_channel_spoils_in_every_exposure(mixed_bracket):
+def test_merge_keeps_a_channel_whose_mixed_code_a_clipped_channel_spoils_in_every_exposure():
     """A red patch clipped in every exposure spoils the mixed green and blue codes of all of them; the
     merge mixes the codes as observed there instead of taking the top code (the clipping level)."""
     scene = _scene()

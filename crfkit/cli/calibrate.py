@@ -9,7 +9,7 @@ from ..errors import CrfkitError, ValidationError
 DEFAULT_TIMES_PRIOR = "modern"
 
 
-#: --top-rule's values (the model solver's; straight and clipping are the documented ones).
+#: --top-rule's values (the model solver's; straight, clipping and combined are the documented ones).
 TOP_RULES = ("straight", "clipping", "combined", "learned", "model")
 #: The options of :func:`add_bracket_arguments` that only steer a calibration (``merge --crf``,
 #: which gives the curve, refuses them rather than ignore them).
@@ -40,7 +40,7 @@ def add_bracket_arguments(p):
                    "built from cameras like yours")
     p.add_argument("--top-rule", default=None, metavar="RULE",
                    help="--method model: how the curve continues above the highest unclipped sample, which sets "
-                   "its scale: straight (default; log-linear extrapolation) or clipping (up to the clipping level "
+                   "its scale: straight (default; log-linear extrapolation), clipping (up to the clipping level "
                    "measured from the saturated pixels: better for a camera with a highlight shoulder) or combined "
                    "(up to the mean, in log, of the two levels)")
     p.add_argument("--shared", action="store_true", help="one curve for the three channels")
