@@ -34,55 +34,65 @@ from crfkit.evaluation.real_camera import load_middlebury_brackets, score_bracke
 
 OUT = Path(__file__).parent / "results" / "bracket"
 WEIGHTS = (0.003, 0.001, 0.0003, 0.0)
+#: key -> calibrate_bracket options; the scorers below take such a dict (bracket_top_combined.py reuses them).
+CANDIDATES = {w: {"prior": w} for w in WEIGHTS}
 
 
-def calibrate(images, times, weight, **kw):
+def calibrate(images, times, opts, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return calibrate_bracket(images, times=times, bootstrap=0, prior=weight, **kw)
+        return calibrate_bracket(images, times=times, bootstrap=0, **opts, **kw)
 
 
-def synthetic(stop, n_exposures):
+def synthetic(candidates, stop, n_exposures):
+    """key -> per-bracket inverse-CRF RMSE on the synthetic DoRF-test brackets (true times)."""
     import bracket_synth
     from bracket_synthetic import score
 
-    out = {w: [] for w in WEIGHTS}
+    out = {key: [] for key in candidates}
     for case in bracket_synth.synthetic_cases(n_images=2, n_exposures=n_exposures, stop=stop):
-        for w in WEIGHTS:
-            out[w].append(score(calibrate(case["images"], case["times"], w).inverse(), case["inverse_curve"]))
+        for key, opts in candidates.items():
+            out[key].append(score(calibrate(case["images"], case["times"], opts).inverse(), case["inverse_curve"]))
     return out
 
 
-def middlebury(known):
-    out = {w: [] for w in WEIGHTS}
+def middlebury(candidates, known):
+    """key -> per-bracket linearisation error against the RAW (known times: the RAW-measured ratios)."""
+    out = {key: [] for key in candidates}
     for b in load_middlebury_brackets():
-        for w in WEIGHTS:
-            cal = calibrate(list(b.jpegs), b.raw_ratios if known else None, w)
-            out[w].append(float(np.mean(score_bracket(cal.inverse(), b))))
+        for key, opts in candidates.items():
+            cal = calibrate(list(b.jpegs), b.raw_ratios if known else None, opts)
+            out[key].append(float(np.mean(score_bracket(cal.inverse(), b))))
     return out
 
 
-def memorial_stability():
+def accuracy_sets(candidates):
+    """{set label: key -> per-bracket errors}: synthetic 1 and 2 stops apart, Middlebury known and unknown times."""
+    return {
+        "synthetic, 1 stop apart (60)": synthetic(candidates, 1.0, (3, 5, 7)),
+        "synthetic, 2 stops apart (40)": synthetic(candidates, 2.0, (3, 5)),
+        "Middlebury, known times (20)": middlebury(candidates, True),
+        "Middlebury, unknown times (20)": middlebury(candidates, False),
+    }
+
+
+def memorial_stability(candidates):
+    """key -> Memorial Church's largest pairwise RMSE over ``bracket_stability.variants`` (and its pair)."""
     import bracket_stability as bs
 
     images, times = bs.load_memorial()
     out = {}
-    for w in WEIGHTS:
+    for key, opts in candidates.items():
         curves, failed = bs.run_variants(
-            lambda im, t, n, m: bs.forward(calibrate(im, t, w, n_samples=n).inverse()), images, times)
+            lambda im, t, n, m, opts=opts: bs.forward(calibrate(im, t, opts, n_samples=n).inverse()), images, times)
         value, pair = bs.worst_pair(curves)
-        out[w] = {"max_pairwise_rmse": value, "worst_pair": list(pair), "failed": failed}
+        out[key] = {"max_pairwise_rmse": value, "worst_pair": list(pair), "failed": failed}
     return out
 
 
 def main():
-    sets = {
-        "synthetic, 1 stop apart (60)": synthetic(1.0, (3, 5, 7)),
-        "synthetic, 2 stops apart (40)": synthetic(2.0, (3, 5)),
-        "Middlebury, known times (20)": middlebury(True),
-        "Middlebury, unknown times (20)": middlebury(False),
-    }
-    stability = memorial_stability()
+    sets = accuracy_sets(CANDIDATES)
+    stability = memorial_stability(CANDIDATES)
     default = MODEL_PRIOR_WEIGHTS["polynomial"]
     lines = ["# The weight of the default polynomial's prior", "",
              "Mean error (median in brackets) of the default calibration (degree-6 polynomial) with each weight "

@@ -18,7 +18,6 @@ Usage: CRFKIT_DATA=../shared/data python analysis/bracket_top_combined.py
 
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,28 +27,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 import crfkit  # noqa: E402
 from crfkit._io import atomic_write_text  # noqa: E402
 from crfkit._stats import paired_bootstrap_interval  # noqa: E402
-from crfkit.bracket import calibrate_bracket  # noqa: E402
-from crfkit.evaluation.real_camera import load_middlebury_brackets, score_bracket  # noqa: E402
+from bracket_prior_weight import accuracy_sets, calibrate, memorial_stability  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "bracket"
 CANDIDATES = {"default": {}, "combined": {"top_rule": "combined"}}
-
-
-def calibrate(images, times, opts, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return calibrate_bracket(images, times=times, bootstrap=0, **opts, **kw)
-
-
-def synthetic(stop, n_exposures):
-    import bracket_synth
-    from bracket_synthetic import score
-
-    out = {name: [] for name in CANDIDATES}
-    for case in bracket_synth.synthetic_cases(n_images=2, n_exposures=n_exposures, stop=stop):
-        for name, opts in CANDIDATES.items():
-            out[name].append(score(calibrate(case["images"], case["times"], opts).inverse(), case["inverse_curve"]))
-    return out
 
 
 def d7000():
@@ -64,32 +45,11 @@ def d7000():
     return out
 
 
-def middlebury(known):
-    out = {name: [] for name in CANDIDATES}
-    for b in load_middlebury_brackets():
-        for name, opts in CANDIDATES.items():
-            cal = calibrate(list(b.jpegs), b.raw_ratios if known else None, opts)
-            out[name].append(float(np.mean(score_bracket(cal.inverse(), b))))
-    return out
-
-
 def tools():
     import bracket_stability as bs
 
     return {name: (lambda im, t, n, m, opts=opts: bs.forward(calibrate(im, t, opts, n_samples=n).inverse()))
             for name, opts in CANDIDATES.items()}
-
-
-def memorial_stability():
-    import bracket_stability as bs
-
-    images, times = bs.load_memorial()
-    out = {}
-    for name, fn in tools().items():
-        curves, failed = bs.run_variants(fn, images, times)
-        value, pair = bs.worst_pair(curves)
-        out[name] = {"max_pairwise_rmse": value, "worst_pair": list(pair), "failed": failed}
-    return out
 
 
 def per_bracket_stability(rows):
@@ -99,16 +59,10 @@ def per_bracket_stability(rows):
 def main():
     import bracket_stability as bs
 
-    accuracy = {
-        "synthetic, 1 stop apart (60)": synthetic(1.0, (3, 5, 7)),
-        "synthetic, 2 stops apart (40)": synthetic(2.0, (3, 5)),
-        "Middlebury, known times (20)": middlebury(True),
-        "Middlebury, unknown times (20)": middlebury(False),
-        "D7000 renderings (24)": d7000(),
-    }
+    accuracy = {**accuracy_sets(CANDIDATES), "D7000 renderings (24)": d7000()}
     for k, v in accuracy.items():
         print(k, {n: round(float(np.mean(x)), 4) for n, x in v.items()}, flush=True)
-    memorial = memorial_stability()
+    memorial = memorial_stability(CANDIDATES)
     print("Memorial", {n: round(v["max_pairwise_rmse"], 4) for n, v in memorial.items()}, flush=True)
     stability = {"Middlebury (20)": per_bracket_stability(bs.middlebury_stability(tools())),
                  "synthetic (20; includes the development brackets)":

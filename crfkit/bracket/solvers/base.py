@@ -284,6 +284,10 @@ def clipping_log_level(inverse, z, valid, log_times, code_max=255, min_samples=C
     return out
 
 
+#: The rules of :func:`normalise_top` that read the clipping level measured from the saturated samples.
+MEASURED_TOP_RULES = ("clipping", "combined")
+
+
 def normalise_top(inverse, z_top, width=0.05, rule="straight", clip_level=None):
     """Set the scale of inverse curves from their shape below the highest valid code.
 
@@ -323,7 +327,7 @@ def normalise_top(inverse, z_top, width=0.05, rule="straight", clip_level=None):
         if not (gc > 0 and gl > 0 and gc > gl):
             continue
         log_rise = (np.log(gc) - np.log(gl)) / (GRID[ic] - GRID[il]) * (1.0 - GRID[ic])
-        if rule in ("clipping", "combined") and clip_level is not None and np.isfinite(clip_level[i]) \
+        if rule in MEASURED_TOP_RULES and clip_level is not None and np.isfinite(clip_level[i]) \
                 and clip_level[i] > np.log(gc):
             measured = float(clip_level[i] - np.log(gc))
             log_rise = measured if rule == "clipping" else 0.5 * (log_rise + measured)

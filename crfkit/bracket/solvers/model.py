@@ -22,8 +22,8 @@ import numpy as np
 
 from ...curves.curve import GRID
 from ...errors import FitError, ValidationError
-from .base import (BracketSolver, SolverResult, check_option, clipping_log_level, highest_valid_code,
-                   median_log_steps, normalise_top, register_solver)
+from .base import (MEASURED_TOP_RULES, BracketSolver, SolverResult, check_option, clipping_log_level,
+                   highest_valid_code, median_log_steps, normalise_top, register_solver)
 
 TOP_RULES = ("straight", "learned", "model", "clipping", "combined")
 _PRIOR_STRIDE = 8  # prior rows on every 8th grid point: 128 rows carry the curve shape
@@ -450,7 +450,7 @@ class ModelSolver(BracketSolver):
         inverse = np.maximum.accumulate(np.clip(inverse, 0.0, 1.0), axis=1)
         z_top = highest_valid_code(z, valid)
         level = None
-        if self.normalise and self.top_rule in ("clipping", "combined"):
+        if self.normalise and self.top_rule in MEASURED_TOP_RULES:
             level = clipping_log_level(inverse, z, valid, logt, code_max)
             # log g at the highest valid code before normalising: the draws keep the level's rise above it
             level_rise = level - np.log(np.maximum([np.interp(zt, GRID, v) for zt, v in zip(z_top, inverse)], 1e-12))
