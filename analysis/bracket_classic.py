@@ -33,17 +33,6 @@ OUT = Path(__file__).parent / "results" / "bracket"
 LOCAL = OUT / "local"
 
 
-def tone_map(hdr):
-    """Global Reinhard operator on luminance, then the sRGB transfer function: 8-bit RGB for viewing."""
-    lum = 0.2126 * hdr[..., 0] + 0.7152 * hdr[..., 1] + 0.0722 * hdr[..., 2]
-    key = np.exp(np.mean(np.log(np.maximum(lum, 1e-9))))
-    scaled = 0.18 / key * lum
-    white = np.percentile(scaled, 99.5)
-    mapped = scaled * (1 + scaled / white ** 2) / (1 + scaled)
-    rgb = hdr * (mapped / np.maximum(lum, 1e-12))[..., None]
-    return crfkit.apply_curve(np.clip(rgb, 0, 1), crfkit.Curve.srgb(), bits=8)
-
-
 def rmse3(a, b):
     return float(np.mean([a[c].rmse(b[c]) for c in range(3)]))
 
@@ -74,7 +63,7 @@ def main():
         t_merge = time.perf_counter() - t0
         cal.plot(OUT / f"{name}_curves.png", title=f"{name}: {cal.method}")
         LOCAL.mkdir(parents=True, exist_ok=True)
-        write_image(LOCAL / f"{name}_merge.png", tone_map(hdr)[::2, ::2])
+        write_image(LOCAL / f"{name}_merge.png", crfkit.tone_map(hdr)[::2, ::2])
         fwd = list(cal.curves)
         refs = {}
         try:

@@ -34,6 +34,7 @@ _LAZY = {
     "restore": ("crfkit.restoration", "restore"),
     "calibrate_bracket": ("crfkit.bracket", "calibrate_bracket"),
     "merge_bracket": ("crfkit.bracket", "merge_bracket"),
+    "tone_map": ("crfkit.io.preview", "tone_map"),
 }
 
 

@@ -26,7 +26,7 @@ from crfkit import GRID, Curve, CurveSet, CrfkitError
 from crfkit.bracket import Bracket, BracketCalibration, BracketSamples, calibrate_bracket, merge_bracket
 from crfkit.bracket import read_bracket, sample_bracket
 from crfkit.cli import main
-from crfkit.io.images import write_image
+from crfkit.io.images import read_image, write_image
 
 #: The profile's example count (conftest: 30 by default, 500 with HYPOTHESIS_PROFILE=thorough); the cheap
 #: library entry points get twice as many, the command line (which writes files) that many.
@@ -426,11 +426,13 @@ CALIBRATE_BAD = BAD_OPTIONS + [["-o", "{d}/out.txt"], ["-o", "{d}/no/out.crfs"],
 MERGE_GOOD = GOOD_OPTIONS + [["-o", "{d}/out.exr"], ["-o", "{d}/out.hdr"], ["--crf", "srgb"],
                              ["--crf", "gamma:2.2"], ["--crf", "{d}/cam.crfs"], ["--weighting", "hat"], ["--weighting", "uniform"], ["--half"],
                              ["--highlight-taper", "none"], ["--highlight-taper", "0.7"], ["--curve-error", "0.05"],
-                             ["--deghost"], ["--deghost", "s1.png"], ["--deghost", "j0.jpg"]]
+                             ["--deghost"], ["--deghost", "s1.png"], ["--deghost", "j0.jpg"],
+                             ["--preview", "{d}/view.png"], ["--preview", "{d}/view.jpg"]]
 MERGE_BAD = BAD_OPTIONS + [["-o", "{d}/out.png"], ["-o", "{d}/no/out.exr"], ["-o", "{d}/dir.exr"],
                            ["--crf", "nope"], ["--crf", "{d}/missing.crfs"], ["--weighting", "bogus"],
                            ["--highlight-taper", "x"], ["--highlight-taper", "1.2"], ["--curve-error", "nan"],
-                           ["--curve-error", "-1"], ["--deghost", "nope.png"]]
+                           ["--curve-error", "-1"], ["--deghost", "nope.png"], ["--preview", "{d}/view.gif"],
+                           ["--preview", "{d}/b"], ["--preview", "{d}/no/view.png"], ["--preview", "{d}/out.exr"]]
 GOOD_INPUTS = ["b/s0.png", "b/s1.png", "b/s2.png", "b", "jpg/j0.jpg", "jpg/j1.jpg", "jpg/j2.jpg", "jpg"]
 BAD_INPUTS = ["corrupt.png", "missing.png", "empty", "cam.crfs"]
 
@@ -495,6 +497,10 @@ def test_cli_merge_exits_0_or_2(cli_dir, data):
     if rc == 0:
         out_path = Path(args[len(args) - args[::-1].index("-o")])  # the last -o wins
         assert out_path.is_file() and Path(str(out_path) + ".json").is_file()
+        if "--preview" in args:
+            preview = read_image(args[len(args) - args[::-1].index("--preview")])
+            assert preview.dtype == np.uint8 and preview.shape[2] == 3
+            event("preview written")
 
 
 @st.composite

@@ -29,6 +29,9 @@ def register(sub):
                         "people, leaves, cars): the reference is IMAGE (a file name among the inputs) or, "
                         "without one, the longest exposure with at most 1%% of pixels clipped")
     p.add_argument("--half", action="store_true", help="write 16-bit half floats (.exr)")
+    p.add_argument("--preview", metavar="FILE",
+                   help="also write a tone-mapped sRGB view of the merge (.png, .jpg, .tif; Reinhard et al. 2002 "
+                        "global operator), to look at it without an HDR viewer")
     # The parser's own defaults tell which calibration options were given (no copy of them to drift).
     p.set_defaults(func=run, calibration_defaults={dest: p.get_default(dest) for dest in CALIBRATION_ONLY})
 
@@ -44,7 +47,7 @@ def run(args):
     from ..bracket import merge_bracket
     from ..errors import ValidationError
     from ..restoration.pipeline import check_output_path, write_hdr_image
-    from .calibrate import calibration_options, check_bracket_options, read_inputs
+    from .calibrate import calibration_options, check_bracket_options, check_outputs_not_inputs, read_inputs
 
     out = check_output_path(args.output)
     if args.half and out.suffix.lower() != ".exr":  # as linearize and restore: not silently ignored
@@ -54,6 +57,12 @@ def run(args):
     from ._common import spec_file
 
     check_not_input(sidecar, [spec_file(args.crf, "the --crf file")], "-o's sidecar")  # a curve kept as .json
+    if args.preview:
+        from ..io.preview import PREVIEW_SUFFIXES
+
+        preview = _check_path(args.preview, PREVIEW_SUFFIXES, what="--preview")
+        check_not_input(preview, [spec_file(args.crf, "the --crf file")], "--preview")
+    check_outputs_not_inputs(args, [("-o", out), ("-o's sidecar", sidecar), ("--preview", args.preview)])
     crf = None
     if args.crf:
         # Calibration options would be silently ignored with a given curve: refuse them.
@@ -106,6 +115,12 @@ def run(args):
     write_hdr_image(out, hdr, half=args.half)
     meta = {"inputs": bracket.names, "output": out.name, **info,
             "value_range": [float(np.min(hdr)), float(np.max(hdr))]}
+    if args.preview:
+        from ..io.images import write_image
+        from ..io.preview import tone_map
+
+        write_image(preview, tone_map(hdr))
+        meta["preview"] = preview.name
     atomic_write_text(sidecar, json.dumps(meta, indent=1))
     h, w = hdr.shape[:2]
     print(f"merged {len(bracket)} images -> {out}: {w}x{h}; curve: {info['crf']}; exposures ({info['times_source']}): "
@@ -118,7 +133,7 @@ def run(args):
     if info.get("exposure_disagreement") is not None:
         print(f"check of the given curve and times: consecutive exposures {np.expm1(info['exposure_disagreement']):.1%} "
               "apart (median)", file=sys.stderr)
-    print(f"wrote {out} and {sidecar}", file=sys.stderr)
+    print(f"wrote {out}{f', {preview}' if args.preview else ''} and {sidecar}", file=sys.stderr)
     return 0
 
 
