@@ -91,13 +91,15 @@ def test_negatives_count_as_zero():
 
 
 @pytest.mark.parametrize("bad, match", [
-    (np.zeros((4, 4)), "3 dimension"),
+    (np.zeros((4, 4)), r"shape \(H, W, 3\)"),
     (np.zeros((4, 4, 4)), r"shape \(H, W, 3\)"),
     (np.zeros((0, 4, 3)), "empty"),
     (np.full((2, 2, 3), np.nan), "non-finite"),
     (np.full((2, 2, 3), np.inf), "non-finite"),
     (np.zeros((2, 2, 3), complex), "real numbers"),
-    ("scene.exr", "numeric"),
+    (np.zeros((2, 2, 3), object), "numbers"),
+    ([[[1, 2, 3]], [[1, 2]]], "array of numbers"),
+    ("scene.exr", "expected an image array"),
 ])
 def test_bad_images_are_refused_in_one_line(bad, match):
     with pytest.raises(crfkit.ValidationError, match=match):

@@ -56,8 +56,7 @@ def tone_map(hdr, method="reinhard", *, key=0.18, white_percentile=99.5, bits=8)
         ``hdr`` is not (H, W, 3) numbers, is empty or holds NaN or infinity;
         an unknown ``method``; ``key``, ``white_percentile`` or ``bits`` out of range.
     """
-    from .._validation import as_float_array, check_float, check_int
-    from ..curves import Curve, apply_curve
+    from .._validation import check_float, check_int
     from ..errors import UnknownNameError
 
     if not isinstance(method, str) or method.lower() not in TONE_MAP_METHODS:
@@ -69,29 +68,93 @@ def tone_map(hdr, method="reinhard", *, key=0.18, white_percentile=99.5, bits=8)
     bits = check_int(bits, "tone_map: bits", 8, 16)
     if bits not in (8, 16):
         raise ValidationError(f"tone_map: bits must be 8 or 16, got {bits}")
-    rgb = as_float_array(hdr, "tone_map: hdr", ndim=3)
-    if rgb.shape[2] != 3:
-        raise ValidationError(f"tone_map: hdr must have shape (H, W, 3), got {rgb.shape}")
-    rgb = np.maximum(rgb, 0.0)
-    out = np.zeros_like(rgb)
-    peak = float(rgb.max())
-    if peak > 0:
-        rgb /= peak  # both operators ignore the image's scale; this keeps every step below finite
-        lum = rgb @ _LUMA
-        lit = lum > 0
-        log_lum = np.log(lum[lit])
-        log_white = float(np.log(np.percentile(lum[lit], white_percentile)))
-        if method.lower() == "reinhard":
-            # In logs, so that a nearly black image neither overflows nor divides by zero.  The
-            # log-average is over the lit pixels: a black border must not make the rest glare.
-            shift = np.log(key) - float(log_lum.mean())
-            log_scaled, log_white = log_lum + shift, log_white + shift
-            scaled = np.exp(np.minimum(log_scaled, 700.0))
-            below = np.exp(np.minimum(log_scaled - log_white, 0.0))  # L / Lw, at most 1
-            # L (1 + L / Lw^2) / (1 + L) = (L + (L / Lw)^2) / (1 + L): 1 at the white, clipped above
-            mapped = np.where(log_scaled >= log_white, 1.0, (scaled + below ** 2) / (1.0 + scaled))
-        else:
-            mapped = np.exp(np.minimum(log_lum - log_white, 0.0))
-        # Colour by ratio: R / L is at most 1 / 0.0722, so this stays finite where L is tiny.
-        out[lit] = rgb[lit] / lum[lit][:, None] * mapped[:, None]
-    return apply_curve(np.clip(out, 0.0, 1.0), Curve.srgb(), bits=bits)
+    image = _check_image(hdr)
+    h, w = image.shape[:2]
+    out = np.zeros((h, w, 3), np.uint8 if bits == 8 else np.uint16)
+    peak = float(image.max())
+    if not peak > 0:
+        return out
+    # Per channel and in float64 from here: a copy of one channel at a time, not of the image (a
+    # 12-megapixel float64 image is 288 MB).  Dividing by the peak first keeps every value in [0, 1].
+    lum = np.zeros((h, w))
+    for c in range(3):
+        lum += _LUMA[c] * (np.maximum(image[..., c], 0) / peak)
+    lit = lum > 0
+    lit_lum = lum[lit]
+    del lum
+    log_white = float(np.log(np.percentile(lit_lum, white_percentile)))
+    # In logs and in place (one array of the lit pixels at a time), so that a nearly black image
+    # neither overflows nor divides by zero, and a large one is not copied over and over.
+    mapped = np.log(lit_lum)
+    if method.lower() == "reinhard":
+        # L = key * lum / (log-average of the lit pixels: a black border must not make the rest glare);
+        # L (1 + L / Lw^2) / (1 + L) = (L + (L / Lw)^2) / (1 + L), which is 1 at the white and, with
+        # L / Lw capped at 1, stays 1 above it.
+        shift = np.log(key) - float(mapped.mean())
+        mapped += shift
+        log_white += shift
+        below = mapped - log_white
+        np.minimum(below, 0.0, out=below)
+        np.exp(below, out=below)
+        below *= below
+        np.minimum(mapped, 700.0, out=mapped)
+        np.exp(mapped, out=mapped)  # L
+        below += mapped
+        mapped += 1.0
+        np.divide(below, mapped, out=mapped)
+        del below
+    else:
+        mapped -= log_white
+        np.minimum(mapped, 0.0, out=mapped)
+        np.exp(mapped, out=mapped)
+    # Colours keep their ratios: each channel times mapped / lum.  The gain is capped where lum is below
+    # 1e-300 of the peak (no real image): beyond, it would overflow.
+    with np.errstate(over="ignore"):
+        mapped /= lit_lum
+    np.minimum(mapped, 1e300, out=mapped)
+    gain = np.zeros((h, w))
+    gain[lit] = mapped
+    del mapped, lit_lum, lit
+    encode = _srgb_table(bits)
+    steps = encode.size - 1
+    for c in range(3):
+        linear = np.divide(image[..., c], peak, dtype=np.float64)
+        np.maximum(linear, 0.0, out=linear)
+        linear *= gain
+        np.minimum(linear, 1.0, out=linear)
+        linear *= steps
+        out[..., c] = encode[np.rint(linear, out=linear).astype(np.int32)]
+    return out
+
+
+def _check_image(hdr):
+    """``hdr`` as an (H, W, 3) array of real, finite numbers (not copied), or a ValidationError."""
+    from .._validation import check_not_path, check_real_dtype
+
+    check_not_path(hdr, "tone_map", ", or crfkit.io.hdr.read_hdr(path) for .exr and .hdr files")
+    try:
+        image = np.asarray(hdr)
+    except (TypeError, ValueError) as exc:  # ragged nesting
+        raise ValidationError(f"tone_map: hdr must be an (H, W, 3) array of numbers: {exc}") from None
+    check_real_dtype(image, "tone_map: hdr")
+    if image.dtype.kind not in "biuf":
+        raise ValidationError(f"tone_map: hdr must hold numbers, got dtype {image.dtype}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValidationError(f"tone_map: hdr must have shape (H, W, 3), got {image.shape}")
+    if image.size == 0:
+        raise ValidationError(f"tone_map: hdr is empty (shape {image.shape})")
+    if image.dtype.kind == "f":
+        bad = image.size - int(np.count_nonzero(np.isfinite(image)))
+        if bad:
+            raise ValidationError(f"tone_map: hdr holds {bad} non-finite value(s) (NaN or inf); expected finite "
+                                  "linear radiance")
+    return image
+
+
+def _srgb_table(bits, size=2 ** 20):
+    """Codes of the sRGB transfer function (IEC 61966-2-1) at ``size`` linear levels in [0, 1]: fine enough
+    that the table's step stays below a 16-bit code where the curve is steepest (slope 12.92 at black)."""
+    x = np.linspace(0.0, 1.0, size)
+    encoded = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+    top = 2 ** bits - 1
+    return np.rint(np.clip(encoded, 0.0, 1.0) * top).astype(np.uint8 if bits == 8 else np.uint16)
