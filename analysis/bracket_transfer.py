@@ -19,7 +19,6 @@ Usage: CRFKIT_DATA=../shared/data python analysis/bracket_transfer.py
 
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 import crfkit  # noqa: E402
 from crfkit._io import atomic_write_text  # noqa: E402
 from crfkit._stats import paired_bootstrap_interval  # noqa: E402
-from crfkit.bracket import calibrate_bracket  # noqa: E402
 from crfkit.evaluation.real_camera import load_middlebury_brackets, score_brackets  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "bracket"
@@ -39,13 +37,10 @@ DEFAULT = "crfkit default"
 def calibrations(brackets):
     """{tool: {(camera, illumination): inverse CurveSet or None (failed)}} for crfkit's default and the peers."""
     import bracket_peers
+    from bracket_prior_weight import calibrate  # warnings silenced, no bootstrap
 
-    def crfkit_default(images, times):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return calibrate_bracket(images, times=times, bootstrap=0).inverse()
-
-    tools = {DEFAULT: crfkit_default, "OpenCV Debevec": bracket_peers.opencv_debevec,
+    tools = {DEFAULT: lambda images, times: calibrate(images, times, {}).inverse(),
+             "OpenCV Debevec": bracket_peers.opencv_debevec,
              "OpenCV Robertson": bracket_peers.opencv_robertson}
     available = bracket_peers.available_peers()
     tools.update({name: fn for name, fn in available.items() if name not in tools})

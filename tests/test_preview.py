@@ -149,17 +149,24 @@ def test_tone_map_returns_codes_or_raises_a_crfkit_error(hdr, method, key, white
     assert lit.sum() == 0 or out.max() > 0  # some light shows: the brightest pixel reaches white at percentile 100
 
 
-def test_merge_writes_a_preview_of_the_merge(capsys, tmp_path):
-    from crfkit.cli import main
-    from crfkit.io.hdr import read_exr
-    from crfkit.io.images import read_image, write_image
+def write_bracket(folder, times):
+    """PNGs shot0.png, shot1.png ... in ``folder``: test_bracket's sRGB camera at the exposures ``times``."""
+    from crfkit.io.images import write_image
 
     from test_bracket import bracket
 
-    paths = []
-    for i, im in enumerate(bracket(times=(1.0, 2.0, 4.0))):
-        paths.append(tmp_path / f"shot{i}.png")
-        write_image(paths[-1], im)
+    paths = [folder / f"shot{i}.png" for i in range(len(times))]
+    for path, image in zip(paths, bracket(times=times)):
+        write_image(path, image)
+    return paths
+
+
+def test_merge_writes_a_preview_of_the_merge(capsys, tmp_path):
+    from crfkit.cli import main
+    from crfkit.io.hdr import read_exr
+    from crfkit.io.images import read_image
+
+    paths = write_bracket(tmp_path, (1.0, 2.0, 4.0))
     out = tmp_path / "scene.exr"
     rc = main(["merge", *map(str, paths), "--times", "1", "2", "4", "--crf", "srgb", "-o", str(out),
                "--preview", str(tmp_path / "scene.jpg")])
@@ -181,14 +188,8 @@ def test_merge_writes_a_preview_of_the_merge(capsys, tmp_path):
 ])
 def test_merge_preview_mistakes_exit_2_and_write_nothing(capsys, tmp_path, preview, fragment):
     from crfkit.cli import main
-    from crfkit.io.images import write_image
 
-    from test_bracket import bracket
-
-    paths = []
-    for i, im in enumerate(bracket(times=(1.0, 2.0))):
-        paths.append(tmp_path / f"shot{i}.png")
-        write_image(paths[-1], im)
+    paths = write_bracket(tmp_path, (1.0, 2.0))
     before = paths[0].read_bytes()
     preview = preview.replace("{tmp}", str(tmp_path))
     rc = main(["merge", *map(str, paths), "--times", "1", "2", "--crf", "srgb", "-o", str(tmp_path / "s.exr"),

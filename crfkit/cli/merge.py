@@ -56,12 +56,13 @@ def run(args):
     from .._io import check_not_input
     from ._common import spec_file
 
-    check_not_input(sidecar, [spec_file(args.crf, "the --crf file")], "-o's sidecar")  # a curve kept as .json
+    crf_file = [spec_file(args.crf, "the --crf file")]
+    check_not_input(sidecar, crf_file, "-o's sidecar")  # a curve kept as .json
     if args.preview:
         from ..io.preview import PREVIEW_SUFFIXES
 
         preview = _check_path(args.preview, PREVIEW_SUFFIXES, what="--preview")
-        check_not_input(preview, [spec_file(args.crf, "the --crf file")], "--preview")
+        check_not_input(preview, crf_file, "--preview")
     check_outputs_not_inputs(args, [("-o", out), ("-o's sidecar", sidecar), ("--preview", args.preview)])
     crf = None
     if args.crf:

@@ -142,6 +142,14 @@ def monotone_violation(values):
     return np.maximum(-d.min(axis=-1), 0.0)
 
 
+def srgb_encode(linear):
+    """The sRGB transfer function (IEC 61966-2-1): linear values in [0, 1] -> encoded values in [0, 1].
+
+    The one definition behind :meth:`Curve.srgb` and :func:`crfkit.io.preview.tone_map`'s encoding."""
+    x = np.asarray(linear, dtype=np.float64)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+
+
 class Curve:
     """A camera response function sampled on the 1024-point grid.
 
@@ -234,9 +242,7 @@ class Curve:
     @classmethod
     def srgb(cls, kind="forward"):
         """The sRGB transfer function (IEC 61966-2-1) as a forward curve."""
-        E = GRID
-        vals = np.where(E <= 0.0031308, 12.92 * E, 1.055 * np.power(E, 1 / 2.4) - 0.055)
-        fwd = cls(np.clip(vals, 0, 1), "forward", "sRGB")
+        fwd = cls(np.clip(srgb_encode(GRID), 0, 1), "forward", "sRGB")
         return fwd.as_kind(kind)
 
     # -- basic protocol ------------------------------------------------------------

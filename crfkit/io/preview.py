@@ -54,7 +54,9 @@ def tone_map(hdr, method="reinhard", *, key=0.18, white_percentile=99.5, bits=8)
     ------
     ValidationError
         ``hdr`` is not (H, W, 3) numbers, is empty or holds NaN or infinity;
-        an unknown ``method``; ``key``, ``white_percentile`` or ``bits`` out of range.
+        ``key``, ``white_percentile`` or ``bits`` out of range.
+    UnknownNameError
+        ``method`` is not one of :data:`TONE_MAP_METHODS`.
     """
     from .._validation import check_float, check_int
     from ..errors import UnknownNameError
@@ -154,7 +156,8 @@ def _check_image(hdr):
 def _srgb_table(bits, size=2 ** 20):
     """Codes of the sRGB transfer function (IEC 61966-2-1) at ``size`` linear levels in [0, 1]: fine enough
     that the table's step stays below a 16-bit code where the curve is steepest (slope 12.92 at black)."""
-    x = np.linspace(0.0, 1.0, size)
-    encoded = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+    from ..curves.curve import srgb_encode
+
+    encoded = srgb_encode(np.linspace(0.0, 1.0, size))
     top = 2 ** bits - 1
     return np.rint(np.clip(encoded, 0.0, 1.0) * top).astype(np.uint8 if bits == 8 else np.uint16)
